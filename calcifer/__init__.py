@@ -1,0 +1,3 @@
+"""Calcifer: an AI gateway."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,85 @@
+"""The composition root: the one place that builds objects and wires them together."""
+
+from __future__ import annotations
+
+import punq
+from loguru import logger
+from opentelemetry.sdk.trace import TracerProvider
+from sanic import Sanic
+
+from calcifer.catalog import Catalog, load_catalog
+from calcifer.domain.gateway import Gateway, ProviderDirectory
+from calcifer.domain.observer import CallObserver
+from calcifer.domain.routing import ModelRouter
+from calcifer.http.cors import Cors
+from calcifer.http.handlers import Api
+from calcifer.http.routes import register_http
+from calcifer.providers.registry import build_directory
+from calcifer.settings import Settings
+from calcifer.telemetry.logging import configure_logging
+from calcifer.telemetry.tracing import ServerTracing, SpanObserver, build_tracer_provider
+
+__all__ = ["build_container", "create_app"]
+
+APP_NAME = "calcifer"
+
+
+def build_container(settings: Settings, catalog: Catalog) -> punq.Container:
+    """Everything a worker needs, resolved once when it starts; never per request."""
+    container = punq.Container()
+    container.register(Settings, instance=settings)
+    container.register(Catalog, instance=catalog)
+    tracer_provider = build_tracer_provider(settings.telemetry)
+    tracer = tracer_provider.get_tracer("calcifer")
+    container.register(TracerProvider, instance=tracer_provider)
+    container.register(ServerTracing, instance=ServerTracing(tracer))
+    kinds = {pid: config.kind for pid, config in catalog.providers.items()}
+    container.register(CallObserver, instance=SpanObserver(tracer, kinds))
+    container.register(ModelRouter, instance=ModelRouter(catalog.models.values()))
+    container.register(ProviderDirectory, factory=lambda: build_directory(catalog), scope=punq.Scope.singleton)
+    container.register(Gateway, scope=punq.Scope.singleton)
+    container.register(Api, scope=punq.Scope.singleton)
+    container.register(Cors, instance=Cors(settings.cors))
+    return container
+
+
+def create_app(settings: Settings, catalog: Catalog | None = None) -> Sanic:
+    """A ready Sanic app; also the factory each worker process calls."""
+    configure_logging(settings.logging)
+    catalog = catalog or load_catalog(settings.catalog_path, settings.environment)
+    container = build_container(settings, catalog)
+    app = Sanic(APP_NAME, configure_logging=False)
+    _configure_server(app, settings)
+    app.ctx.tracing = container.resolve(ServerTracing)
+    register_http(app, container.resolve(Cors))
+
+    @app.before_server_start
+    async def start_services(app: Sanic) -> None:
+        # Provider clients hold connection pools bound to this worker's event loop.
+        app.ctx.api = container.resolve(Api)
+        logger.debug("worker ready: catalog {} with {} models", catalog.version, len(catalog.models))
+
+    @app.after_server_stop
+    async def stop_services(app: Sanic) -> None:
+        for provider in container.resolve(ProviderDirectory).all():
+            await provider.aclose()
+        container.resolve(TracerProvider).shutdown()
+
+    return app
+
+
+def _configure_server(app: Sanic, settings: Settings) -> None:
+    server = settings.server
+    app.config.update(
+        {
+            "REQUEST_MAX_SIZE": server.max_request_body_bytes,
+            "REQUEST_TIMEOUT": server.read_timeout,
+            "RESPONSE_TIMEOUT": server.write_timeout,
+            "KEEP_ALIVE": server.keep_alive,
+            "KEEP_ALIVE_TIMEOUT": server.keep_alive_timeout,
+            "GRACEFUL_SHUTDOWN_TIMEOUT": server.graceful_shutdown_seconds,
+            "ACCESS_LOG": False,
+            "MOTD": False,
+            "FALLBACK_ERROR_FORMAT": "json",
+        }
+    )

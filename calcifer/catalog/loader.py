@@ -1,0 +1,188 @@
+"""Load the catalog in two steps: a strict parse of each file, then a build that checks
+what no single file can (references to providers, names unique across files).
+
+Every problem found is reported, one line each, as `file:line:col: path: message`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator, Mapping
+from decimal import Decimal
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator, ValidationError
+
+from calcifer.catalog.model import Catalog, ProviderConfig, Secret
+from calcifer.catalog.yaml_source import JsonPath, SourceDocument, read_document
+from calcifer.domain.models import ModelSpec
+from calcifer.domain.pricing import Price
+from calcifer.errors import CatalogError, Problem
+
+__all__ = ["catalog_files", "load_catalog", "schema"]
+
+_PROVIDER_DEFAULTS = {"timeout": 60.0, "max_retries": 2}
+
+
+@cache
+def schema() -> dict[str, Any]:
+    """The catalog's JSON Schema, shipped inside the package."""
+    text = resources.files("calcifer.catalog").joinpath("schema.json").read_text(encoding="utf-8")
+    loaded: dict[str, Any] = json.loads(text)
+    return loaded
+
+
+@cache
+def _validator() -> Draft202012Validator:
+    return Draft202012Validator(schema())
+
+
+def catalog_files(path: Path) -> list[Path]:
+    """The YAML files of a catalog: the file itself, or every *.yaml/*.yml under a directory."""
+    if path.is_dir():
+        return sorted(p for p in path.rglob("*") if p.suffix in {".yaml", ".yml"} and p.is_file())
+    return [path]
+
+
+def load_catalog(path: Path, environ: Mapping[str, str]) -> Catalog:
+    """Parse, validate and build the catalog at `path`, or raise `CatalogError`."""
+    files = catalog_files(path)
+    if not files or not files[0].exists():
+        raise CatalogError([Problem(str(path), 1, 1, "(catalog)", "no catalog YAML file found here")])
+    documents = [_parse(file, environ) for file in files]
+    problems = [problem for document in documents for problem in document.problems]
+    if problems:
+        raise CatalogError(problems)
+    return _Builder(documents, environ).build(_version(files))
+
+
+def _parse(file: Path, environ: Mapping[str, str]) -> SourceDocument:
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        document = SourceDocument(file=str(file), data=None)
+        document.problems.append(Problem(str(file), 1, 1, "(file)", f"cannot read: {exc}"))
+        return document
+    document = read_document(str(file), text, environ)
+    if document.problems:
+        return document
+    if document.data is None:
+        document.data = {}
+    for error in _validator().iter_errors(document.data):
+        document.problems.extend(_problems_of(error, document))
+    return document
+
+
+def _problems_of(error: ValidationError, document: SourceDocument) -> Iterator[Problem]:
+    path: JsonPath = tuple(error.absolute_path)
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        known = set(error.schema.get("properties", {}))
+        for key in sorted(set(error.instance) - known):
+            yield document.problem((*path, key), f"unknown key '{key}'", at_key=True)
+        return
+    if error.validator == "propertyNames":
+        yield document.problem((*path, str(error.instance)), f"invalid name: {error.message}", at_key=True)
+        return
+    if error.validator == "required":
+        yield document.problem(path, error.message.replace("property", "key"))
+        return
+    yield document.problem(path, error.message)
+
+
+def _version(files: list[Path]) -> str:
+    digest = hashlib.sha256()
+    for file in files:
+        digest.update(file.name.encode())
+        digest.update(file.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+class _Builder:
+    """Merge the validated files and check cross-references."""
+
+    def __init__(self, documents: list[SourceDocument], environ: Mapping[str, str]) -> None:
+        self._documents = documents
+        self._environ = environ
+        self._problems: list[Problem] = []
+        self._providers: dict[str, ProviderConfig] = {}
+        self._provider_origin: dict[str, str] = {}
+        self._models: dict[str, ModelSpec] = {}
+        self._names: dict[str, str] = {}
+
+    def build(self, version: str) -> Catalog:
+        for document in self._documents:
+            for provider_id, raw in (document.data.get("providers") or {}).items():
+                self._add_provider(document, provider_id, raw)
+        for document in self._documents:
+            for name, raw in (document.data.get("models") or {}).items():
+                self._add_model(document, name, raw)
+        if self._problems:
+            raise CatalogError(self._problems)
+        dates = tuple(sorted({str(d.data["prices_as_of"]) for d in self._documents if "prices_as_of" in d.data}))
+        return Catalog(
+            providers=self._providers,
+            models=self._models,
+            version=version,
+            sources=tuple(d.file for d in self._documents),
+            prices_as_of=dates,
+        )
+
+    def _add_provider(self, document: SourceDocument, provider_id: str, raw: dict[str, Any]) -> None:
+        path = ("providers", provider_id)
+        if provider_id in self._providers:
+            message = f"provider '{provider_id}' is already declared in {self._provider_origin[provider_id]}"
+            self._problems.append(document.problem(path, message, at_key=True))
+            return
+        self._provider_origin[provider_id] = document.file
+        key_env = raw.get("api_key_env")
+        key = self._environ.get(key_env, "").strip() if key_env else ""
+        self._providers[provider_id] = ProviderConfig(
+            id=provider_id,
+            kind=raw["kind"],
+            base_url=raw.get("base_url"),
+            api_key_env=key_env,
+            api_key=Secret(key) if key else None,
+            timeout=float(raw.get("timeout", _PROVIDER_DEFAULTS["timeout"])),
+            max_retries=int(raw.get("max_retries", _PROVIDER_DEFAULTS["max_retries"])),
+            headers=tuple((str(k), str(v)) for k, v in (raw.get("headers") or {}).items()),
+            description=raw.get("description", ""),
+        )
+
+    def _add_model(self, document: SourceDocument, name: str, raw: dict[str, Any]) -> None:
+        path = ("models", name)
+        if raw["provider"] not in self._providers:
+            declared = ", ".join(sorted(self._providers)) or "none"
+            message = f"unknown provider '{raw['provider']}' (declared: {declared})"
+            self._problems.append(document.problem((*path, "provider"), message))
+            return
+        aliases = tuple(raw.get("aliases") or ())
+        for index, alias in enumerate((name, *aliases)):
+            alias_path = path if index == 0 else (*path, "aliases", index - 1)
+            if not self._claim(document, alias, alias_path, index == 0):
+                return
+        pricing = raw["pricing"]
+        self._models[name] = ModelSpec(
+            name=name,
+            provider_id=raw["provider"],
+            upstream_model=raw.get("upstream_model", name),
+            price=Price(**{bucket: Decimal(value) for bucket, value in pricing.items()}),
+            aliases=aliases,
+            context_window=raw.get("context_window"),
+            max_output_tokens=raw.get("max_output_tokens"),
+            description=raw.get("description", ""),
+        )
+
+    def _claim(self, document: SourceDocument, name: str, path: JsonPath, at_key: bool) -> bool:
+        """Reserve a model name or alias; two models may not answer to the same name."""
+        owner = self._names.get(name)
+        if owner is not None:
+            message = f"'{name}' is already used by {owner}"
+            self._problems.append(document.problem(path, message, at_key=at_key))
+            return False
+        self._names[name] = f"model '{path[1]}' ({document.file})"
+        return True
+

@@ -1,0 +1,56 @@
+"""The built catalog: providers and models as runtime objects."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from calcifer.domain.models import ModelSpec
+
+__all__ = ["Catalog", "ProviderConfig", "Secret"]
+
+
+class Secret:
+    """A credential; its value never appears in repr, str or logs."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('****')"
+
+    __str__ = __repr__
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderConfig:
+    id: str
+    kind: str
+    base_url: str | None = None
+    api_key_env: str | None = None
+    api_key: Secret | None = None
+    timeout: float = 60.0
+    max_retries: int = 2
+    headers: tuple[tuple[str, str], ...] = ()
+    description: str = ""
+
+    @property
+    def missing_credential(self) -> str | None:
+        """Why the provider cannot be used, when its key variable is named but unset."""
+        if self.api_key_env and self.api_key is None:
+            return f"its API key is not set (environment variable {self.api_key_env})"
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Catalog:
+    providers: dict[str, ProviderConfig]
+    models: dict[str, ModelSpec]
+    version: str
+    """Content hash of the catalog files; changes whenever any file changes."""
+    sources: tuple[str, ...] = field(default=())
+    prices_as_of: tuple[str, ...] = field(default=())

@@ -1,0 +1,124 @@
+"""The `calcifer` command: `serve` the gateway, or `catalog check` a catalog."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from dataclasses import replace
+from functools import partial
+from pathlib import Path
+
+from loguru import logger
+
+from calcifer import __version__
+from calcifer.catalog import Catalog, load_catalog
+from calcifer.domain.pricing import format_usd
+from calcifer.errors import CatalogError, ConfigurationError
+from calcifer.providers.registry import unavailable_providers
+from calcifer.settings import Settings, environment_snapshot, load_settings
+from calcifer.telemetry.logging import configure_logging
+
+__all__ = ["main"]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "serve":
+            return _serve(args)
+        return _check(args)
+    except CatalogError as exc:
+        print(f"catalog is invalid ({len(exc.problems)} problem(s)):", file=sys.stderr)
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return 1
+    except ConfigurationError as exc:
+        print(f"configuration error: {exc.message}", file=sys.stderr)
+        return 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="calcifer", description="Calcifer AI gateway")
+    parser.add_argument("--version", action="version", version=f"calcifer {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the gateway")
+    serve.add_argument("--config", help="config file (default: $CALCIFER_CONFIG or ./config.yaml)")
+    serve.add_argument("--host", help="interface to listen on")
+    serve.add_argument("--port", type=int, help="TCP port")
+    serve.add_argument("--workers", type=int, help="worker processes")
+    catalog = commands.add_parser("catalog", help="work with the model catalog")
+    catalog_commands = catalog.add_subparsers(dest="catalog_command", required=True)
+    check = catalog_commands.add_parser("check", help="validate a catalog and summarize it")
+    check.add_argument("path", nargs="?", help="catalog file or directory (default: the config's)")
+    check.add_argument("--config", help="config file naming the catalog")
+    return parser
+
+
+def _serve(args: argparse.Namespace) -> int:
+    settings = _with_cli_overrides(load_settings(args.config), args)
+    configure_logging(settings.logging)
+    catalog = load_catalog(settings.catalog_path, settings.environment)
+    _report_start(settings, catalog)
+    from sanic import Sanic
+    from sanic.worker.loader import AppLoader
+
+    from calcifer.app import create_app
+
+    loader = AppLoader(factory=partial(create_app, settings))
+    app = loader.load()
+    server = settings.server
+    app.prepare(host=server.host, port=server.port, workers=server.workers, access_log=False, motd=False,
+                single_process=False)
+    Sanic.serve(primary=app, app_loader=loader)
+    return 0
+
+
+def _with_cli_overrides(settings: Settings, args: argparse.Namespace) -> Settings:
+    changes = {name: getattr(args, name) for name in ("host", "port", "workers") if getattr(args, name) is not None}
+    return replace(settings, server=replace(settings.server, **changes)) if changes else settings
+
+
+def _report_start(settings: Settings, catalog: Catalog) -> None:
+    logger.info(
+        "catalog {} loaded from {}: {} providers, {} models",
+        catalog.version, settings.catalog_path, len(catalog.providers), len(catalog.models),
+    )
+    for provider_id, reason in unavailable_providers(catalog).items():
+        logger.warning("provider '{}' is unavailable: {}; its models will answer 503", provider_id, reason)
+    logger.info("listening on http://{}:{} with {} worker(s)", settings.server.host, settings.server.port,
+                settings.server.workers)
+
+
+def _check(args: argparse.Namespace) -> int:
+    if args.path:
+        environment = load_settings(args.config).environment if args.config else environment_snapshot()
+        catalog = load_catalog(Path(args.path), environment)
+    else:
+        settings = load_settings(args.config)
+        catalog = load_catalog(settings.catalog_path, settings.environment)
+    print(_summary(catalog))
+    return 0
+
+
+def _summary(catalog: Catalog) -> str:
+    lines = [f"catalog {catalog.version}: OK ({len(catalog.providers)} providers, {len(catalog.models)} models)"]
+    if catalog.prices_as_of:
+        lines.append(f"prices as of {', '.join(catalog.prices_as_of)}")
+    unavailable = unavailable_providers(catalog)
+    lines.append("")
+    lines.append("providers:")
+    for provider in catalog.providers.values():
+        state = f"unavailable: {unavailable[provider.id]}" if provider.id in unavailable else "ready"
+        lines.append(f"  {provider.id:<14} {provider.kind:<8} {provider.base_url or '-':<40} {state}")
+    lines.append("")
+    lines.append(f"models (USD per 1M tokens):\n  {'name':<28} {'provider':<12} {'input':>9} "
+                 f"{'cached':>9} {'output':>9}  aliases")
+    for model in catalog.models.values():
+        price = model.price
+        cached = format_usd(price.cached_input) if price.cached_input is not None else "-"
+        lines.append(
+            f"  {model.name:<28} {model.provider_id:<12} {format_usd(price.input):>9} {cached:>9} "
+            f"{format_usd(price.output):>9}  {', '.join(model.aliases)}"
+        )
+    return "\n".join(lines)

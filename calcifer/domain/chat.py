@@ -1,0 +1,69 @@
+"""Chat requests, completions and stream chunks as the gateway passes them around.
+
+The canonical shape is the chat-completions schema that every client SDK already
+speaks (messages, tools, choices, deltas). Bodies stay plain dicts, because the gateway
+forwards fields it does not know; the few things it must read are lifted into typed
+attributes once, when the request is parsed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from calcifer.domain.models import ModelSpec
+from calcifer.domain.usage import Usage
+
+__all__ = ["ChatRequest", "Chunk", "Completion", "PricedCompletion"]
+
+JsonObject = dict[str, Any]
+
+
+@dataclass(slots=True)
+class ChatRequest:
+    """A validated request; `body` holds every field the client sent."""
+
+    model: str
+    body: JsonObject
+    stream: bool = False
+    include_usage: bool = False
+    """The client asked for the final usage chunk (`stream_options.include_usage`)."""
+    provider_hint: str | None = None
+    """Only this provider may serve the request (the `X-Provider` header)."""
+
+    @property
+    def messages(self) -> list[JsonObject]:
+        messages: list[JsonObject] = self.body["messages"]
+        return messages
+
+
+@dataclass(slots=True)
+class Completion:
+    """A whole `chat.completion` object and its usage in buckets."""
+
+    body: JsonObject
+    usage: Usage
+
+
+@dataclass(slots=True)
+class Chunk:
+    """One `chat.completion.chunk`.
+
+    `raw` is the chunk's JSON text exactly as the provider sent it, kept so the HTTP
+    layer can forward it without encoding it again; it is dropped (set to None) as soon
+    as anyone changes `data`.
+    """
+
+    data: JsonObject
+    raw: bytes | None = None
+    usage: Usage | None = None
+    """Set on the chunk that carries the provider's usage report."""
+
+
+@dataclass(slots=True)
+class PricedCompletion:
+    completion: Completion
+    model: ModelSpec
+    cost: Decimal
+    extra: JsonObject = field(default_factory=dict)

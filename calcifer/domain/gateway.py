@@ -1,0 +1,175 @@
+"""The gateway service: route a request, call its provider, price the answer."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from calcifer.domain.chat import ChatRequest, Chunk, PricedCompletion
+from calcifer.domain.models import ModelSpec
+from calcifer.domain.observer import CallObserver, CallRecord
+from calcifer.domain.provider import Provider, UpstreamCall, required_capabilities
+from calcifer.domain.routing import ModelRouter
+from calcifer.domain.usage import Usage
+from calcifer.errors import ProviderNotConfigured, UnsupportedFeature, UpstreamProtocolError
+
+__all__ = ["Gateway", "PricedStream", "ProviderDirectory"]
+
+
+class ProviderDirectory:
+    """Provider adapters by catalog id, and why the missing ones are missing."""
+
+    def __init__(self, providers: Mapping[str, Provider], unavailable: Mapping[str, str]) -> None:
+        self._providers = dict(providers)
+        self._unavailable = dict(unavailable)
+
+    def get(self, provider_id: str) -> Provider:
+        provider = self._providers.get(provider_id)
+        if provider is None:
+            reason = self._unavailable.get(provider_id, "it is not declared in the catalog")
+            raise ProviderNotConfigured(f"Provider '{provider_id}' is not available: {reason}")
+        return provider
+
+    def all(self) -> list[Provider]:
+        return list(self._providers.values())
+
+
+class Gateway:
+    def __init__(self, router: ModelRouter, providers: ProviderDirectory, observer: CallObserver) -> None:
+        self._router = router
+        self._providers = providers
+        self._observer = observer
+
+    @property
+    def models(self) -> tuple[ModelSpec, ...]:
+        return self._router.models
+
+    async def complete(self, request: ChatRequest) -> PricedCompletion:
+        model, provider = self._resolve(request)
+        call, record = self._start(request, model)
+        try:
+            completion = await provider.complete(call)
+        except BaseException as exc:
+            record.failed(exc, None, None)
+            raise
+        cost = model.price.cost(completion.usage)
+        result = _ResultFields.from_body(completion.body)
+        record.succeeded(result, completion.usage, cost)
+        return PricedCompletion(completion=completion, model=model, cost=cost)
+
+    async def stream(self, request: ChatRequest) -> PricedStream:
+        """Open the upstream stream and wait for its first chunk, so that a failure to
+        start is raised here, before the client has been sent any byte."""
+        model, provider = self._resolve(request)
+        call, record = self._start(request, model)
+        stream = PricedStream(model, provider.stream(call), record)
+        await stream.start()
+        return stream
+
+    def _resolve(self, request: ChatRequest) -> tuple[ModelSpec, Provider]:
+        model = self._router.route(request.model, request.provider_hint)
+        provider = self._providers.get(model.provider_id)
+        missing = required_capabilities(request) - provider.capabilities
+        if missing:
+            names = ", ".join(sorted(missing))
+            raise UnsupportedFeature(
+                f"The model '{model.name}' (provider '{provider.id}') does not support: {names}"
+            )
+        return model, provider
+
+    def _start(self, request: ChatRequest, model: ModelSpec) -> tuple[UpstreamCall, CallRecord]:
+        record = self._observer.start(UpstreamCall(request, model))
+        return UpstreamCall(request, model, record.propagation_headers), record
+
+
+@dataclass(slots=True)
+class _ResultFields:
+    response_id: str | None = None
+    response_model: str | None = None
+    finish_reasons: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_body(cls, body: Mapping[str, object]) -> _ResultFields:
+        fields = cls(_str_or_none(body.get("id")), _str_or_none(body.get("model")))
+        fields.note_choices(body.get("choices"))
+        return fields
+
+    def note_choices(self, choices: object) -> None:
+        if not isinstance(choices, list):
+            return
+        for choice in choices:
+            reason = choice.get("finish_reason") if isinstance(choice, dict) else None
+            if reason:
+                self.finish_reasons.append(str(reason))
+
+
+def _str_or_none(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+class PricedStream:
+    """A provider's chunk stream, observed and priced as it passes.
+
+    After the stream ends, `usage` and `cost` hold what the provider reported. The
+    chunk carrying usage gets `cost` added to its `usage` object.
+    """
+
+    def __init__(self, model: ModelSpec, upstream: AsyncIterator[Chunk], record: CallRecord) -> None:
+        self.model = model
+        self.usage: Usage | None = None
+        self.cost: Decimal | None = None
+        self.result = _ResultFields()
+        self._upstream = upstream
+        self._record = record
+        self._first: Chunk | None = None
+
+    async def start(self) -> None:
+        try:
+            self._first = self._observe(await anext(self._upstream))
+        except StopAsyncIteration:
+            error = UpstreamProtocolError(
+                f"Provider '{self.model.provider_id}' ended the stream without sending anything",
+                provider=self.model.provider_id,
+            )
+            self._record.failed(error, None, None)
+            raise error from None
+        except BaseException as exc:
+            self._record.failed(exc, None, None)
+            await self._close_upstream()
+            raise
+        self._record.first_chunk()
+
+    async def chunks(self) -> AsyncIterator[Chunk]:
+        """Every chunk, the first included. Close this generator to cancel the upstream."""
+        try:
+            if self._first is not None:
+                first, self._first = self._first, None
+                yield first
+            async for chunk in self._upstream:
+                yield self._observe(chunk)
+        except BaseException as exc:  # cancellation and client disconnects included
+            self._record.failed(exc, self.usage, self.cost)
+            raise
+        finally:
+            await self._close_upstream()
+        self._record.succeeded(self.result, self.usage, self.cost)
+
+    def _observe(self, chunk: Chunk) -> Chunk:
+        data = chunk.data
+        if self.result.response_id is None:
+            self.result.response_id = _str_or_none(data.get("id"))
+            self.result.response_model = _str_or_none(data.get("model"))
+        self.result.note_choices(data.get("choices"))
+        if chunk.usage is not None:
+            self.usage = chunk.usage
+            self.cost = self.model.price.cost(chunk.usage)
+            if isinstance(data.get("usage"), dict):
+                data["usage"]["cost"] = self.cost
+                chunk.raw = None
+        return chunk
+
+    async def _close_upstream(self) -> None:
+        close = getattr(self._upstream, "aclose", None)
+        if close is not None:
+            await close()

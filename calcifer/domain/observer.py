@@ -1,0 +1,57 @@
+"""How the gateway reports upstream calls without knowing who listens (tracing, metrics)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Protocol
+
+from calcifer.domain.provider import UpstreamCall
+from calcifer.domain.usage import Usage
+
+__all__ = ["CallObserver", "CallRecord", "CallResult", "NullObserver"]
+
+
+class CallResult(Protocol):
+    response_id: str | None
+    response_model: str | None
+    finish_reasons: list[str]
+
+
+class CallRecord(Protocol):
+    """One upstream call being observed."""
+
+    @property
+    def propagation_headers(self) -> Mapping[str, str]: ...
+
+    def first_chunk(self) -> None: ...
+
+    def succeeded(self, result: CallResult, usage: Usage | None, cost: Decimal | None) -> None: ...
+
+    def failed(self, error: BaseException, usage: Usage | None, cost: Decimal | None) -> None: ...
+
+
+class CallObserver(Protocol):
+    def start(self, call: UpstreamCall) -> CallRecord: ...
+
+
+class _NullRecord:
+    propagation_headers: Mapping[str, str] = {}
+
+    def first_chunk(self) -> None:
+        return None
+
+    def succeeded(self, result: CallResult, usage: Usage | None, cost: Decimal | None) -> None:
+        return None
+
+    def failed(self, error: BaseException, usage: Usage | None, cost: Decimal | None) -> None:
+        return None
+
+
+class NullObserver:
+    """Observes nothing; for tools that run the gateway without telemetry."""
+
+    _record = _NullRecord()
+
+    def start(self, call: UpstreamCall) -> CallRecord:
+        return self._record

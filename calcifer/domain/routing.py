@@ -1,0 +1,36 @@
+"""Model routing: a name or alias to its model, through an index built once."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from calcifer.domain.models import ModelSpec
+from calcifer.errors import ModelNotFound, ProviderMismatch
+
+__all__ = ["ModelRouter"]
+
+
+class ModelRouter:
+    def __init__(self, models: Iterable[ModelSpec]) -> None:
+        self._models = tuple(models)
+        self._by_name: dict[str, ModelSpec] = {}
+        for model in self._models:
+            for name in (model.name, *model.aliases):
+                self._by_name[name] = model
+
+    @property
+    def models(self) -> tuple[ModelSpec, ...]:
+        return self._models
+
+    def route(self, name: str, provider_hint: str | None = None) -> ModelSpec:
+        """The model serving `name`, restricted to `provider_hint` when given."""
+        model = self._by_name.get(name)
+        if model is None:
+            raise ModelNotFound(name)
+        if provider_hint is not None and provider_hint != model.provider_id:
+            raise ProviderMismatch(
+                f"The model '{name}' is not served by provider '{provider_hint}' "
+                f"(it is served by '{model.provider_id}')",
+                param="X-Provider",
+            )
+        return model

@@ -1,0 +1,156 @@
+"""Every error Calcifer raises on purpose, in one tree.
+
+    CalciferError
+    ├── ConfigurationError            bad config.yaml or environment; stops the boot
+    │   └── CatalogError              bad catalog; carries one `Problem` per line
+    ├── RequestError                  the client's request cannot be served as sent
+    │   ├── InvalidRequest            malformed JSON, wrong types, missing fields
+    │   ├── UnsupportedFeature        the chosen provider lacks a requested capability
+    │   ├── ModelNotFound             no model or alias of that name
+    │   ├── ProviderMismatch          X-Provider names a provider that does not serve the model
+    │   └── PayloadTooLarge           body over the configured limit
+    ├── ProviderNotConfigured         the provider's credential is missing on this gateway
+    └── UpstreamError                 the provider failed; `provider` names it
+        ├── UpstreamRejected          the provider refused the request itself (400/404/422...)
+        ├── UpstreamRateLimited       429, with the provider's Retry-After when it sent one
+        ├── UpstreamAuthFailed        the gateway's own credential was refused
+        ├── UpstreamUnavailable       5xx, refused or dropped connection
+        ├── UpstreamTimeout           no answer in time
+        └── UpstreamProtocolError     the provider answered with something we cannot read
+
+Vendor SDK exceptions never travel above the provider adapters: each adapter translates
+them into this tree (`raise ... from exc`). The HTTP layer maps the tree to responses
+in exactly one table (`calcifer.http.errors`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = [
+    "CalciferError",
+    "CatalogError",
+    "ConfigurationError",
+    "InvalidRequest",
+    "ModelNotFound",
+    "PayloadTooLarge",
+    "Problem",
+    "ProviderMismatch",
+    "ProviderNotConfigured",
+    "RequestError",
+    "UnsupportedFeature",
+    "UpstreamAuthFailed",
+    "UpstreamError",
+    "UpstreamProtocolError",
+    "UpstreamRateLimited",
+    "UpstreamRejected",
+    "UpstreamTimeout",
+    "UpstreamUnavailable",
+]
+
+
+class CalciferError(Exception):
+    """Base of every deliberate Calcifer error; `message` is safe to show a client."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class ConfigurationError(CalciferError):
+    """The gateway cannot start with this configuration."""
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One catalog problem, located in its source file."""
+
+    file: str
+    line: int
+    column: int
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}: {self.path}: {self.message}"
+
+
+class CatalogError(ConfigurationError):
+    """The catalog is invalid; every problem found is listed, one per line."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = sorted(problems, key=lambda p: (p.file, p.line, p.column, p.path))
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class RequestError(CalciferError):
+    """The client's request cannot be served as sent."""
+
+    def __init__(self, message: str, *, param: str | None = None) -> None:
+        super().__init__(message)
+        self.param = param
+
+
+class InvalidRequest(RequestError):
+    """Malformed JSON, a wrong type, a missing or out-of-range field."""
+
+
+class UnsupportedFeature(RequestError):
+    """The provider serving the model lacks a capability the request needs."""
+
+
+class ModelNotFound(RequestError):
+    """No model or alias has this name."""
+
+    def __init__(self, model: str) -> None:
+        super().__init__(f"The model '{model}' does not exist", param="model")
+        self.model = model
+
+
+class ProviderMismatch(RequestError):
+    """The X-Provider header names a provider that does not serve the model."""
+
+
+class PayloadTooLarge(RequestError):
+    """The request body is over the configured limit."""
+
+
+class ProviderNotConfigured(CalciferError):
+    """The provider has no credential on this gateway, so its models cannot be served."""
+
+
+class UpstreamError(CalciferError):
+    """The provider failed to serve the request."""
+
+    def __init__(self, message: str, *, provider: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.provider = provider
+        self.upstream_status = status
+
+
+class UpstreamRejected(UpstreamError):
+    """The provider refused the request because of its content; the client can fix it."""
+
+
+class UpstreamRateLimited(UpstreamError):
+    """The provider is rate limiting us; `retry_after` is in seconds when known."""
+
+    def __init__(self, message: str, *, provider: str, retry_after: float | None) -> None:
+        super().__init__(message, provider=provider, status=429)
+        self.retry_after = retry_after
+
+
+class UpstreamAuthFailed(UpstreamError):
+    """The provider refused the gateway's credential; the client is not to blame."""
+
+
+class UpstreamUnavailable(UpstreamError):
+    """The provider answered 5xx, refused the connection or dropped it."""
+
+
+class UpstreamTimeout(UpstreamError):
+    """The provider did not answer in time."""
+
+
+class UpstreamProtocolError(UpstreamError):
+    """The provider answered with something that is not its documented wire format."""

@@ -1,0 +1,105 @@
+"""The one table from errors to HTTP: status, OpenAI error `type` and `code`, log level.
+
+Lookup walks the exception's MRO, so a new subclass inherits its parent's row until it
+gets its own. Sanic's own exceptions (unknown route, body too large, timeouts) are
+mapped here too, so every error a client sees has the same JSON shape:
+`{"error": {"message", "type", "code", "param"}}`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sanic import exceptions as sanic_exceptions
+
+from calcifer import errors
+
+__all__ = ["ERROR_TABLE", "ErrorRow", "error_row", "http_error", "status_of"]
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorRow:
+    status: int
+    type: str
+    code: str
+    log_level: str
+
+
+ERROR_TABLE: dict[type[BaseException], ErrorRow] = {
+    errors.InvalidRequest: ErrorRow(400, "invalid_request_error", "invalid_request", "INFO"),
+    errors.UnsupportedFeature: ErrorRow(400, "invalid_request_error", "unsupported_feature", "INFO"),
+    errors.ModelNotFound: ErrorRow(404, "invalid_request_error", "model_not_found", "INFO"),
+    errors.ProviderMismatch: ErrorRow(400, "invalid_request_error", "provider_mismatch", "INFO"),
+    errors.PayloadTooLarge: ErrorRow(413, "invalid_request_error", "payload_too_large", "INFO"),
+    errors.RequestError: ErrorRow(400, "invalid_request_error", "invalid_request", "INFO"),
+    errors.ProviderNotConfigured: ErrorRow(503, "server_error", "provider_not_configured", "WARNING"),
+    errors.UpstreamRejected: ErrorRow(400, "invalid_request_error", "upstream_rejected", "INFO"),
+    errors.UpstreamRateLimited: ErrorRow(429, "rate_limit_error", "rate_limit_exceeded", "WARNING"),
+    errors.UpstreamAuthFailed: ErrorRow(502, "upstream_error", "upstream_auth_failed", "ERROR"),
+    errors.UpstreamUnavailable: ErrorRow(502, "upstream_error", "upstream_unavailable", "WARNING"),
+    errors.UpstreamTimeout: ErrorRow(504, "timeout_error", "upstream_timeout", "WARNING"),
+    errors.UpstreamProtocolError: ErrorRow(502, "upstream_error", "upstream_bad_response", "ERROR"),
+    errors.UpstreamError: ErrorRow(502, "upstream_error", "upstream_error", "WARNING"),
+    errors.CalciferError: ErrorRow(500, "server_error", "internal_error", "ERROR"),
+    sanic_exceptions.NotFound: ErrorRow(404, "invalid_request_error", "not_found", "INFO"),
+    sanic_exceptions.MethodNotAllowed: ErrorRow(405, "invalid_request_error", "method_not_allowed", "INFO"),
+    sanic_exceptions.PayloadTooLarge: ErrorRow(413, "invalid_request_error", "payload_too_large", "INFO"),
+    sanic_exceptions.RequestTimeout: ErrorRow(408, "invalid_request_error", "request_timeout", "INFO"),
+    sanic_exceptions.ServiceUnavailable: ErrorRow(504, "timeout_error", "response_timeout", "WARNING"),
+    sanic_exceptions.BadRequest: ErrorRow(400, "invalid_request_error", "bad_request", "INFO"),
+    sanic_exceptions.SanicException: ErrorRow(500, "server_error", "internal_error", "ERROR"),
+    BaseException: ErrorRow(500, "server_error", "internal_error", "ERROR"),
+}
+
+# Messages Sanic writes for its own exceptions are fine to show; these are clearer.
+_SANIC_MESSAGES: dict[type[BaseException], str] = {
+    sanic_exceptions.NotFound: "No such endpoint",
+    sanic_exceptions.PayloadTooLarge: "The request body is larger than this gateway accepts",
+    sanic_exceptions.ServiceUnavailable: "The gateway did not finish answering in time",
+}
+
+
+def error_row(exc: BaseException) -> ErrorRow:
+    for cls in type(exc).__mro__:
+        row = ERROR_TABLE.get(cls)
+        if row is not None:
+            return row
+    return ERROR_TABLE[BaseException]
+
+
+def status_of(exc: BaseException) -> int:
+    """The HTTP status for `exc`; an upstream rejection keeps the upstream's 4xx status."""
+    if isinstance(exc, errors.UpstreamRejected) and exc.upstream_status and 400 <= exc.upstream_status < 500:
+        return exc.upstream_status
+    if isinstance(exc, sanic_exceptions.SanicException) and type(exc) is sanic_exceptions.SanicException:
+        return int(exc.status_code)
+    return error_row(exc).status
+
+
+def http_error(exc: BaseException, request_id: str | None = None) -> tuple[int, dict[str, Any], dict[str, str]]:
+    """Status, body and headers of the error response for `exc`; never a stack trace."""
+    row = error_row(exc)
+    headers: dict[str, str] = {}
+    if isinstance(exc, errors.UpstreamRateLimited) and exc.retry_after is not None:
+        headers["Retry-After"] = str(max(1, round(exc.retry_after)))
+    error: dict[str, Any] = {
+        "message": _message(exc, request_id),
+        "type": row.type,
+        "code": row.code,
+        "param": getattr(exc, "param", None),
+    }
+    if isinstance(exc, errors.UpstreamError):
+        error["provider"] = exc.provider
+    return status_of(exc), {"error": error}, headers
+
+
+def _message(exc: BaseException, request_id: str | None) -> str:
+    if isinstance(exc, errors.CalciferError):
+        return exc.message
+    for cls in type(exc).__mro__:
+        if cls in _SANIC_MESSAGES:
+            return _SANIC_MESSAGES[cls]
+    if isinstance(exc, sanic_exceptions.SanicException) and error_row(exc).status < 500:
+        return str(exc)
+    return f"Internal error; quote request id {request_id} when reporting it"

@@ -1,0 +1,118 @@
+"""Thin handlers: parse the request, call the gateway, write the answer."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from sanic import Request
+from sanic.response import HTTPResponse
+
+from calcifer.domain.chat import ChatRequest, PricedCompletion
+from calcifer.domain.gateway import Gateway, PricedStream
+from calcifer.domain.models import ModelSpec
+from calcifer.domain.pricing import format_usd
+from calcifer.errors import ModelNotFound
+from calcifer.http import openai_api, seed_api
+from calcifer.http.jsonio import dumps, loads_object
+from calcifer.http.lifecycle import RequestScope, json_response
+from calcifer.http.parsing import parse_chat_request, parse_seed_request
+from calcifer.http.sse import SseSink
+
+__all__ = ["Api", "chat_completions", "completions", "health", "list_models", "retrieve_model"]
+
+PROVIDER_HEADER = "X-Provider"
+COST_HEADER = "X-Calcifer-Cost"
+
+Parse = Callable[[dict[str, Any], str | None], ChatRequest]
+BodyOf = Callable[[PricedCompletion], dict[str, Any]]
+SendStream = Callable[[SseSink, PricedStream, ChatRequest], Awaitable[None]]
+
+
+class Api:
+    """The services handlers use in one worker, built when the worker starts."""
+
+    def __init__(self, gateway: Gateway) -> None:
+        self.gateway = gateway
+        self._listing = {model.name: _model_entry(model) for model in gateway.models}
+        self._aliases = {alias: model.name for model in gateway.models for alias in model.aliases}
+        self.models_body = dumps({"object": "list", "data": list(self._listing.values())})
+
+    def model_entry(self, name: str) -> dict[str, Any]:
+        entry = self._listing.get(self._aliases.get(name, name))
+        if entry is None:
+            raise ModelNotFound(name)
+        return entry
+
+
+async def chat_completions(request: Request, scope: RequestScope) -> HTTPResponse | None:
+    return await _serve(request, scope, parse_chat_request, openai_api.completion_body, _send_chunks)
+
+
+async def completions(request: Request, scope: RequestScope) -> HTTPResponse | None:
+    return await _serve(request, scope, parse_seed_request, seed_api.completion_body, _send_deltas)
+
+
+async def list_models(request: Request, scope: RequestScope) -> HTTPResponse:
+    api: Api = request.app.ctx.api
+    return HTTPResponse(api.models_body, content_type="application/json")
+
+
+async def retrieve_model(request: Request, scope: RequestScope, name: str) -> HTTPResponse:
+    api: Api = request.app.ctx.api
+    return json_response(api.model_entry(name))
+
+
+async def health(request: Request) -> HTTPResponse:
+    return HTTPResponse(b'{"status":"healthy"}', content_type="application/json")
+
+
+async def _serve(
+    request: Request, scope: RequestScope, parse: Parse, body_of: BodyOf, send_stream: SendStream
+) -> HTTPResponse | None:
+    api: Api = request.app.ctx.api
+    chat = parse(loads_object(request.body), request.headers.get(PROVIDER_HEADER))
+    scope.stream = chat.stream
+    if chat.stream:
+        stream = await api.gateway.stream(chat)
+        headers = scope.served_by(stream.model.name, stream.model.provider_id)
+        sink = await SseSink.open(request, headers, scope.request_id)
+        try:
+            await send_stream(sink, stream, chat)
+        finally:
+            scope.priced(stream.usage, stream.cost)
+        return None
+    priced = await api.gateway.complete(chat)
+    headers = scope.served_by(priced.model.name, priced.model.provider_id)
+    scope.priced(priced.completion.usage, priced.cost)
+    headers[COST_HEADER] = format_usd(priced.cost)
+    return json_response(body_of(priced), headers=headers)
+
+
+async def _send_chunks(sink: SseSink, stream: PricedStream, chat: ChatRequest) -> None:
+    await openai_api.send_chunk_stream(sink, stream, chat.include_usage)
+
+
+async def _send_deltas(sink: SseSink, stream: PricedStream, chat: ChatRequest) -> None:
+    await seed_api.send_delta_stream(sink, stream)
+
+
+def _model_entry(model: ModelSpec) -> dict[str, Any]:
+    """OpenAI's model object plus `provider` and OpenRouter-style `pricing` (USD per token)."""
+    price = model.price
+    return {
+        "id": model.name,
+        "object": "model",
+        "created": 0,
+        "owned_by": model.provider_id,
+        "provider": model.provider_id,
+        "aliases": list(model.aliases),
+        "context_length": model.context_window,
+        "max_output_tokens": model.max_output_tokens,
+        "pricing": {
+            "prompt": format_usd(price.per_token("input")),
+            "completion": format_usd(price.per_token("output")),
+            "input_cache_read": format_usd(price.per_token("cached_input")),
+            "input_cache_write": format_usd(price.per_token("cache_write")),
+        },
+    }

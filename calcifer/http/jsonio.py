@@ -1,0 +1,37 @@
+"""JSON in and out of the HTTP layer, with orjson; money is written as exact decimals."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import orjson
+
+from calcifer.domain.pricing import format_usd
+from calcifer.errors import InvalidRequest
+
+__all__ = ["dumps", "loads_object"]
+
+
+def _default(value: object) -> Any:
+    if isinstance(value, Decimal):
+        # A Fragment is written verbatim: 0.00126 stays 0.00126, never a binary float.
+        return orjson.Fragment(format_usd(value).encode())
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def dumps(value: object) -> bytes:
+    return orjson.dumps(value, default=_default)
+
+
+def loads_object(body: bytes) -> dict[str, Any]:
+    """The request body as a JSON object, or `InvalidRequest` saying what is wrong."""
+    if not body:
+        raise InvalidRequest("The request body is empty; expected a JSON object")
+    try:
+        value = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidRequest(f"The request body is not valid JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise InvalidRequest(f"The request body must be a JSON object, not {type(value).__name__}")
+    return value

@@ -1,0 +1,122 @@
+"""What every API request goes through around its handler, in one place.
+
+The request id, the SERVER span, the mapping of gateway errors to JSON responses and
+the one log line per request. Sanic middleware cannot wrap a handler (it only runs
+before or after it), and a streamed response ends long after response middleware has
+run, so this is a decorator applied when routes are registered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from loguru import logger
+from opentelemetry.trace import Span, Status, StatusCode
+from sanic import Request
+from sanic.response import HTTPResponse, raw
+
+from calcifer.domain.usage import Usage
+from calcifer.errors import CalciferError
+from calcifer.http.errors import error_row, http_error
+from calcifer.http.jsonio import dumps
+from calcifer.telemetry.tracing import ServerTracing
+
+__all__ = ["RequestScope", "assign_request_id", "json_response", "scoped"]
+
+REQUEST_ID_HEADER = "X-Request-Id"
+_MAX_CLIENT_REQUEST_ID = 128
+
+Handler = Callable[..., Awaitable[HTTPResponse | None]]
+"""`handler(request, scope, **path_params)`."""
+
+
+@dataclass(slots=True)
+class RequestScope:
+    """What is known of one request as it is served; filled in by the handler."""
+
+    request_id: str
+    route: str
+    started: float = field(default_factory=time.perf_counter)
+    status: int = 200
+    model: str | None = None
+    provider: str | None = None
+    usage: Usage | None = None
+    cost: Decimal | None = None
+    stream: bool = False
+    error: str | None = None
+    log_level: str = "INFO"
+
+    def served_by(self, model: str, provider: str) -> dict[str, str]:
+        """Note who serves the request; returns the headers saying so."""
+        self.model, self.provider = model, provider
+        return {"X-Calcifer-Model": model, "X-Calcifer-Provider": provider}
+
+    def priced(self, usage: Usage | None, cost: Decimal | None) -> None:
+        self.usage, self.cost = usage, cost
+
+
+def assign_request_id(request: Request) -> None:
+    """Request middleware: keep the client's X-Request-Id when it is sane, else make one."""
+    given = request.headers.get(REQUEST_ID_HEADER, "")
+    ok = 0 < len(given) <= _MAX_CLIENT_REQUEST_ID and given.isprintable()
+    request.ctx.request_id = given if ok else uuid.uuid4().hex
+
+
+def json_response(body: object, status: int = 200, headers: dict[str, str] | None = None) -> HTTPResponse:
+    return raw(dumps(body), status=status, headers=headers, content_type="application/json")
+
+
+def scoped(route: str, handler: Handler) -> Callable[..., Awaitable[HTTPResponse | None]]:
+    async def serve(request: Request, **params: str) -> HTTPResponse | None:
+        scope = RequestScope(request_id=request.ctx.request_id, route=route)
+        tracing: ServerTracing = request.app.ctx.tracing
+        with tracing.server_span(request.method, route, request.headers) as span:
+            try:
+                response = await handler(request, scope, **params)
+            except CalciferError as exc:
+                response = _error_response(exc, scope)
+            except asyncio.CancelledError:
+                scope.status, scope.error = 499, "client disconnected"
+                raise
+            except Exception as exc:
+                scope.status, scope.error, scope.log_level = 500, type(exc).__name__, "ERROR"
+                raise
+            finally:
+                _finish(scope, span)
+        return response
+
+    serve.__name__ = handler.__name__
+    return serve
+
+
+def _error_response(exc: CalciferError, scope: RequestScope) -> HTTPResponse:
+    status, body, headers = http_error(exc, scope.request_id)
+    scope.status, scope.error = status, body["error"]["code"]
+    scope.log_level = error_row(exc).log_level
+    return json_response(body, status=status, headers=headers)
+
+
+def _finish(scope: RequestScope, span: Span) -> None:
+    span.set_attribute("http.response.status_code", scope.status)
+    if scope.status >= 500:
+        span.set_status(Status(StatusCode.ERROR, scope.error or ""))
+    usage = scope.usage
+    logger.bind(
+        request_id=scope.request_id,
+        route=scope.route,
+        model=scope.model,
+        provider=scope.provider,
+        status=scope.status,
+        stream=scope.stream or None,
+        prompt_tokens=usage.prompt_tokens if usage else None,
+        completion_tokens=usage.completion_tokens if usage else None,
+        cost=str(scope.cost) if scope.cost is not None else None,
+        latency_ms=round((time.perf_counter() - scope.started) * 1000, 2),
+        error=scope.error,
+    ).log(scope.log_level, "request")
+

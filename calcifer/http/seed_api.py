@@ -1,0 +1,56 @@
+"""The seeds' wire format for `/v1/completions`: flat `content`, `{"delta","done"}` events."""
+
+from __future__ import annotations
+
+from contextlib import aclosing
+from datetime import UTC, datetime
+from typing import Any
+
+from calcifer.domain.chat import PricedCompletion
+from calcifer.domain.gateway import PricedStream
+from calcifer.domain.usage import Usage
+from calcifer.http.jsonio import dumps
+from calcifer.http.sse import SseSink
+
+__all__ = ["completion_body", "send_delta_stream"]
+
+
+def completion_body(priced: PricedCompletion) -> dict[str, Any]:
+    body = priced.completion.body
+    choice = (body.get("choices") or [{}])[0]
+    message = choice.get("message") or {}
+    return {
+        "id": body.get("id"),
+        "model": priced.model.name,
+        "provider": priced.model.provider_id,
+        "content": message.get("content") or "",
+        "finish_reason": choice.get("finish_reason"),
+        "usage": usage_body(priced.completion.usage, priced.cost),
+        "finish_time": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+    }
+
+
+def usage_body(usage: Usage | None, cost: object) -> dict[str, Any] | None:
+    if usage is None:
+        return None
+    return {
+        "prompt_tokens": usage.prompt_tokens,
+        "completion_tokens": usage.completion_tokens,
+        "total_tokens": usage.total_tokens,
+        "cost": cost,
+    }
+
+
+async def send_delta_stream(sink: SseSink, stream: PricedStream) -> None:
+    """`data: {"delta": "...", "done": false}` per piece of text, then a `done` event with
+    the usage and cost; a failure after the start ends with `event: error`."""
+    encode_error = lambda body: b"event: error\ndata: " + dumps(body) + b"\n\n"  # noqa: E731
+    async with aclosing(stream.chunks()) as chunks, sink.errors_as(encode_error):
+        async for chunk in chunks:
+            for choice in chunk.data.get("choices") or ():
+                text = (choice.get("delta") or {}).get("content")
+                if text:
+                    await sink.send(b"data: " + dumps({"delta": text, "done": False}) + b"\n\n")
+        finish = stream.result.finish_reasons[-1] if stream.result.finish_reasons else None
+        done = {"delta": "", "done": True, "finish_reason": finish, "usage": usage_body(stream.usage, stream.cost)}
+        await sink.send(b"data: " + dumps(done) + b"\n\n")

@@ -1,0 +1,65 @@
+"""Logging, configured once per process: loguru for our lines, standard logging routed into it."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from loguru import logger
+
+from calcifer.settings import LoggingSettings
+
+if TYPE_CHECKING:
+    from loguru import Message, Record
+
+__all__ = ["configure_logging"]
+
+_HUMAN_FORMAT = (
+    "<green>{time:YYYY-MM-DD HH:mm:ss.SSS}</green> <level>{level: <7}</level> "
+    "<cyan>{name}</cyan> {message}{extra[fields]}"
+)
+
+
+def configure_logging(settings: LoggingSettings) -> None:
+    logger.remove()
+    level = settings.level.upper()
+    if settings.format == "json":
+        logger.add(_json_sink, level=level, enqueue=False)
+    else:
+        logger.add(sys.stderr, level=level, format=_HUMAN_FORMAT, colorize=sys.stderr.isatty())
+    logger.configure(patcher=_flatten_extra)
+    logging.basicConfig(handlers=[_InterceptHandler()], level=logging.WARNING, force=True)
+    for noisy in ("sanic.access", "httpx", "httpx2", "openai"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _flatten_extra(record: Record) -> None:
+    fields = {k: v for k, v in record["extra"].items() if k != "fields"}
+    record["extra"]["fields"] = "".join(f" {k}={v}" for k, v in fields.items() if v is not None)
+
+
+def _json_sink(message: Message) -> None:
+    record = message.record
+    line: dict[str, Any] = {
+        "time": record["time"].isoformat(),
+        "level": record["level"].name,
+        "logger": record["name"],
+        "message": record["message"],
+    }
+    line.update((k, v) for k, v in record["extra"].items() if k != "fields" and v is not None)
+    if record["exception"] is not None:
+        line["exception"] = str(record["exception"].value)
+    sys.stderr.write(orjson.dumps(line, default=str).decode() + "\n")
+
+
+class _InterceptHandler(logging.Handler):
+    """Send standard-library log records (Sanic, SDKs) through loguru."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            level: str | int = logger.level(record.levelname).name
+        except ValueError:
+            level = record.levelno
+        logger.opt(exception=record.exc_info, depth=6).log(level, record.getMessage())
