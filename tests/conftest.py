@@ -1,0 +1,90 @@
+"""Shared fixtures: fake upstreams on loopback and the real gateway in a child process."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.fakes.openai_upstream import FakeOpenAI
+from tests.fakes.otlp_collector import FakeCollector
+from tests.gateway_process import GatewayProcess
+
+UPSTREAM_KEY = "sk-test-upstream-SECRET-4242"
+
+
+def gateway_catalog(openai_url: str) -> str:
+    return f"""
+prices_as_of: "2025-11-01"
+providers:
+  echo:
+    kind: echo
+  openai:
+    kind: openai
+    api_key_env: FAKE_OPENAI_KEY
+    base_url: {openai_url}
+    timeout: 2
+    max_retries: 0
+  keyless:
+    kind: openai
+    api_key_env: CALCIFER_TEST_UNSET_KEY
+    base_url: {openai_url}
+models:
+  echo4:
+    provider: echo
+    pricing: {{input: 50, output: 50}}
+  gpt-4o:
+    provider: openai
+    upstream_model: gpt-4o-upstream
+    aliases: [gpt-4o-alias]
+    context_window: 128000
+    max_output_tokens: 16384
+    pricing: {{input: 2.50, cached_input: 1.25, output: 10.00}}
+  o3:
+    provider: openai
+    pricing: {{input: 2.00, cached_input: 0.50, output: 8.00}}
+  locked-model:
+    provider: keyless
+    pricing: {{input: 1, output: 1}}
+"""
+
+
+@pytest.fixture(scope="session")
+def fake_openai() -> Iterator[FakeOpenAI]:
+    fake = FakeOpenAI()
+    fake.server.start()
+    yield fake
+    fake.server.stop()
+
+
+@pytest.fixture(scope="session")
+def collector() -> Iterator[FakeCollector]:
+    fake = FakeCollector()
+    fake.server.start()
+    yield fake
+    fake.server.stop()
+
+
+@pytest.fixture(scope="session")
+def gateway(
+    tmp_path_factory: pytest.TempPathFactory, fake_openai: FakeOpenAI, collector: FakeCollector
+) -> Iterator[GatewayProcess]:
+    workdir: Path = tmp_path_factory.mktemp("gateway")
+    env = {
+        "FAKE_OPENAI_KEY": UPSTREAM_KEY,
+        "OTEL_TRACES_EXPORTER": "otlp",
+        "OTEL_EXPORTER_OTLP_ENDPOINT": collector.server.url,
+        "OTEL_BSP_SCHEDULE_DELAY": "50",
+        "OTEL_SERVICE_NAME": "calcifer-under-test",
+    }
+    process = GatewayProcess(workdir, gateway_catalog(fake_openai.base_url), env=env).start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+def upstream(fake_openai: FakeOpenAI) -> FakeOpenAI:
+    """The fake OpenAI server, with an empty script and record for this test."""
+    fake_openai.reset()
+    return fake_openai
