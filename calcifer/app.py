@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import punq
 from loguru import logger
 from opentelemetry.sdk.trace import TracerProvider
@@ -36,14 +38,16 @@ def build_container(settings: Settings, catalog: Catalog) -> punq.Container:
     kinds = {pid: config.kind for pid, config in catalog.providers.items()}
     container.register(CallObserver, instance=SpanObserver(tracer, kinds))
     container.register(ModelRouter, instance=ModelRouter(catalog.models.values()))
-    container.register(ProviderDirectory, factory=lambda: build_directory(catalog), scope=punq.Scope.singleton)
+    container.register(
+        ProviderDirectory, factory=lambda: build_directory(catalog), scope=punq.Scope.singleton
+    )
     container.register(Gateway, scope=punq.Scope.singleton)
     container.register(Api, scope=punq.Scope.singleton)
     container.register(Cors, instance=Cors(settings.cors))
     return container
 
 
-def create_app(settings: Settings, catalog: Catalog | None = None) -> Sanic:
+def create_app(settings: Settings, catalog: Catalog | None = None) -> Sanic[Any, Any]:
     """A ready Sanic app; also the factory each worker process calls."""
     configure_logging(settings.logging)
     catalog = catalog or load_catalog(settings.catalog_path, settings.environment)
@@ -54,13 +58,13 @@ def create_app(settings: Settings, catalog: Catalog | None = None) -> Sanic:
     register_http(app, container.resolve(Cors))
 
     @app.before_server_start
-    async def start_services(app: Sanic) -> None:
+    async def start_services(app: Sanic[Any, Any]) -> None:
         # Provider clients hold connection pools bound to this worker's event loop.
         app.ctx.api = container.resolve(Api)
         logger.debug("worker ready: catalog {} with {} models", catalog.version, len(catalog.models))
 
     @app.after_server_stop
-    async def stop_services(app: Sanic) -> None:
+    async def stop_services(app: Sanic[Any, Any]) -> None:
         for provider in container.resolve(ProviderDirectory).all():
             await provider.aclose()
         container.resolve(TracerProvider).shutdown()
@@ -68,7 +72,7 @@ def create_app(settings: Settings, catalog: Catalog | None = None) -> Sanic:
     return app
 
 
-def _configure_server(app: Sanic, settings: Settings) -> None:
+def _configure_server(app: Sanic[Any, Any], settings: Settings) -> None:
     server = settings.server
     app.config.update(
         {

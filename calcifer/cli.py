@@ -68,26 +68,41 @@ def _serve(args: argparse.Namespace) -> int:
     loader = AppLoader(factory=partial(create_app, settings))
     app = loader.load()
     server = settings.server
-    app.prepare(host=server.host, port=server.port, workers=server.workers, access_log=False, motd=False,
-                single_process=False)
+    app.prepare(
+        host=server.host,
+        port=server.port,
+        workers=server.workers,
+        access_log=False,
+        motd=False,
+        single_process=False,
+    )
     Sanic.serve(primary=app, app_loader=loader)
     return 0
 
 
 def _with_cli_overrides(settings: Settings, args: argparse.Namespace) -> Settings:
-    changes = {name: getattr(args, name) for name in ("host", "port", "workers") if getattr(args, name) is not None}
+    changes = {
+        name: getattr(args, name) for name in ("host", "port", "workers") if getattr(args, name) is not None
+    }
     return replace(settings, server=replace(settings.server, **changes)) if changes else settings
 
 
 def _report_start(settings: Settings, catalog: Catalog) -> None:
     logger.info(
         "catalog {} loaded from {}: {} providers, {} models",
-        catalog.version, settings.catalog_path, len(catalog.providers), len(catalog.models),
+        catalog.version,
+        settings.catalog_path,
+        len(catalog.providers),
+        len(catalog.models),
     )
     for provider_id, reason in unavailable_providers(catalog).items():
         logger.warning("provider '{}' is unavailable: {}; its models will answer 503", provider_id, reason)
-    logger.info("listening on http://{}:{} with {} worker(s)", settings.server.host, settings.server.port,
-                settings.server.workers)
+    logger.info(
+        "listening on http://{}:{} with {} worker(s)",
+        settings.server.host,
+        settings.server.port,
+        settings.server.workers,
+    )
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -102,7 +117,9 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _summary(catalog: Catalog) -> str:
-    lines = [f"catalog {catalog.version}: OK ({len(catalog.providers)} providers, {len(catalog.models)} models)"]
+    lines = [
+        f"catalog {catalog.version}: OK ({len(catalog.providers)} providers, {len(catalog.models)} models)"
+    ]
     if catalog.prices_as_of:
         lines.append(f"prices as of {', '.join(catalog.prices_as_of)}")
     unavailable = unavailable_providers(catalog)
@@ -112,8 +129,10 @@ def _summary(catalog: Catalog) -> str:
         state = f"unavailable: {unavailable[provider.id]}" if provider.id in unavailable else "ready"
         lines.append(f"  {provider.id:<14} {provider.kind:<8} {provider.base_url or '-':<40} {state}")
     lines.append("")
-    lines.append(f"models (USD per 1M tokens):\n  {'name':<28} {'provider':<12} {'input':>9} "
-                 f"{'cached':>9} {'output':>9}  aliases")
+    lines.append(
+        f"models (USD per 1M tokens):\n  {'name':<28} {'provider':<12} {'input':>9} "
+        f"{'cached':>9} {'output':>9}  aliases"
+    )
     for model in catalog.models.values():
         price = model.price
         cached = format_usd(price.cached_input) if price.cached_input is not None else "-"

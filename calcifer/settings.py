@@ -120,7 +120,9 @@ def load_settings(
         "telemetry": TelemetrySettings,
     }
     _reject_unknown(document, {*sections, "catalog"}, str(path))
-    built = {name: _build(cls, document.get(name) or {}, f"{path}: {name}") for name, cls in sections.items()}
+    built: dict[str, Any] = {
+        name: _build(cls, document.get(name) or {}, f"{path}: {name}") for name, cls in sections.items()
+    }
     catalog_section = document.get("catalog") or {}
     _reject_unknown(catalog_section, {"path"}, f"{path}: catalog")
     catalog_path = Path(str(catalog_section.get("path", "catalog")))

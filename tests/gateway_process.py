@@ -21,8 +21,14 @@ def free_port() -> int:
 
 
 class GatewayProcess:
-    def __init__(self, workdir: Path, catalog_yaml: str, env: dict[str, str] | None = None,
-                 workers: int = 1, config_extra: str = "") -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        catalog_yaml: str,
+        env: dict[str, str] | None = None,
+        workers: int = 1,
+        config_extra: str = "",
+    ) -> None:
         self.workdir = workdir
         self.port = free_port()
         self.log_path = workdir / "gateway.log"
@@ -44,7 +50,10 @@ class GatewayProcess:
         log = self.log_path.open("wb")
         self._process = subprocess.Popen(
             [sys.executable, "-m", "calcifer", "serve", "--config", str(self.workdir / "config.yaml")],
-            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:

@@ -80,7 +80,7 @@ def _parse(file: Path, environ: Mapping[str, str]) -> SourceDocument:
 def _problems_of(error: ValidationError, document: SourceDocument) -> Iterator[Problem]:
     path: JsonPath = tuple(error.absolute_path)
     if error.validator == "additionalProperties" and isinstance(error.instance, dict):
-        known = set(error.schema.get("properties", {}))
+        known = set(error.schema.get("properties", {})) if isinstance(error.schema, dict) else set()
         for key in sorted(set(error.instance) - known):
             yield document.problem((*path, key), f"unknown key '{key}'", at_key=True)
         return
@@ -122,7 +122,9 @@ class _Builder:
                 self._add_model(document, name, raw)
         if self._problems:
             raise CatalogError(self._problems)
-        dates = tuple(sorted({str(d.data["prices_as_of"]) for d in self._documents if "prices_as_of" in d.data}))
+        dates = tuple(
+            sorted({str(d.data["prices_as_of"]) for d in self._documents if "prices_as_of" in d.data})
+        )
         return Catalog(
             providers=self._providers,
             models=self._models,
@@ -185,4 +187,3 @@ class _Builder:
             return False
         self._names[name] = f"model '{path[1]}' ({document.file})"
         return True
-

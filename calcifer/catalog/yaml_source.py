@@ -58,7 +58,7 @@ def format_path(path: JsonPath) -> str:
 class _Constructor(yaml.constructor.SafeConstructor):
     """Scalars only; floats keep their decimal text."""
 
-    def construct_yaml_float(self, node: ScalarNode) -> Any:  # type: ignore[override]
+    def construct_yaml_float(self, node: ScalarNode) -> Any:
         text = str(self.construct_scalar(node)).replace("_", "")
         try:
             return Decimal(text)
@@ -66,7 +66,7 @@ class _Constructor(yaml.constructor.SafeConstructor):
             return super().construct_yaml_float(node)
 
 
-_Constructor.add_constructor("tag:yaml.org,2002:float", _Constructor.construct_yaml_float)
+_Constructor.add_constructor("tag:yaml.org,2002:float", _Constructor.construct_yaml_float)  # type: ignore[type-var]
 
 
 def read_document(file: str, text: str, environ: Mapping[str, str]) -> SourceDocument:
@@ -111,8 +111,12 @@ class _Builder:
                 first_line = self._document.key_marks[key_path][0]
                 self._document.key_marks.setdefault(key_path, mark)
                 self._document.problems.append(
-                    Problem(self._document.file, *mark, format_path(key_path),
-                            f"duplicate key '{key}' (first defined on line {first_line})")
+                    Problem(
+                        self._document.file,
+                        *mark,
+                        format_path(key_path),
+                        f"duplicate key '{key}' (first defined on line {first_line})",
+                    )
                 )
                 continue
             self._document.key_marks[key_path] = mark
@@ -139,5 +143,7 @@ class _Builder:
 
         value = _ENV_REFERENCE.sub(substitute, node.value)
         # A plain (unquoted) scalar takes the type its new text implies: `${TIMEOUT:-60}` is a number.
-        tag = self._resolver.resolve(ScalarNode, value, (True, False)) if node.style is None else node.tag
+        tag = node.tag
+        if node.style is None:
+            tag = self._resolver.resolve(ScalarNode, value, (True, False))  # type: ignore[no-untyped-call]
         return ScalarNode(tag, value, node.start_mark, node.end_mark, node.style)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -140,7 +140,7 @@ class PricedStream:
             raise
         self._record.first_chunk()
 
-    async def chunks(self) -> AsyncIterator[Chunk]:
+    async def chunks(self) -> AsyncGenerator[Chunk, None]:
         """Every chunk, the first included. Close this generator to cancel the upstream."""
         try:
             if self._first is not None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sanic import Request
-from sanic.response import HTTPResponse
+from sanic.response import BaseHTTPResponse, HTTPResponse
 
 from calcifer.settings import CorsSettings
 
@@ -28,14 +28,18 @@ class Cors:
         """Request middleware: answer OPTIONS pre-flights before routing."""
         if request.method != "OPTIONS" or "access-control-request-method" not in request.headers:
             return None
-        headers = {"Access-Control-Allow-Methods": self._methods, "Access-Control-Allow-Headers": self._headers,
-                   "Access-Control-Max-Age": "600", "Vary": "Origin"}
+        headers = {
+            "Access-Control-Allow-Methods": self._methods,
+            "Access-Control-Allow-Headers": self._headers,
+            "Access-Control-Max-Age": "600",
+            "Vary": "Origin",
+        }
         allowed = self._allowed(request.headers.get("origin"))
         if allowed:
             headers["Access-Control-Allow-Origin"] = allowed
         return HTTPResponse(status=204, headers=headers)
 
-    async def decorate(self, request: Request, response: HTTPResponse) -> None:
+    async def decorate(self, request: Request, response: BaseHTTPResponse) -> None:
         """Response middleware: let allowed browser origins read the answer."""
         allowed = self._allowed(request.headers.get("origin"))
         if allowed:

@@ -77,7 +77,9 @@ def status_of(exc: BaseException) -> int:
     return error_row(exc).status
 
 
-def http_error(exc: BaseException, request_id: str | None = None) -> tuple[int, dict[str, Any], dict[str, str]]:
+def http_error(
+    exc: BaseException, request_id: str | None = None
+) -> tuple[int, dict[str, Any], dict[str, str]]:
     """Status, body and headers of the error response for `exc`; never a stack trace."""
     row = error_row(exc)
     headers: dict[str, str] = {}

@@ -11,9 +11,10 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from loguru import logger
 from opentelemetry.trace import Span, Status, StatusCode
@@ -71,7 +72,7 @@ def json_response(body: object, status: int = 200, headers: dict[str, str] | Non
     return raw(dumps(body), status=status, headers=headers, content_type="application/json")
 
 
-def scoped(route: str, handler: Handler) -> Callable[..., Awaitable[HTTPResponse | None]]:
+def scoped(route: str, handler: Handler) -> Callable[..., Coroutine[Any, Any, HTTPResponse | None]]:
     async def serve(request: Request, **params: str) -> HTTPResponse | None:
         scope = RequestScope(request_id=request.ctx.request_id, route=route)
         tracing: ServerTracing = request.app.ctx.tracing
@@ -119,4 +120,3 @@ def _finish(scope: RequestScope, span: Span) -> None:
         latency_ms=round((time.perf_counter() - scope.started) * 1000, 2),
         error=scope.error,
     ).log(scope.log_level, "request")
-

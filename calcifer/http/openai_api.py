@@ -5,7 +5,6 @@ from __future__ import annotations
 from contextlib import aclosing
 from typing import Any
 
-
 from calcifer.domain.chat import Chunk, PricedCompletion
 from calcifer.domain.gateway import PricedStream
 from calcifer.http.jsonio import dumps

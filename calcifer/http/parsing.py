@@ -59,7 +59,10 @@ _CHAT_FIELDS: dict[str, tuple[Check, str]] = {
     "top_logprobs": (lambda v: _is_int(v) and 0 <= v <= 20, "an integer between 0 and 20"),
     "tools": (lambda v: isinstance(v, list) and all(isinstance(t, dict) for t in v), "a list of objects"),
     "tool_choice": (lambda v: isinstance(v, str | dict), "a string or an object"),
-    "response_format": (lambda v: isinstance(v, dict) and isinstance(v.get("type"), str), "an object with a type"),
+    "response_format": (
+        lambda v: isinstance(v, dict) and isinstance(v.get("type"), str),
+        "an object with a type",
+    ),
     "user": (lambda v: isinstance(v, str), "a string"),
     "metadata": (lambda v: isinstance(v, dict), "an object"),
 }
@@ -96,9 +99,12 @@ def parse_seed_request(body: dict[str, Any], provider_hint: str | None) -> ChatR
             "(use /v1/chat/completions for the full OpenAI request)",
             param=unknown[0],
         )
-    chat_body = {key: body[key] for key in ("model", "messages", "temperature", "max_tokens") if key in body}
-    seed = parse_chat_request({**chat_body, "stream": body.get("stream"), "metadata": body.get("metadata")},
-                              provider_hint)
+    chat_body: dict[str, Any] = {
+        key: body[key] for key in ("model", "messages", "temperature", "max_tokens") if key in body
+    }
+    seed = parse_chat_request(
+        {**chat_body, "stream": body.get("stream"), "metadata": body.get("metadata")}, provider_hint
+    )
     seed.body = {key: value for key, value in chat_body.items() if value is not None}
     return seed
 
@@ -124,9 +130,15 @@ def _messages(body: dict[str, Any]) -> None:
             raise InvalidRequest(f"'{where}' must be an object", param=where)
         role = message.get("role")
         if role not in _ROLES:
-            raise InvalidRequest(f"'{where}.role' must be one of {', '.join(sorted(_ROLES))}", param=f"{where}.role")
+            raise InvalidRequest(
+                f"'{where}.role' must be one of {', '.join(sorted(_ROLES))}", param=f"{where}.role"
+            )
         content = message.get("content")
         if content is not None and not isinstance(content, str | list):
-            raise InvalidRequest(f"'{where}.content' must be a string or a list of parts", param=f"{where}.content")
+            raise InvalidRequest(
+                f"'{where}.content' must be a string or a list of parts", param=f"{where}.content"
+            )
         if isinstance(content, list) and not all(isinstance(p, dict) and "type" in p for p in content):
-            raise InvalidRequest(f"'{where}.content' parts must be objects with a 'type'", param=f"{where}.content")
+            raise InvalidRequest(
+                f"'{where}.content' parts must be objects with a 'type'", param=f"{where}.content"
+            )

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from loguru import logger
 from sanic import Request, Sanic
 from sanic.handlers import ErrorHandler
-from sanic.response import HTTPResponse
+from sanic.response import BaseHTTPResponse, HTTPResponse
 
 from calcifer.http import handlers
 from calcifer.http.cors import Cors
@@ -15,14 +17,26 @@ from calcifer.http.lifecycle import REQUEST_ID_HEADER, assign_request_id, json_r
 __all__ = ["JsonErrorHandler", "register_http"]
 
 
-def register_http(app: Sanic, cors: Cors) -> None:
-    app.add_route(scoped("/v1/chat/completions", handlers.chat_completions), "/v1/chat/completions",
-                  methods=["POST"], name="chat_completions")
-    app.add_route(scoped("/v1/completions", handlers.completions), "/v1/completions",
-                  methods=["POST"], name="completions")
+def register_http(app: Sanic[Any, Any], cors: Cors) -> None:
+    app.add_route(
+        scoped("/v1/chat/completions", handlers.chat_completions),
+        "/v1/chat/completions",
+        methods=["POST"],
+        name="chat_completions",
+    )
+    app.add_route(
+        scoped("/v1/completions", handlers.completions),
+        "/v1/completions",
+        methods=["POST"],
+        name="completions",
+    )
     app.add_route(scoped("/v1/models", handlers.list_models), "/v1/models", methods=["GET"], name="models")
-    app.add_route(scoped("/v1/models/<name:path>", handlers.retrieve_model), "/v1/models/<name:path>",
-                  methods=["GET"], name="model")
+    app.add_route(
+        scoped("/v1/models/<name:path>", handlers.retrieve_model),
+        "/v1/models/<name:path>",
+        methods=["GET"],
+        name="model",
+    )
     app.add_route(handlers.health, "/health", methods=["GET"], name="health")
     app.register_middleware(assign_request_id, "request")
     app.register_middleware(cors.preflight, "request")
@@ -31,7 +45,7 @@ def register_http(app: Sanic, cors: Cors) -> None:
     app.error_handler = JsonErrorHandler()
 
 
-async def _tag_response(request: Request, response: HTTPResponse) -> None:
+async def _tag_response(request: Request, response: BaseHTTPResponse) -> None:
     request_id = getattr(request.ctx, "request_id", None)
     if request_id:
         response.headers[REQUEST_ID_HEADER] = request_id

@@ -52,5 +52,10 @@ async def send_delta_stream(sink: SseSink, stream: PricedStream) -> None:
                 if text:
                     await sink.send(b"data: " + dumps({"delta": text, "done": False}) + b"\n\n")
         finish = stream.result.finish_reasons[-1] if stream.result.finish_reasons else None
-        done = {"delta": "", "done": True, "finish_reason": finish, "usage": usage_body(stream.usage, stream.cost)}
+        done = {
+            "delta": "",
+            "done": True,
+            "finish_reason": finish,
+            "usage": usage_body(stream.usage, stream.cost),
+        }
         await sink.send(b"data: " + dumps(done) + b"\n\n")

@@ -8,7 +8,6 @@ from typing import Any
 
 from loguru import logger
 from sanic import Request
-from sanic.response import ResponseStream
 from sanic.response.types import HTTPResponse
 
 from calcifer.errors import CalciferError
@@ -22,7 +21,7 @@ SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 class SseSink:
     """Where a handler writes events once the response has started."""
 
-    def __init__(self, response: HTTPResponse | ResponseStream, request_id: str) -> None:
+    def __init__(self, response: HTTPResponse, request_id: str) -> None:
         self._response = response
         self._request_id = request_id
         self.failure: CalciferError | None = None
@@ -30,7 +29,7 @@ class SseSink:
     @classmethod
     async def open(cls, request: Request, headers: dict[str, str], request_id: str) -> SseSink:
         response = await request.respond(content_type="text/event-stream", headers={**SSE_HEADERS, **headers})
-        assert response is not None
+        assert isinstance(response, HTTPResponse)
         return cls(response, request_id)
 
     async def send(self, data: bytes) -> None:
@@ -49,4 +48,4 @@ class SseSink:
             _, body, _ = http_error(exc, self._request_id)
             logger.bind(request_id=self._request_id).warning("stream failed after start: {}", exc.message)
             await self._response.send(encode(body))
-        await self._response.eof()
+        await self._response.eof()  # type: ignore[no-untyped-call]

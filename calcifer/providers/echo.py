@@ -45,7 +45,9 @@ class EchoProvider:
 
     async def stream(self, call: UpstreamCall) -> AsyncIterator[Chunk]:
         reply = _Reply.of(call)
-        yield Chunk(reply.envelope("chat.completion.chunk", choices=[_delta({"role": "assistant", "content": ""})]))
+        yield Chunk(
+            reply.envelope("chat.completion.chunk", choices=[_delta({"role": "assistant", "content": ""})])
+        )
         for word in _WORD.findall(reply.text):
             yield Chunk(reply.envelope("chat.completion.chunk", choices=[_delta({"content": word})]))
         last = _delta({}, finish_reason=reply.finish_reason)
@@ -102,7 +104,8 @@ def _truncate(text: str, limit: int | None) -> tuple[str, str]:
     """Cut the echo after `limit` content words (role tags are free), as a model would stop."""
     if limit is None:
         return text, "stop"
-    kept, words = [], 0
+    kept: list[str] = []
+    words = 0
     for piece in _WORD.findall(text):
         is_tag = piece.startswith("[") and piece.rstrip().endswith("]:")
         if not is_tag:

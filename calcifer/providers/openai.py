@@ -94,7 +94,12 @@ class OpenAIProvider:
         await self._client.close()
 
     async def _post(
-        self, body: dict[str, Any], trace_headers: Mapping[str, str], headers: Mapping[str, str], *, stream: bool
+        self,
+        body: dict[str, Any],
+        trace_headers: Mapping[str, str],
+        headers: Mapping[str, str],
+        *,
+        stream: bool,
     ) -> httpx2.Response:
         response: httpx2.Response = await self._client.post(
             "/chat/completions",
@@ -174,7 +179,9 @@ def _bad_response(provider: str, what: str) -> UpstreamProtocolError:
 
 def _stream_error(provider: str, error: object) -> UpstreamError:
     message = error.get("message") if isinstance(error, dict) else None
-    return UpstreamUnavailable(f"Provider '{provider}' failed mid-stream: {message or error}", provider=provider)
+    return UpstreamUnavailable(
+        f"Provider '{provider}' failed mid-stream: {message or error}", provider=provider
+    )
 
 
 @contextmanager
@@ -208,7 +215,9 @@ def _from_status(provider: str, exc: openai.APIStatusError) -> UpstreamError:
         )
     if status == 408 or status >= 500:
         return UpstreamUnavailable(
-            f"Provider '{provider}' failed (HTTP {status}): {_upstream_message(exc)}", provider=provider, status=status
+            f"Provider '{provider}' failed (HTTP {status}): {_upstream_message(exc)}",
+            provider=provider,
+            status=status,
         )
     return UpstreamRejected(_upstream_message(exc), provider=provider, status=status)
 

@@ -30,12 +30,18 @@ from calcifer.settings import TelemetrySettings
 __all__ = ["ServerTracing", "SpanObserver", "build_tracer_provider"]
 
 # `gen_ai.provider.name` has well-known values; other kinds are reported as they are.
-_PROVIDER_NAMES = {"openai": "openai", "anthropic": "anthropic", "google": "gcp.gemini", "echo": "calcifer.echo"}
+_PROVIDER_NAMES = {
+    "openai": "openai",
+    "anthropic": "anthropic",
+    "google": "gcp.gemini",
+    "echo": "calcifer.echo",
+}
 
 
 def build_tracer_provider(settings: TelemetrySettings) -> TracerProvider:
-    provider = TracerProvider(resource=Resource.create({"service.name": settings.service_name,
-                                                        "service.version": __version__}))
+    provider = TracerProvider(
+        resource=Resource.create({"service.name": settings.service_name, "service.version": __version__})
+    )
     exporter = _exporter(settings)
     if exporter is not None:
         provider.add_span_processor(BatchSpanProcessor(exporter))
@@ -150,4 +156,3 @@ class _SpanRecord:
                 self._span.set_attribute("calcifer.usage.estimated", True)
         if cost is not None:
             self._span.set_attribute("calcifer.cost.usd", format_usd(cost))
-

@@ -53,7 +53,9 @@ def test_malformed_json_is_a_400(gateway: GatewayProcess, path: str) -> None:
         ([1, 2, 3], None),
     ],
 )
-def test_wrong_types_are_a_400_naming_the_field(gateway: GatewayProcess, body: object, param: str | None) -> None:
+def test_wrong_types_are_a_400_naming_the_field(
+    gateway: GatewayProcess, body: object, param: str | None
+) -> None:
     response = post(gateway, body)
     assert response.status_code == 400
     assert error_of(response)["param"] == param
@@ -113,7 +115,9 @@ def test_upstream_client_errors_keep_status_and_message(
 def test_upstream_auth_failure_is_a_502_that_does_not_blame_the_client(
     gateway: GatewayProcess, upstream: FakeOpenAI
 ) -> None:
-    upstream.script(Behaviour(status=401, error_body={"error": {"message": f"Incorrect API key {UPSTREAM_KEY}"}}))
+    upstream.script(
+        Behaviour(status=401, error_body={"error": {"message": f"Incorrect API key {UPSTREAM_KEY}"}})
+    )
     response = post(gateway, {"model": "gpt-4o", "messages": HELLO})
     assert response.status_code == 502
     error = error_of(response)
@@ -137,7 +141,9 @@ def test_upstream_that_answers_garbage_is_a_502(gateway: GatewayProcess, upstrea
     assert error_of(response)["code"] == "upstream_bad_response"
 
 
-def test_slow_upstream_is_a_504_within_the_provider_timeout(gateway: GatewayProcess, upstream: FakeOpenAI) -> None:
+def test_slow_upstream_is_a_504_within_the_provider_timeout(
+    gateway: GatewayProcess, upstream: FakeOpenAI
+) -> None:
     upstream.script(Behaviour(first_byte_delay=4))
     started = time.monotonic()
     response = post(gateway, {"model": "gpt-4o", "messages": HELLO})
@@ -155,7 +161,9 @@ def test_stream_that_fails_before_first_byte_is_a_plain_http_error(
     assert response.headers["content-type"].startswith("application/json")
 
 
-def test_stream_cut_mid_way_ends_with_an_error_the_sdk_raises(client: openai.OpenAI, upstream: FakeOpenAI) -> None:
+def test_stream_cut_mid_way_ends_with_an_error_the_sdk_raises(
+    client: openai.OpenAI, upstream: FakeOpenAI
+) -> None:
     upstream.script(Behaviour(cut_after_chunks=3))
     received: list[str] = []
     with pytest.raises(openai.APIError) as caught:
@@ -165,7 +173,9 @@ def test_stream_cut_mid_way_ends_with_an_error_the_sdk_raises(client: openai.Ope
     assert "openai" in str(caught.value.message)
 
 
-def test_seed_stream_cut_mid_way_ends_with_an_error_event(gateway: GatewayProcess, upstream: FakeOpenAI) -> None:
+def test_seed_stream_cut_mid_way_ends_with_an_error_event(
+    gateway: GatewayProcess, upstream: FakeOpenAI
+) -> None:
     upstream.script(Behaviour(cut_after_chunks=3))
     response = post(gateway, {"model": "gpt-4o", "messages": HELLO, "stream": True}, path="/v1/completions")
     events = [e for e in response.text.split("\n\n") if e]
@@ -174,7 +184,9 @@ def test_seed_stream_cut_mid_way_ends_with_an_error_event(gateway: GatewayProces
     assert '"code":"upstream_unavailable"' in events[-1]
 
 
-def test_malformed_stream_event_ends_the_stream_with_an_error(client: openai.OpenAI, upstream: FakeOpenAI) -> None:
+def test_malformed_stream_event_ends_the_stream_with_an_error(
+    client: openai.OpenAI, upstream: FakeOpenAI
+) -> None:
     upstream.script(Behaviour(malformed=True))
     with pytest.raises(openai.APIError) as caught:
         list(client.chat.completions.create(model="gpt-4o", messages=HELLO, stream=True))

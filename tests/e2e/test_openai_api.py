@@ -27,13 +27,24 @@ def test_echo_model_answers_through_the_openai_sdk(client: openai.OpenAI) -> Non
     assert completion.usage.model_extra == {"cost": 0.0002}
 
 
-def test_openai_model_is_forwarded_with_upstream_id_and_priced(client: openai.OpenAI, upstream: FakeOpenAI) -> None:
-    upstream.script(Behaviour(usage={
-        "prompt_tokens": 1000, "completion_tokens": 200, "total_tokens": 1200,
-        "prompt_tokens_details": {"cached_tokens": 400},
-    }))
+def test_openai_model_is_forwarded_with_upstream_id_and_priced(
+    client: openai.OpenAI, upstream: FakeOpenAI
+) -> None:
+    upstream.script(
+        Behaviour(
+            usage={
+                "prompt_tokens": 1000,
+                "completion_tokens": 200,
+                "total_tokens": 1200,
+                "prompt_tokens_details": {"cached_tokens": 400},
+            }
+        )
+    )
     raw = client.chat.completions.with_raw_response.create(
-        model="gpt-4o-alias", messages=[{"role": "user", "content": "hi"}], temperature=0.2, seed=7,
+        model="gpt-4o-alias",
+        messages=[{"role": "user", "content": "hi"}],
+        temperature=0.2,
+        seed=7,
         extra_body={"vendor_specific_field": {"x": 1}},
     )
     completion = raw.parse()
@@ -50,7 +61,9 @@ def test_openai_model_is_forwarded_with_upstream_id_and_priced(client: openai.Op
     assert raw.headers["x-calcifer-model"] == "gpt-4o"
 
 
-def test_gateway_sends_its_own_key_upstream_not_the_clients(client: openai.OpenAI, upstream: FakeOpenAI) -> None:
+def test_gateway_sends_its_own_key_upstream_not_the_clients(
+    client: openai.OpenAI, upstream: FakeOpenAI
+) -> None:
     client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "hi"}])
     assert upstream.last.headers["Authorization"] == "Bearer sk-test-upstream-SECRET-4242"
 
@@ -59,7 +72,9 @@ def test_stream_with_usage_requested_ends_with_priced_usage_chunk(
     client: openai.OpenAI, upstream: FakeOpenAI
 ) -> None:
     stream = client.chat.completions.create(
-        model="gpt-4o", messages=[{"role": "user", "content": "hi"}], stream=True,
+        model="gpt-4o",
+        messages=[{"role": "user", "content": "hi"}],
+        stream=True,
         stream_options={"include_usage": True},
     )
     chunks = list(stream)
@@ -73,9 +88,13 @@ def test_stream_with_usage_requested_ends_with_priced_usage_chunk(
 def test_stream_without_usage_requested_still_prices_but_hides_usage_chunk(
     client: openai.OpenAI, upstream: FakeOpenAI, gateway: GatewayProcess
 ) -> None:
-    chunks = list(client.chat.completions.create(
-        model="gpt-4o", messages=[{"role": "user", "content": "hi"}], stream=True,
-    ))
+    chunks = list(
+        client.chat.completions.create(
+            model="gpt-4o",
+            messages=[{"role": "user", "content": "hi"}],
+            stream=True,
+        )
+    )
     assert all(chunk.usage is None for chunk in chunks)
     assert all(chunk.choices for chunk in chunks)
     assert upstream.last.body["stream_options"] == {"include_usage": True}
@@ -93,7 +112,9 @@ def test_raw_stream_ends_with_done_marker(gateway: GatewayProcess, upstream: Fak
 def test_x_provider_header_restricts_routing(client: openai.OpenAI) -> None:
     with pytest.raises(openai.BadRequestError) as caught:
         client.chat.completions.create(
-            model="echo4", messages=[{"role": "user", "content": "hi"}], extra_headers={"X-Provider": "openai"}
+            model="echo4",
+            messages=[{"role": "user", "content": "hi"}],
+            extra_headers={"X-Provider": "openai"},
         )
     assert caught.value.code == "provider_mismatch"
     ok = client.chat.completions.create(
@@ -107,8 +128,12 @@ def test_models_list_carries_provider_and_per_token_pricing(client: openai.OpenA
     assert {"echo4", "gpt-4o", "o3"} <= set(models)
     gpt4o = models["gpt-4o"].model_dump()
     assert gpt4o["provider"] == "openai"
-    assert gpt4o["pricing"] == {"prompt": "0.0000025", "completion": "0.00001",
-                                "input_cache_read": "0.00000125", "input_cache_write": "0.0000025"}
+    assert gpt4o["pricing"] == {
+        "prompt": "0.0000025",
+        "completion": "0.00001",
+        "input_cache_read": "0.00000125",
+        "input_cache_write": "0.0000025",
+    }
     assert client.models.retrieve("gpt-4o-alias").id == "gpt-4o"
 
 
@@ -132,7 +157,9 @@ def test_echo_respects_max_tokens(client: openai.OpenAI) -> None:
 def test_echo_refuses_tools_instead_of_dropping_them(client: openai.OpenAI) -> None:
     tools = [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]
     with pytest.raises(openai.BadRequestError) as caught:
-        client.chat.completions.create(model="echo4", messages=[{"role": "user", "content": "hi"}], tools=tools)
+        client.chat.completions.create(
+            model="echo4", messages=[{"role": "user", "content": "hi"}], tools=tools
+        )
     assert caught.value.code == "unsupported_feature"
     assert "tools" in str(caught.value.message)
 

@@ -87,8 +87,9 @@ class FakeOpenAI:
         if behaviour.first_byte_delay:
             await asyncio.sleep(behaviour.first_byte_delay)
         if behaviour.status != 200:
-            error = behaviour.error_body or {"error": {"message": f"fake error {behaviour.status}",
-                                                       "type": "fake", "code": None}}
+            error = behaviour.error_body or {
+                "error": {"message": f"fake error {behaviour.status}", "type": "fake", "code": None}
+            }
             return web.json_response(error, status=behaviour.status, headers=behaviour.headers)
         if body.get("stream"):
             return await self._stream(request, body, behaviour)
@@ -118,9 +119,17 @@ class FakeOpenAI:
 def _completion(body: dict[str, Any], b: Behaviour) -> dict[str, Any]:
     message: dict[str, Any] = {"role": "assistant", "content": b.text}
     if b.tool_call:
-        message = {"role": "assistant", "content": None, "tool_calls": [
-            {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": "{\"city\":\"Paris\"}"}}
-        ]}
+        message = {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": "call_1",
+                    "type": "function",
+                    "function": {"name": "get_weather", "arguments": '{"city":"Paris"}'},
+                }
+            ],
+        }
     return {
         "id": "chatcmpl-fake123",
         "object": "chat.completion",
@@ -132,15 +141,24 @@ def _completion(body: dict[str, Any], b: Behaviour) -> dict[str, Any]:
 
 
 def _chunk(body: dict[str, Any], choices: list[dict[str, Any]], **extra: Any) -> bytes:
-    data = {"id": "chatcmpl-fake123", "object": "chat.completion.chunk", "created": 1700000000,
-            "model": body["model"] + "-2099-01-01", "choices": choices, **extra}
+    data = {
+        "id": "chatcmpl-fake123",
+        "object": "chat.completion.chunk",
+        "created": 1700000000,
+        "model": body["model"] + "-2099-01-01",
+        "choices": choices,
+        **extra,
+    }
     return b"data: " + json.dumps(data).encode() + b"\n\n"
 
 
 def _events(body: dict[str, Any], b: Behaviour) -> Any:
     with_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-    yield _chunk(body, [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}],
-                 **({"usage": None} if with_usage else {}))
+    yield _chunk(
+        body,
+        [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}],
+        **({"usage": None} if with_usage else {}),
+    )
     if b.malformed:
         yield b"data: {not json\n\n"
     words = b.text.split(" ")

@@ -55,15 +55,22 @@ class FakeCollector:
             for scope_spans in resource_spans.scope_spans:
                 for span in scope_spans.spans:
                     with self._lock:
-                        self.spans.append(ReceivedSpan(
-                            name=span.name, kind=span.kind, trace_id=span.trace_id.hex(),
-                            span_id=span.span_id.hex(), parent_span_id=span.parent_span_id.hex(),
-                            attributes={a.key: _value(a.value) for a in span.attributes},
-                            status_code=span.status.code, status_message=span.status.message,
-                            service_name=str(resource.get("service.name")),
-                        ))
-        return web.Response(body=ExportTraceServiceResponse().SerializeToString(),
-                            content_type="application/x-protobuf")
+                        self.spans.append(
+                            ReceivedSpan(
+                                name=span.name,
+                                kind=span.kind,
+                                trace_id=span.trace_id.hex(),
+                                span_id=span.span_id.hex(),
+                                parent_span_id=span.parent_span_id.hex(),
+                                attributes={a.key: _value(a.value) for a in span.attributes},
+                                status_code=span.status.code,
+                                status_message=span.status.message,
+                                service_name=str(resource.get("service.name")),
+                            )
+                        )
+        return web.Response(
+            body=ExportTraceServiceResponse().SerializeToString(), content_type="application/x-protobuf"
+        )
 
     def wait_for(self, predicate: Any, timeout: float = 5.0) -> list[ReceivedSpan]:
         deadline = time.monotonic() + timeout
