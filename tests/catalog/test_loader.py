@@ -1,0 +1,139 @@
+"""The catalog: the shipped one loads, and every kind of mistake is reported at its line."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from calcifer.catalog import load_catalog, schema
+from calcifer.errors import CatalogError
+from calcifer.providers.registry import ADAPTERS
+
+ROOT = Path(__file__).resolve().parents[2]
+
+GOOD = """\
+providers:
+  echo:
+    kind: echo
+models:
+  echo4:
+    provider: echo
+    pricing: {input: 50, output: 50}
+"""
+
+
+def problems_of(tmp_path: Path, files: dict[str, str], environ: dict[str, str] | None = None) -> list[str]:
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    with pytest.raises(CatalogError) as caught:
+        load_catalog(tmp_path, environ or {})
+    return [str(p).replace(str(tmp_path) + "/", "") for p in caught.value.problems]
+
+
+def test_shipped_catalog_loads_with_exact_decimal_prices() -> None:
+    catalog = load_catalog(ROOT / "catalog", {})
+    assert {"echo4", "gpt-4", "gpt-4-turbo", "gpt-3.5-turbo", "gpt-4o", "gpt-4.1", "o3", "gpt-5"} <= set(
+        catalog.models
+    )
+    assert catalog.models["gpt-4o-mini"].price.cached_input == Decimal("0.075")
+    assert catalog.models["echo4"].price.input == Decimal(50)
+    assert catalog.prices_as_of
+
+
+def test_shipped_openai_provider_takes_endpoint_and_limits_from_the_environment() -> None:
+    env = {"OPENAI_API_KEY": "sk-very-secret-1", "OPENAI_BASE_URL": "http://10.0.0.1:9/v1", "OPENAI_TIMEOUT": "12.5",
+           "OPENAI_MAX_RETRIES": "0"}
+    provider = load_catalog(ROOT / "catalog", env).providers["openai"]
+    assert (provider.base_url, provider.timeout, provider.max_retries) == ("http://10.0.0.1:9/v1", 12.5, 0)
+    assert provider.api_key is not None and provider.api_key.reveal() == "sk-very-secret-1"
+    assert "sk-very-secret-1" not in repr(provider)
+    default = load_catalog(ROOT / "catalog", {}).providers["openai"]
+    assert default.base_url == "https://api.openai.com/v1" and default.api_key is None
+
+
+def test_single_file_catalog_works(tmp_path: Path) -> None:
+    (tmp_path / "one.yaml").write_text(GOOD)
+    assert list(load_catalog(tmp_path / "one.yaml", {}).models) == ["echo4"]
+
+
+def test_unknown_key_is_reported_at_its_line(tmp_path: Path) -> None:
+    text = GOOD.replace("    provider: echo\n", "    provider: echo\n    pricee: 3\n")
+    assert problems_of(tmp_path, {"a.yaml": text}) == ["a.yaml:7:5: models.echo4.pricee: unknown key 'pricee'"]
+
+
+def test_duplicate_yaml_key_is_an_error(tmp_path: Path) -> None:
+    text = GOOD + "  echo4:\n    provider: echo\n    pricing: {input: 1, output: 1}\n"
+    assert problems_of(tmp_path, {"a.yaml": text}) == [
+        "a.yaml:8:3: models.echo4: duplicate key 'echo4' (first defined on line 5)"
+    ]
+
+
+def test_wrong_type_names_the_path(tmp_path: Path) -> None:
+    text = GOOD.replace("{input: 50, output: 50}", "{input: cheap, output: 50}")
+    assert problems_of(tmp_path, {"a.yaml": text}) == [
+        "a.yaml:7:22: models.echo4.pricing.input: 'cheap' is not of type 'number'"
+    ]
+
+
+def test_missing_required_key_and_bad_kind_are_both_reported(tmp_path: Path) -> None:
+    text = GOOD.replace("kind: echo", "kind: magic").replace("    pricing: {input: 50, output: 50}\n", "")
+    problems = problems_of(tmp_path, {"a.yaml": text})
+    assert len(problems) == 2
+    assert problems[0].startswith("a.yaml:3:11: providers.echo.kind: 'magic' is not one of")
+    assert problems[1] == "a.yaml:6:5: models.echo4: 'pricing' is a required key"
+
+
+def test_model_naming_an_undeclared_provider(tmp_path: Path) -> None:
+    text = GOOD.replace("    provider: echo\n", "    provider: ghost\n")
+    assert problems_of(tmp_path, {"a.yaml": text}) == [
+        "a.yaml:6:15: models.echo4.provider: unknown provider 'ghost' (declared: echo)"
+    ]
+
+
+def test_same_model_name_or_alias_in_two_files(tmp_path: Path) -> None:
+    other = "models:\n  echo4:\n    provider: echo\n    pricing: {input: 1, output: 1}\n"
+    alias = "models:\n  other:\n    provider: echo\n    aliases: [echo4]\n    pricing: {input: 1, output: 1}\n"
+    problems = problems_of(tmp_path, {"a.yaml": GOOD, "b.yaml": other, "c.yaml": alias})
+    assert problems == [
+        "b.yaml:2:3: models.echo4: 'echo4' is already used by model 'echo4' (a.yaml)",
+        "c.yaml:4:15: models.other.aliases[0]: 'echo4' is already used by model 'echo4' (a.yaml)",
+    ]
+
+
+def test_yaml_syntax_error_is_located(tmp_path: Path) -> None:
+    problems = problems_of(tmp_path, {"a.yaml": "models: [unclosed\n"})
+    assert problems[0].startswith("a.yaml:2:1: (yaml):")
+
+
+def test_unset_variable_without_default_is_reported(tmp_path: Path) -> None:
+    text = GOOD.replace("    kind: echo\n", "    kind: echo\n    base_url: ${NOPE_URL}\n")
+    assert problems_of(tmp_path, {"a.yaml": text}) == [
+        "a.yaml:4:15: providers.echo.base_url: environment variable NOPE_URL is not set and has no default"
+    ]
+
+
+def test_schema_lists_exactly_the_provider_kinds_that_have_adapters() -> None:
+    kinds = schema()["$defs"]["provider"]["properties"]["kind"]["enum"]
+    assert sorted(kinds) == sorted(ADAPTERS)
+
+
+def test_catalog_check_command_prints_problems_and_exits_1(tmp_path: Path) -> None:
+    (tmp_path / "bad.yaml").write_text(GOOD.replace("kind: echo", "kind: echo\n    colour: red"))
+    result = subprocess.run(
+        [sys.executable, "-m", "calcifer", "catalog", "check", str(tmp_path)], capture_output=True, text=True
+    )
+    assert result.returncode == 1
+    assert f"{tmp_path}/bad.yaml:4:5: providers.echo.colour: unknown key 'colour'" in result.stderr
+
+
+def test_catalog_check_command_summarizes_a_good_catalog() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "calcifer", "catalog", "check", str(ROOT / "catalog")],
+        capture_output=True, text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "OK" in result.stdout and "gpt-4o-mini" in result.stdout and "0.075" in result.stdout
