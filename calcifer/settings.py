@@ -208,7 +208,7 @@ def _override(
     current: _T, env: Mapping[str, str], table: dict[str, str], parse: Callable[[str, object, str], object]
 ) -> _T:
     changes = {
-        attr: parse(attr, getattr(current, attr), env[variable])
+        attr: parse(variable, getattr(current, attr), env[variable])
         for variable, attr in table.items()
         if env.get(variable, "").strip()
     }

@@ -1,0 +1,49 @@
+"""Cost is Σ bucket × price, exact to the last decimal, each bucket priced once."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from calcifer.domain.pricing import Price, format_usd
+from calcifer.domain.usage import Usage
+
+GPT_4O = Price(input=Decimal("2.50"), cached_input=Decimal("1.25"), output=Decimal("10.00"))
+
+
+@pytest.mark.parametrize(
+    ("usage", "expected"),
+    [
+        (Usage(input_tokens=2, output_tokens=2), "0.000025"),
+        (Usage(input_tokens=600, cache_read_tokens=400, output_tokens=200), "0.0040"),
+        (Usage(input_tokens=1, output_tokens=1, reasoning_tokens=3), "0.0000425"),
+        (Usage(cache_write_tokens=1_000_000), "2.50"),
+        (Usage(), "0"),
+    ],
+)
+def test_cost_is_exact(usage: Usage, expected: str) -> None:
+    assert GPT_4O.cost(usage) == Decimal(expected)
+
+
+def test_unpriced_buckets_fall_back_to_the_price_that_bills_the_same_tokens() -> None:
+    price = Price(input=Decimal(3), output=Decimal(15))
+    usage = Usage(cache_read_tokens=1_000_000, cache_write_tokens=1_000_000, reasoning_tokens=1_000_000)
+    assert price.cost(usage) == Decimal(3 + 3 + 15)
+
+
+def test_a_million_small_requests_do_not_drift() -> None:
+    one = GPT_4O.cost(Usage(input_tokens=7, output_tokens=3))
+    assert sum((one for _ in range(1_000_000)), Decimal(0)) == one * 1_000_000 == Decimal("47.5")
+
+
+@pytest.mark.parametrize(
+    ("amount", "text"), [(Decimal("2E-4"), "0.0002"), (Decimal("0.00126000"), "0.00126"), (Decimal(0), "0")]
+)
+def test_usd_is_written_without_exponent_or_trailing_zeros(amount: Decimal, text: str) -> None:
+    assert format_usd(amount) == text
+
+
+def test_seed_example_prices_echo4_at_two_ten_thousandths() -> None:
+    echo = Price(input=Decimal(50), output=Decimal(50))
+    assert echo.cost(Usage(input_tokens=2, output_tokens=2)) == Decimal("0.0002")

@@ -1,0 +1,56 @@
+"""Each error class maps to the status, type and code a client expects."""
+
+from __future__ import annotations
+
+import pytest
+from sanic import exceptions as sanic_exceptions
+
+from calcifer import errors
+from calcifer.http.errors import ERROR_TABLE, http_error
+
+
+@pytest.mark.parametrize(
+    ("error", "status", "code"),
+    [
+        (errors.InvalidRequest("bad", param="x"), 400, "invalid_request"),
+        (errors.UnsupportedFeature("no tools"), 400, "unsupported_feature"),
+        (errors.ModelNotFound("gpt-9"), 404, "model_not_found"),
+        (errors.ProviderMismatch("no"), 400, "provider_mismatch"),
+        (errors.PayloadTooLarge("big"), 413, "payload_too_large"),
+        (errors.ProviderNotConfigured("no key"), 503, "provider_not_configured"),
+        (errors.UpstreamRejected("bad", provider="p", status=422), 422, "upstream_rejected"),
+        (errors.UpstreamRejected("bad", provider="p", status=None), 400, "upstream_rejected"),
+        (errors.UpstreamRateLimited("slow", provider="p", retry_after=2.4), 429, "rate_limit_exceeded"),
+        (errors.UpstreamAuthFailed("key", provider="p", status=401), 502, "upstream_auth_failed"),
+        (errors.UpstreamUnavailable("down", provider="p", status=503), 502, "upstream_unavailable"),
+        (errors.UpstreamTimeout("slow", provider="p"), 504, "upstream_timeout"),
+        (errors.UpstreamProtocolError("lies", provider="p"), 502, "upstream_bad_response"),
+        (sanic_exceptions.NotFound("x"), 404, "not_found"),
+        (sanic_exceptions.PayloadTooLarge("x"), 413, "payload_too_large"),
+        (sanic_exceptions.ServiceUnavailable("x"), 504, "response_timeout"),
+        (RuntimeError("secret internals"), 500, "internal_error"),
+    ],
+)
+def test_error_maps_to_status_and_code(error: BaseException, status: int, code: str) -> None:
+    got_status, body, _ = http_error(error, "req-1")
+    assert (got_status, body["error"]["code"]) == (status, code)
+    assert set(body["error"]) >= {"message", "type", "code", "param"}
+
+
+def test_unexpected_errors_never_leak_their_text() -> None:
+    _, body, _ = http_error(RuntimeError("password=hunter2"), "req-9")
+    assert "hunter2" not in body["error"]["message"]
+    assert "req-9" in body["error"]["message"]
+
+
+def test_rate_limit_keeps_retry_after_and_upstream_errors_name_the_provider() -> None:
+    _, body, headers = http_error(errors.UpstreamRateLimited("slow", provider="openai", retry_after=2.4))
+    assert headers == {"Retry-After": "2"}
+    assert body["error"]["provider"] == "openai"
+
+
+def test_every_calcifer_error_class_has_a_row_or_inherits_one() -> None:
+    classes = [c for c in vars(errors).values() if isinstance(c, type) and issubclass(c, errors.CalciferError)]
+    for cls in classes:
+        assert any(base in ERROR_TABLE for base in cls.__mro__)
+    assert ERROR_TABLE[errors.CalciferError].status == 500
