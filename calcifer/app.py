@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import punq
@@ -61,7 +62,7 @@ def create_app(settings: Settings, catalog: Catalog | None = None) -> Sanic[Any,
     async def start_services(app: Sanic[Any, Any]) -> None:
         # Provider clients hold connection pools bound to this worker's event loop.
         app.ctx.api = container.resolve(Api)
-        logger.debug("worker ready: catalog {} with {} models", catalog.version, len(catalog.models))
+        logger.bind(pid=os.getpid()).info("worker ready: catalog {}, {} models", catalog.version, len(catalog.models))
 
     @app.after_server_stop
     async def stop_services(app: Sanic[Any, Any]) -> None:

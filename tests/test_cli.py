@@ -1,0 +1,59 @@
+"""The command line: the shipped config serves echo4 with no key, on several workers too."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import httpx
+import orjson
+
+from calcifer import __version__
+from tests.gateway_process import ROOT, GatewayProcess
+
+ECHO_CATALOG = (ROOT / "catalog" / "echo.yaml").read_text()
+
+
+def test_version() -> None:
+    result = subprocess.run([sys.executable, "-m", "calcifer", "--version"], capture_output=True, text=True)
+    assert result.stdout.strip() == f"calcifer {__version__}"
+
+
+def test_two_workers_serve_requests(tmp_path: Path) -> None:
+    gateway = GatewayProcess(tmp_path, ECHO_CATALOG, workers=2).start()
+    try:
+        seen = set()
+        for _ in range(20):
+            body = {"model": "echo4", "messages": [{"role": "user", "content": "hi"}]}
+            response = httpx.post(gateway.url + "/v1/completions", json=body, headers={"Connection": "close"})
+            assert response.json()["content"] == "[user]: hi"
+            seen.add(response.headers["x-request-id"])
+        assert len(seen) == 20
+    finally:
+        gateway.stop()
+    ready = [orjson.loads(line) for line in gateway.log().splitlines() if '"worker ready' in line]
+    assert len({line["pid"] for line in ready}) == 2
+
+
+def test_serve_refuses_a_bad_catalog_with_its_problems(tmp_path: Path) -> None:
+    (tmp_path / "catalog.yaml").write_text("models:\n  x:\n    provider: nobody\n    pricing: {input: 1, output: 1}\n")
+    (tmp_path / "config.yaml").write_text("catalog:\n  path: catalog.yaml\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "calcifer", "serve", "--config", str(tmp_path / "config.yaml")],
+        capture_output=True, text=True, timeout=30,
+    )
+    assert result.returncode == 1
+    assert f"{tmp_path}/catalog.yaml:3:15: models.x.provider: unknown provider 'nobody'" in result.stderr
+
+
+def test_wheel_ships_the_schema(tmp_path: Path) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(tmp_path), str(ROOT)],
+        check=True, capture_output=True, timeout=300,
+    )
+    wheel = next(tmp_path.glob("calcifer-*.whl"))
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "calcifer/catalog/schema.json" in names
+    assert "calcifer/py.typed" in names
