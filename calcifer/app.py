@@ -62,7 +62,9 @@ def create_app(settings: Settings, catalog: Catalog | None = None) -> Sanic[Any,
     async def start_services(app: Sanic[Any, Any]) -> None:
         # Provider clients hold connection pools bound to this worker's event loop.
         app.ctx.api = container.resolve(Api)
-        logger.bind(pid=os.getpid()).info("worker ready: catalog {}, {} models", catalog.version, len(catalog.models))
+        logger.bind(pid=os.getpid()).info(
+            "worker ready: catalog {}, {} models", catalog.version, len(catalog.models)
+        )
 
     @app.after_server_stop
     async def stop_services(app: Sanic[Any, Any]) -> None:

@@ -38,11 +38,15 @@ def test_two_workers_serve_requests(tmp_path: Path) -> None:
 
 
 def test_serve_refuses_a_bad_catalog_with_its_problems(tmp_path: Path) -> None:
-    (tmp_path / "catalog.yaml").write_text("models:\n  x:\n    provider: nobody\n    pricing: {input: 1, output: 1}\n")
+    (tmp_path / "catalog.yaml").write_text(
+        "models:\n  x:\n    provider: nobody\n    pricing: {input: 1, output: 1}\n"
+    )
     (tmp_path / "config.yaml").write_text("catalog:\n  path: catalog.yaml\n")
     result = subprocess.run(
         [sys.executable, "-m", "calcifer", "serve", "--config", str(tmp_path / "config.yaml")],
-        capture_output=True, text=True, timeout=30,
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert result.returncode == 1
     assert f"{tmp_path}/catalog.yaml:3:15: models.x.provider: unknown provider 'nobody'" in result.stderr
@@ -51,7 +55,9 @@ def test_serve_refuses_a_bad_catalog_with_its_problems(tmp_path: Path) -> None:
 def test_wheel_ships_the_schema(tmp_path: Path) -> None:
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(tmp_path), str(ROOT)],
-        check=True, capture_output=True, timeout=300,
+        check=True,
+        capture_output=True,
+        timeout=300,
     )
     wheel = next(tmp_path.glob("calcifer-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()

@@ -21,13 +21,22 @@ def test_shipped_config_loads_with_catalog_next_to_it() -> None:
 
 def test_seed_environment_variables_override_the_file() -> None:
     env = {
-        "SERVER_PORT": "9191", "SERVER_READ_TIMEOUT": "7", "SERVER_WRITE_TIMEOUT": "45",
-        "CORS_ALLOWED_ORIGINS": "https://a.example, https://b.example", "CORS_ALLOWED_METHODS": "GET,POST",
-        "CORS_ALLOWED_HEADERS": "Content-Type", "OTEL_TRACES_EXPORTER": "otlp",
-        "OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318", "OTEL_SERVICE_NAME": "gw",
+        "SERVER_PORT": "9191",
+        "SERVER_READ_TIMEOUT": "7",
+        "SERVER_WRITE_TIMEOUT": "45",
+        "CORS_ALLOWED_ORIGINS": "https://a.example, https://b.example",
+        "CORS_ALLOWED_METHODS": "GET,POST",
+        "CORS_ALLOWED_HEADERS": "Content-Type",
+        "OTEL_TRACES_EXPORTER": "otlp",
+        "OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318",
+        "OTEL_SERVICE_NAME": "gw",
     }
     settings = load_settings(ROOT / "config.yaml", environ=env)
-    assert (settings.server.port, settings.server.read_timeout, settings.server.write_timeout) == (9191, 7, 45)
+    assert (settings.server.port, settings.server.read_timeout, settings.server.write_timeout) == (
+        9191,
+        7,
+        45,
+    )
     assert settings.cors.allowed_origins == ("https://a.example", "https://b.example")
     assert settings.cors.allowed_methods == ("GET", "POST")
     assert settings.telemetry.traces_exporter == "otlp"
@@ -51,7 +60,9 @@ def test_calcifer_config_variable_names_the_file(tmp_path: Path) -> None:
         ("", {"SERVER_PORT": "http"}, "SERVER_PORT"),
     ],
 )
-def test_bad_settings_stop_with_a_message(tmp_path: Path, text: str, env: dict[str, str], message: str) -> None:
+def test_bad_settings_stop_with_a_message(
+    tmp_path: Path, text: str, env: dict[str, str], message: str
+) -> None:
     (tmp_path / "c.yaml").write_text(text)
     with pytest.raises(ConfigurationError) as caught:
         load_settings(tmp_path / "c.yaml", environ=env)

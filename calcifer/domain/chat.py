@@ -31,6 +31,9 @@ class ChatRequest:
     """The client asked for the final usage chunk (`stream_options.include_usage`)."""
     provider_hint: str | None = None
     """Only this provider may serve the request (the `X-Provider` header)."""
+    metadata: JsonObject | None = None
+    """Caller-supplied tags (team, feature...) recorded with the request, not sent upstream
+    by the seed API."""
 
     @property
     def messages(self) -> list[JsonObject]:

@@ -72,7 +72,7 @@ async def _serve(
 ) -> HTTPResponse | None:
     api: Api = request.app.ctx.api
     chat = parse(loads_object(request.body), request.headers.get(PROVIDER_HEADER))
-    scope.stream = chat.stream
+    scope.stream, scope.metadata = chat.stream, chat.metadata
     if chat.stream:
         stream = await api.gateway.stream(chat)
         headers = scope.served_by(stream.model.name, stream.model.provider_id)

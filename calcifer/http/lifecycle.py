@@ -31,6 +31,8 @@ __all__ = ["RequestScope", "assign_request_id", "json_response", "scoped"]
 
 REQUEST_ID_HEADER = "X-Request-Id"
 _MAX_CLIENT_REQUEST_ID = 128
+CLIENT_CLOSED_REQUEST = 499
+"""The status logged for a client that left before the answer ended (nginx's convention)."""
 
 Handler = Callable[..., Awaitable[HTTPResponse | None]]
 """`handler(request, scope, **path_params)`."""
@@ -51,6 +53,8 @@ class RequestScope:
     stream: bool = False
     error: str | None = None
     log_level: str = "INFO"
+    metadata: dict[str, Any] | None = None
+    """The client's `metadata` object, recorded on the request's log line."""
 
     def served_by(self, model: str, provider: str) -> dict[str, str]:
         """Note who serves the request; returns the headers saying so."""
@@ -82,7 +86,7 @@ def scoped(route: str, handler: Handler) -> Callable[..., Coroutine[Any, Any, HT
             except CalciferError as exc:
                 response = _error_response(exc, scope)
             except asyncio.CancelledError:
-                scope.status, scope.error = 499, "client disconnected"
+                scope.status, scope.error = CLIENT_CLOSED_REQUEST, "client disconnected"
                 raise
             except Exception as exc:
                 scope.status, scope.error, scope.log_level = 500, type(exc).__name__, "ERROR"
@@ -104,7 +108,7 @@ def _error_response(exc: CalciferError, scope: RequestScope) -> HTTPResponse:
 
 def _finish(scope: RequestScope, span: Span) -> None:
     span.set_attribute("http.response.status_code", scope.status)
-    if scope.status >= 500:
+    if scope.status >= 500 or scope.status == CLIENT_CLOSED_REQUEST:
         span.set_status(Status(StatusCode.ERROR, scope.error or ""))
     usage = scope.usage
     logger.bind(
@@ -119,4 +123,5 @@ def _finish(scope: RequestScope, span: Span) -> None:
         cost=str(scope.cost) if scope.cost is not None else None,
         latency_ms=round((time.perf_counter() - scope.started) * 1000, 2),
         error=scope.error,
+        metadata=scope.metadata,
     ).log(scope.log_level, "request")

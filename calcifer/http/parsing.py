@@ -86,6 +86,7 @@ def parse_chat_request(body: dict[str, Any], provider_hint: str | None) -> ChatR
         stream=bool(body.get("stream")),
         include_usage=include_usage,
         provider_hint=provider_hint,
+        metadata=body.get("metadata"),
     )
 
 

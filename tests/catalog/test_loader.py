@@ -45,8 +45,12 @@ def test_shipped_catalog_loads_with_exact_decimal_prices() -> None:
 
 
 def test_shipped_openai_provider_takes_endpoint_and_limits_from_the_environment() -> None:
-    env = {"OPENAI_API_KEY": "sk-very-secret-1", "OPENAI_BASE_URL": "http://10.0.0.1:9/v1", "OPENAI_TIMEOUT": "12.5",
-           "OPENAI_MAX_RETRIES": "0"}
+    env = {
+        "OPENAI_API_KEY": "sk-very-secret-1",
+        "OPENAI_BASE_URL": "http://10.0.0.1:9/v1",
+        "OPENAI_TIMEOUT": "12.5",
+        "OPENAI_MAX_RETRIES": "0",
+    }
     provider = load_catalog(ROOT / "catalog", env).providers["openai"]
     assert (provider.base_url, provider.timeout, provider.max_retries) == ("http://10.0.0.1:9/v1", 12.5, 0)
     assert provider.api_key is not None and provider.api_key.reveal() == "sk-very-secret-1"
@@ -62,7 +66,9 @@ def test_single_file_catalog_works(tmp_path: Path) -> None:
 
 def test_unknown_key_is_reported_at_its_line(tmp_path: Path) -> None:
     text = GOOD.replace("    provider: echo\n", "    provider: echo\n    pricee: 3\n")
-    assert problems_of(tmp_path, {"a.yaml": text}) == ["a.yaml:7:5: models.echo4.pricee: unknown key 'pricee'"]
+    assert problems_of(tmp_path, {"a.yaml": text}) == [
+        "a.yaml:7:5: models.echo4.pricee: unknown key 'pricee'"
+    ]
 
 
 def test_duplicate_yaml_key_is_an_error(tmp_path: Path) -> None:
@@ -96,7 +102,9 @@ def test_model_naming_an_undeclared_provider(tmp_path: Path) -> None:
 
 def test_same_model_name_or_alias_in_two_files(tmp_path: Path) -> None:
     other = "models:\n  echo4:\n    provider: echo\n    pricing: {input: 1, output: 1}\n"
-    alias = "models:\n  other:\n    provider: echo\n    aliases: [echo4]\n    pricing: {input: 1, output: 1}\n"
+    alias = (
+        "models:\n  other:\n    provider: echo\n    aliases: [echo4]\n    pricing: {input: 1, output: 1}\n"
+    )
     problems = problems_of(tmp_path, {"a.yaml": GOOD, "b.yaml": other, "c.yaml": alias})
     assert problems == [
         "b.yaml:2:3: models.echo4: 'echo4' is already used by model 'echo4' (a.yaml)",
@@ -133,7 +141,8 @@ def test_catalog_check_command_prints_problems_and_exits_1(tmp_path: Path) -> No
 def test_catalog_check_command_summarizes_a_good_catalog() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "calcifer", "catalog", "check", str(ROOT / "catalog")],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 0, result.stderr
     assert "OK" in result.stdout and "gpt-4o-mini" in result.stdout and "0.075" in result.stdout

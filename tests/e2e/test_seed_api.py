@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 
 import httpx
@@ -35,14 +36,22 @@ def test_seed_stream_sends_deltas_then_done_with_usage(gateway: GatewayProcess) 
 
 
 def test_seed_api_serves_openai_models_with_cost(gateway: GatewayProcess, upstream: FakeOpenAI) -> None:
-    body = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 50,
-            "metadata": {"team": "search"}}
+    body = {
+        "model": "gpt-4o",
+        "messages": [{"role": "user", "content": "hi"}],
+        "max_tokens": 50,
+        "metadata": {"team": "search"},
+    }
     response = httpx.post(gateway.url + "/v1/completions", json=body, headers={"X-Provider": "openai"})
     result = response.json()
     assert result["content"] == "Hello from the fake upstream"
     assert result["provider"] == "openai"
     assert result["usage"]["cost"] == 0.00009  # (12×2.50 + 6×10) / 1M
     assert upstream.last.body == {"model": "gpt-4o-upstream", "messages": body["messages"], "max_tokens": 50}
+    request_id = response.headers["x-request-id"]
+    time.sleep(0.1)
+    line = next(line for line in gateway.log().splitlines() if request_id in line)
+    assert orjson.loads(line)["metadata"] == {"team": "search"}
 
 
 def test_health(gateway: GatewayProcess) -> None:
@@ -57,7 +66,8 @@ def test_cors_preflight_and_allow_origin(gateway: GatewayProcess) -> None:
     )
     assert preflight.status_code == 204
     assert "POST" in preflight.headers["access-control-allow-methods"]
-    response = httpx.post(gateway.url + "/v1/completions", json=SEED_REQUEST,
-                          headers={"Origin": "https://app.example"})
+    response = httpx.post(
+        gateway.url + "/v1/completions", json=SEED_REQUEST, headers={"Origin": "https://app.example"}
+    )
     assert response.headers["access-control-allow-origin"] == "*"
     assert "X-Calcifer-Cost" in response.headers["access-control-expose-headers"]

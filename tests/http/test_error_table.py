@@ -50,7 +50,9 @@ def test_rate_limit_keeps_retry_after_and_upstream_errors_name_the_provider() ->
 
 
 def test_every_calcifer_error_class_has_a_row_or_inherits_one() -> None:
-    classes = [c for c in vars(errors).values() if isinstance(c, type) and issubclass(c, errors.CalciferError)]
+    classes = [
+        c for c in vars(errors).values() if isinstance(c, type) and issubclass(c, errors.CalciferError)
+    ]
     for cls in classes:
         assert any(base in ERROR_TABLE for base in cls.__mro__)
     assert ERROR_TABLE[errors.CalciferError].status == 500

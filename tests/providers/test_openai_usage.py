@@ -11,10 +11,14 @@ def test_plain_usage() -> None:
 
 
 def test_cached_and_reasoning_tokens_are_taken_out_of_the_totals() -> None:
-    usage = usage_from_openai({
-        "prompt_tokens": 1000, "completion_tokens": 300,
-        "prompt_tokens_details": {"cached_tokens": 800}, "completion_tokens_details": {"reasoning_tokens": 250},
-    })
+    usage = usage_from_openai(
+        {
+            "prompt_tokens": 1000,
+            "completion_tokens": 300,
+            "prompt_tokens_details": {"cached_tokens": 800},
+            "completion_tokens_details": {"reasoning_tokens": 250},
+        }
+    )
     assert usage == Usage(input_tokens=200, cache_read_tokens=800, output_tokens=50, reasoning_tokens=250)
     assert (usage.prompt_tokens, usage.completion_tokens) == (1000, 300)
 

@@ -18,8 +18,15 @@ CALLER_SPAN = "00f067aa0ba902b7"
 def test_request_continues_the_callers_trace_and_nests_the_upstream_call(
     gateway: GatewayProcess, upstream: FakeOpenAI, collector: FakeCollector
 ) -> None:
-    upstream.script(Behaviour(usage={"prompt_tokens": 100, "completion_tokens": 10,
-                                     "prompt_tokens_details": {"cached_tokens": 40}}))
+    upstream.script(
+        Behaviour(
+            usage={
+                "prompt_tokens": 100,
+                "completion_tokens": 10,
+                "prompt_tokens_details": {"cached_tokens": 40},
+            }
+        )
+    )
     response = httpx.post(
         gateway.url + "/v1/chat/completions",
         json={"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}], "temperature": 0.5},
