@@ -15,8 +15,6 @@ Usage mapping (OpenAI counts subsets inside totals):
 
 from __future__ import annotations
 
-import email.utils
-import time
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -30,15 +28,8 @@ from calcifer.domain.chat import Chunk, Completion
 from calcifer.domain.estimate import estimate_tokens
 from calcifer.domain.provider import Capability, UpstreamCall
 from calcifer.domain.usage import Usage
-from calcifer.errors import (
-    UpstreamAuthFailed,
-    UpstreamError,
-    UpstreamProtocolError,
-    UpstreamRateLimited,
-    UpstreamRejected,
-    UpstreamTimeout,
-    UpstreamUnavailable,
-)
+from calcifer.errors import UpstreamError, UpstreamProtocolError, UpstreamTimeout, UpstreamUnavailable
+from calcifer.providers.upstream_errors import from_status
 
 __all__ = ["OpenAIProvider", "usage_from_openai"]
 
@@ -200,26 +191,7 @@ def _translated_errors(provider: str) -> Iterator[None]:
 
 
 def _from_status(provider: str, exc: openai.APIStatusError) -> UpstreamError:
-    status = exc.status_code
-    if status in (401, 403):
-        return UpstreamAuthFailed(
-            f"Provider '{provider}' refused the gateway's credentials (HTTP {status})",
-            provider=provider,
-            status=status,
-        )
-    if status == 429:
-        return UpstreamRateLimited(
-            f"Provider '{provider}' is rate limiting: {_upstream_message(exc)}",
-            provider=provider,
-            retry_after=retry_after_seconds(exc.response.headers),
-        )
-    if status == 408 or status >= 500:
-        return UpstreamUnavailable(
-            f"Provider '{provider}' failed (HTTP {status}): {_upstream_message(exc)}",
-            provider=provider,
-            status=status,
-        )
-    return UpstreamRejected(_upstream_message(exc), provider=provider, status=status)
+    return from_status(provider, exc.status_code, _upstream_message(exc), exc.response.headers)
 
 
 def _upstream_message(exc: openai.APIStatusError) -> str:
@@ -227,21 +199,3 @@ def _upstream_message(exc: openai.APIStatusError) -> str:
     if isinstance(body, dict) and body.get("message"):
         return str(body["message"])
     return f"HTTP {exc.status_code}"
-
-
-def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
-    """Seconds from `retry-after-ms`, or `retry-after` as seconds or an HTTP date."""
-    millis = headers.get("retry-after-ms")
-    if millis:
-        try:
-            return max(0.0, float(millis) / 1000)
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        parsed = email.utils.parsedate_to_datetime(value) if value else None
-        return max(0.0, parsed.timestamp() - time.time()) if parsed else None

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from calcifer.domain.usage import Usage
-from calcifer.providers.openai import retry_after_seconds, usage_from_openai
+from calcifer.providers.openai import usage_from_openai
+from calcifer.providers.upstream_errors import retry_after_seconds
 
 
 def test_plain_usage() -> None:
