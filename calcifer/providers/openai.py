@@ -29,6 +29,7 @@ from calcifer.domain.estimate import estimate_tokens
 from calcifer.domain.provider import Capability, UpstreamCall
 from calcifer.domain.usage import Usage
 from calcifer.errors import UpstreamError, UpstreamProtocolError, UpstreamTimeout, UpstreamUnavailable
+from calcifer.providers.sse import sse_payloads
 from calcifer.providers.upstream_errors import from_status
 
 __all__ = ["OpenAIProvider", "usage_from_openai"]
@@ -76,7 +77,7 @@ class OpenAIProvider:
         with _translated_errors(self._id):
             response = await self._post(body, call.headers, _SSE_HEADERS, stream=True)
             try:
-                async for payload in _sse_payloads(response.aiter_lines()):
+                async for payload in sse_payloads(response.aiter_lines()):
                     yield self._chunk(payload)
             finally:
                 await response.aclose()
@@ -124,22 +125,6 @@ def _upstream_body(call: UpstreamCall, *, stream: bool) -> dict[str, Any]:
         body["stream"] = True
         body["stream_options"] = {**(call.request.body.get("stream_options") or {}), "include_usage": True}
     return body
-
-
-async def _sse_payloads(lines: AsyncIterator[str]) -> AsyncIterator[str]:
-    """The `data:` payloads of a server-sent event stream, up to `[DONE]`."""
-    data: list[str] = []
-    async for line in lines:
-        if line.startswith("data:"):
-            data.append(line[5:].lstrip(" "))
-        elif not line and data:
-            payload = "\n".join(data)
-            data.clear()
-            if payload == "[DONE]":
-                return
-            yield payload
-    if data and data != ["[DONE]"]:
-        yield "\n".join(data)
 
 
 def usage_from_openai(usage: Mapping[str, Any]) -> Usage:

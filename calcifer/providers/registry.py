@@ -10,6 +10,7 @@ from loguru import logger
 from calcifer.catalog.model import Catalog, ProviderConfig
 from calcifer.domain.gateway import ProviderDirectory
 from calcifer.domain.provider import Provider
+from calcifer.providers.anthropic import AnthropicProvider
 from calcifer.providers.echo import EchoProvider
 from calcifer.providers.openai import OpenAIProvider
 
@@ -19,6 +20,7 @@ ADAPTERS: Mapping[str, Callable[[ProviderConfig], Provider]] = MappingProxyType(
     {
         "echo": EchoProvider,
         "openai": OpenAIProvider,
+        "anthropic": AnthropicProvider,
     }
 )
 

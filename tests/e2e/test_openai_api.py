@@ -165,7 +165,7 @@ def test_echo_refuses_tools_instead_of_dropping_them(client: openai.OpenAI) -> N
 
 
 def test_tool_calls_from_upstream_reach_the_client(client: openai.OpenAI, upstream: FakeOpenAI) -> None:
-    upstream.script(Behaviour(tool_call=True, finish_reason="tool_calls"))
+    upstream.script(Behaviour(tool_call=True, finish="tool_calls"))
     tools = [{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}]
     completion = client.chat.completions.create(
         model="gpt-4o", messages=[{"role": "user", "content": "weather?"}], tools=tools, tool_choice="auto"

@@ -1,142 +1,90 @@
-"""A fake OpenAI chat-completions server with switchable faults.
-
-Each request takes the next scripted `Behaviour` (or the default one): a normal answer,
-an HTTP error with headers, a slow first byte, a stream cut mid-way, malformed JSON,
-or a slow endless stream. Everything received is recorded for assertions.
-"""
+"""A fake OpenAI chat-completions server (also the shape of every OpenAI-compatible one)."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import threading
-import time
-from collections import deque
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from typing import Any
 
 from aiohttp import web
 
-from tests.fakes.server import BackgroundServer
+from tests.fakes.upstream import TOOL_ARGUMENTS, TOOL_NAME, Behaviour, FakeUpstream, Turn, words
+
+__all__ = ["Behaviour", "FakeOpenAI"]
+
+DEFAULT_USAGE = {"prompt_tokens": 12, "completion_tokens": 6, "total_tokens": 18}
 
 
-@dataclass
-class Behaviour:
-    status: int = 200
-    error_body: dict[str, Any] | None = None
-    headers: dict[str, str] = field(default_factory=dict)
-    text: str = "Hello from the fake upstream"
-    usage: dict[str, Any] = field(
-        default_factory=lambda: {"prompt_tokens": 12, "completion_tokens": 6, "total_tokens": 18}
-    )
-    first_byte_delay: float = 0.0
-    chunk_delay: float = 0.0
-    cut_after_chunks: int | None = None
-    malformed: bool = False
-    endless: bool = False
-    finish_reason: str = "stop"
-    tool_call: bool = False
-
-
-@dataclass
-class Received:
-    path: str
-    headers: dict[str, str]
-    body: dict[str, Any]
-
-
-class FakeOpenAI:
-    def __init__(self) -> None:
-        self._script: deque[Behaviour] = deque()
-        self._lock = threading.Lock()
-        self.received: list[Received] = []
-        self.disconnects: list[float] = []
-        self.server = BackgroundServer(self._app)
-
+class FakeOpenAI(FakeUpstream):
     @property
     def base_url(self) -> str:
         return self.server.url + "/v1"
 
-    def script(self, *behaviours: Behaviour) -> None:
-        with self._lock:
-            self._script.extend(behaviours)
-
-    def reset(self) -> None:
-        with self._lock:
-            self._script.clear()
-            self.received.clear()
-            self.disconnects.clear()
-
-    @property
-    def last(self) -> Received:
-        return self.received[-1]
-
-    def _next(self) -> Behaviour:
-        with self._lock:
-            return self._script.popleft() if self._script else Behaviour()
-
-    def _app(self) -> web.Application:
+    def app(self) -> web.Application:
         app = web.Application()
         app.router.add_post("/v1/chat/completions", self._chat)
         return app
 
     async def _chat(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
-        self.received.append(Received(request.path, dict(request.headers), body))
-        behaviour = self._next()
-        if behaviour.first_byte_delay:
-            await asyncio.sleep(behaviour.first_byte_delay)
+        behaviour = self.next_behaviour(request, body)
+        await self.delay(behaviour)
         if behaviour.status != 200:
             error = behaviour.error_body or {
                 "error": {"message": f"fake error {behaviour.status}", "type": "fake", "code": None}
             }
             return web.json_response(error, status=behaviour.status, headers=behaviour.headers)
         if body.get("stream"):
-            return await self._stream(request, body, behaviour)
+            return await self.stream_events(request, behaviour, _events(body, behaviour))
         if behaviour.malformed:
             return web.Response(text="{this is not json", content_type="application/json")
         return web.json_response(_completion(body, behaviour))
 
-    async def _stream(self, request: web.Request, body: dict[str, Any], b: Behaviour) -> web.StreamResponse:
-        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
-        await response.prepare(request)
-        try:
-            for index, event in enumerate(_events(body, b)):
-                if b.cut_after_chunks is not None and index == b.cut_after_chunks:
-                    assert request.transport is not None
-                    request.transport.close()  # drop the connection mid-stream, no [DONE]
-                    return response
-                if index and b.chunk_delay:
-                    await asyncio.sleep(b.chunk_delay)
-                await response.write(event)
-        except (ConnectionResetError, asyncio.CancelledError):
-            self.disconnects.append(time.monotonic())
-            raise
-        await response.write_eof()
-        return response
+    def system_prompt(self) -> str:
+        return "\n\n".join(t.text for t in self._all_turns() if t.role in ("system", "developer"))
+
+    def turns(self) -> list[Turn]:
+        return [t for t in self._all_turns() if t.role not in ("system", "developer")]
+
+    def stop_sequences(self) -> list[str]:
+        stop = self.last.body.get("stop")
+        return [stop] if isinstance(stop, str) else list(stop or [])
+
+    def max_tokens(self) -> int | None:
+        body = self.last.body
+        value = body.get("max_completion_tokens") or body.get("max_tokens")
+        return int(value) if value is not None else None
+
+    def _all_turns(self) -> list[Turn]:
+        turns = []
+        for message in self.last.body["messages"]:
+            content = message.get("content")
+            parts = [{"type": "text", "text": content}] if isinstance(content, str) else content or []
+            text = " ".join(p["text"] if p["type"] == "text" else "[image]" for p in parts)
+            for call in message.get("tool_calls") or ():
+                text += f" call {call['function']['name']}({call['function']['arguments']})"
+            if message["role"] == "tool":
+                text = f"result({message['tool_call_id']})={content}"
+            turns.append(Turn(message["role"], text.strip()))
+        return turns
 
 
 def _completion(body: dict[str, Any], b: Behaviour) -> dict[str, Any]:
     message: dict[str, Any] = {"role": "assistant", "content": b.text}
     if b.tool_call:
-        message = {
-            "role": "assistant",
-            "content": None,
-            "tool_calls": [
-                {
-                    "id": "call_1",
-                    "type": "function",
-                    "function": {"name": "get_weather", "arguments": '{"city":"Paris"}'},
-                }
-            ],
+        call = {
+            "id": "call_1",
+            "type": "function",
+            "function": {"name": TOOL_NAME, "arguments": json.dumps(TOOL_ARGUMENTS)},
         }
+        message = {"role": "assistant", "content": None, "tool_calls": [call]}
     return {
         "id": "chatcmpl-fake123",
         "object": "chat.completion",
         "created": 1700000000,
         "model": body["model"] + "-2099-01-01",
-        "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": b.finish_reason}],
-        "usage": b.usage,
+        "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": b.finish}],
+        "usage": b.usage or DEFAULT_USAGE,
     }
 
 
@@ -152,25 +100,32 @@ def _chunk(body: dict[str, Any], choices: list[dict[str, Any]], **extra: Any) ->
     return b"data: " + json.dumps(data).encode() + b"\n\n"
 
 
-def _events(body: dict[str, Any], b: Behaviour) -> Any:
+def _delta(delta: dict[str, Any], finish: str | None = None) -> list[dict[str, Any]]:
+    return [{"index": 0, "delta": delta, "finish_reason": finish}]
+
+
+def _events(body: dict[str, Any], b: Behaviour) -> Iterator[bytes]:
     with_usage = bool((body.get("stream_options") or {}).get("include_usage"))
     yield _chunk(
-        body,
-        [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}],
-        **({"usage": None} if with_usage else {}),
+        body, _delta({"role": "assistant", "content": ""}), **({"usage": None} if with_usage else {})
     )
     if b.malformed:
         yield b"data: {not json\n\n"
-    words = b.text.split(" ")
-    count = 0
-    while True:
-        for i, word in enumerate(words):
-            piece = word if i == 0 and count == 0 else " " + word
-            yield _chunk(body, [{"index": 0, "delta": {"content": piece}, "finish_reason": None}])
-            count += 1
-        if not b.endless:
-            break
-    yield _chunk(body, [{"index": 0, "delta": {}, "finish_reason": b.finish_reason}])
+    if b.tool_call:
+        head = {
+            "index": 0,
+            "id": "call_1",
+            "type": "function",
+            "function": {"name": TOOL_NAME, "arguments": ""},
+        }
+        yield _chunk(body, _delta({"tool_calls": [head]}))
+        arguments = json.dumps(TOOL_ARGUMENTS)
+        for piece in (arguments[:5], arguments[5:]):
+            yield _chunk(body, _delta({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]}))
+    else:
+        for piece in words(b):
+            yield _chunk(body, _delta({"content": piece}))
+    yield _chunk(body, _delta({}, b.finish))
     if with_usage:
-        yield _chunk(body, [], usage=b.usage)
+        yield _chunk(body, [], usage=b.usage or DEFAULT_USAGE)
     yield b"data: [DONE]\n\n"
