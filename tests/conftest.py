@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.fakes.anthropic_upstream import FakeAnthropic
+from tests.fakes.gemini_upstream import FakeGemini
 from tests.fakes.openai_upstream import FakeOpenAI
 from tests.fakes.otlp_collector import FakeCollector
 from tests.gateway_process import GatewayProcess
@@ -14,7 +16,7 @@ from tests.gateway_process import GatewayProcess
 UPSTREAM_KEY = "sk-test-upstream-SECRET-4242"
 
 
-def gateway_catalog(openai_url: str) -> str:
+def gateway_catalog(openai_url: str, anthropic_url: str, gemini_url: str) -> str:
     return f"""
 prices_as_of: "2025-11-01"
 providers:
@@ -24,6 +26,19 @@ providers:
     kind: openai
     api_key_env: FAKE_OPENAI_KEY
     base_url: {openai_url}
+    timeout: 2
+    max_retries: 0
+  anthropic:
+    kind: anthropic
+    api_key_env: FAKE_ANTHROPIC_KEY
+    base_url: {anthropic_url}
+    timeout: 2
+    max_retries: 0
+  google:
+    kind: google
+    api_key_env: FAKE_GEMINI_KEY
+    base_url: {gemini_url}
+    api_version: v1beta
     timeout: 2
     max_retries: 0
   keyless:
@@ -44,6 +59,15 @@ models:
   o3:
     provider: openai
     pricing: {{input: 2.00, cached_input: 0.50, output: 8.00}}
+  claude-test:
+    provider: anthropic
+    upstream_model: claude-sonnet-4-5
+    max_output_tokens: 1000
+    pricing: {{input: 2.50, cached_input: 1.25, cache_write: 3.125, output: 10.00}}
+  gemini-test:
+    provider: google
+    upstream_model: gemini-2.5-flash
+    pricing: {{input: 2.50, cached_input: 1.25, output: 10.00}}
   locked-model:
     provider: keyless
     pricing: {{input: 1, output: 1}}
@@ -59,6 +83,22 @@ def fake_openai() -> Iterator[FakeOpenAI]:
 
 
 @pytest.fixture(scope="session")
+def fake_anthropic() -> Iterator[FakeAnthropic]:
+    fake = FakeAnthropic()
+    fake.server.start()
+    yield fake
+    fake.server.stop()
+
+
+@pytest.fixture(scope="session")
+def fake_gemini() -> Iterator[FakeGemini]:
+    fake = FakeGemini()
+    fake.server.start()
+    yield fake
+    fake.server.stop()
+
+
+@pytest.fixture(scope="session")
 def collector() -> Iterator[FakeCollector]:
     fake = FakeCollector()
     fake.server.start()
@@ -68,17 +108,24 @@ def collector() -> Iterator[FakeCollector]:
 
 @pytest.fixture(scope="session")
 def gateway(
-    tmp_path_factory: pytest.TempPathFactory, fake_openai: FakeOpenAI, collector: FakeCollector
+    tmp_path_factory: pytest.TempPathFactory,
+    fake_openai: FakeOpenAI,
+    fake_anthropic: FakeAnthropic,
+    fake_gemini: FakeGemini,
+    collector: FakeCollector,
 ) -> Iterator[GatewayProcess]:
     workdir: Path = tmp_path_factory.mktemp("gateway")
     env = {
         "FAKE_OPENAI_KEY": UPSTREAM_KEY,
+        "FAKE_ANTHROPIC_KEY": UPSTREAM_KEY,
+        "FAKE_GEMINI_KEY": UPSTREAM_KEY,
         "OTEL_TRACES_EXPORTER": "otlp",
         "OTEL_EXPORTER_OTLP_ENDPOINT": collector.server.url,
         "OTEL_BSP_SCHEDULE_DELAY": "50",
         "OTEL_SERVICE_NAME": "calcifer-under-test",
     }
-    process = GatewayProcess(workdir, gateway_catalog(fake_openai.base_url), env=env).start()
+    catalog = gateway_catalog(fake_openai.base_url, fake_anthropic.base_url, fake_gemini.base_url)
+    process = GatewayProcess(workdir, catalog, env=env).start()
     yield process
     process.stop()
 

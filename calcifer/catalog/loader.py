@@ -146,6 +146,7 @@ class _Builder:
             id=provider_id,
             kind=raw["kind"],
             base_url=raw.get("base_url"),
+            api_version=raw.get("api_version"),
             api_key_env=key_env,
             api_key=Secret(key) if key else None,
             timeout=float(raw.get("timeout", _PROVIDER_DEFAULTS["timeout"])),

@@ -31,6 +31,7 @@ class ProviderConfig:
     id: str
     kind: str
     base_url: str | None = None
+    api_version: str | None = None
     api_key_env: str | None = None
     api_key: Secret | None = None
     timeout: float = 60.0

@@ -12,6 +12,7 @@ from calcifer.domain.gateway import ProviderDirectory
 from calcifer.domain.provider import Provider
 from calcifer.providers.anthropic import AnthropicProvider
 from calcifer.providers.echo import EchoProvider
+from calcifer.providers.google import GoogleProvider
 from calcifer.providers.openai import OpenAIProvider
 
 __all__ = ["ADAPTERS", "build_directory", "unavailable_providers"]
@@ -21,6 +22,7 @@ ADAPTERS: Mapping[str, Callable[[ProviderConfig], Provider]] = MappingProxyType(
         "echo": EchoProvider,
         "openai": OpenAIProvider,
         "anthropic": AnthropicProvider,
+        "google": GoogleProvider,
     }
 )
 

@@ -1,0 +1,413 @@
+"""The `google` provider: Gemini through the official `google-genai` SDK and its async client.
+
+Unlike the other adapters this one uses the SDK's typed API (`generate_content`,
+`generate_content_stream`): Gemini's wire format differs from the chat schema in every
+field, the SDK owns the mapping of its snake_case options to the REST body, and its
+response objects are read field by field here.
+
+Translation, chat schema → Gemini: system and developer messages → `system_instruction`;
+user/assistant → `user`/`model` contents, consecutive same-role turns merged; images →
+`inline_data` (base64) or `file_data` (URL); assistant tool calls → `function_call` parts;
+tool results → `function_response` parts (named after the call they answer); tools →
+function declarations with their JSON Schema; tool_choice → function calling mode
+AUTO/NONE/ANY (+ allowed names); temperature, top_p, max tokens, stop, seed, penalties
+and `response_format` (JSON object or JSON schema) → generation config.
+
+Back: text parts → `content`; thought parts → `reasoning_content`; function calls →
+`tool_calls`; finish STOP → stop (tool_calls when the answer calls a function),
+MAX_TOKENS → length, SAFETY/RECITATION/BLOCKLIST/PROHIBITED_CONTENT/SPII/IMAGE_SAFETY →
+content_filter; a prompt blocked before any candidate → content_filter with no content.
+
+Usage mapping (Gemini counts cached tokens inside the prompt count, and thoughts beside
+the candidates count):
+    prompt_token_count − cached_content_token_count → input_tokens
+    cached_content_token_count                       → cache_read_tokens
+    candidates_token_count                           → output_tokens
+    thoughts_token_count                             → reasoning_tokens
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from types import SimpleNamespace
+from typing import Any, cast
+
+import aiohttp
+import httpx2
+import orjson
+from google import genai
+from google.genai import errors as genai_errors
+from google.genai import types
+
+from calcifer.catalog.model import ProviderConfig
+from calcifer.domain.chat import Chunk, Completion
+from calcifer.domain.provider import Capability, UpstreamCall
+from calcifer.domain.usage import Usage
+from calcifer.errors import InvalidRequest, UpstreamProtocolError, UpstreamTimeout, UpstreamUnavailable
+from calcifer.providers.chat_parts import (
+    SYSTEM_ROLES,
+    chunk_envelope,
+    image_source,
+    parse_arguments,
+    stop_sequences,
+    text_parts,
+    tool_definitions,
+    usage_body,
+)
+from calcifer.providers.upstream_errors import from_status
+
+__all__ = ["GoogleProvider", "usage_from_gemini"]
+
+DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com/"
+DEFAULT_API_VERSION = "v1beta"
+_FILTERED = {"SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY", "LANGUAGE"}
+_CONFIG_FIELDS = {
+    "temperature": "temperature",
+    "top_p": "top_p",
+    "seed": "seed",
+    "presence_penalty": "presence_penalty",
+    "frequency_penalty": "frequency_penalty",
+}
+
+
+# The SDK's stream generators do not close their HTTP response when the consumer stops
+# early (closing the outer generator leaves the inner ones suspended), so a client that
+# disconnects would leave the upstream streaming. The adapter's own aiohttp session
+# reports each response it opens into this per-task list, and `stream` closes them.
+_OPENED_RESPONSES: ContextVar[list[aiohttp.ClientResponse] | None] = ContextVar(
+    "gemini_responses", default=None
+)
+
+
+async def _note_response(
+    session: aiohttp.ClientSession, context: SimpleNamespace, params: aiohttp.TraceRequestEndParams
+) -> None:
+    opened = _OPENED_RESPONSES.get()
+    if opened is not None:
+        opened.append(params.response)
+
+
+class GoogleProvider:
+    def __init__(self, config: ProviderConfig) -> None:
+        self._id = config.id
+        tracing = aiohttp.TraceConfig()
+        tracing.on_request_end.append(_note_response)
+        self._session = aiohttp.ClientSession(trace_configs=[tracing])
+        options = types.HttpOptions(
+            aiohttp_client=self._session,
+            base_url=config.base_url or DEFAULT_BASE_URL,
+            api_version=config.api_version or DEFAULT_API_VERSION,
+            headers=dict(config.headers),
+            timeout=int(config.timeout * 1000),
+            retry_options=types.HttpRetryOptions(attempts=config.max_retries + 1),
+        )
+        api_key = config.api_key.reveal() if config.api_key else "no-key"
+        self._client = genai.Client(api_key=api_key, http_options=options).aio
+
+    @property
+    def id(self) -> str:
+        return self._id
+
+    @property
+    def capabilities(self) -> frozenset[Capability]:
+        return frozenset({Capability.TOOLS, Capability.VISION, Capability.STRUCTURED_OUTPUT})
+
+    async def complete(self, call: UpstreamCall) -> Completion:
+        contents, config = generate_request(call)
+        with _translated_errors(self._id):
+            response = await self._client.models.generate_content(
+                model=call.model.upstream_model,
+                contents=contents,
+                config=cast(types.GenerateContentConfigDict, config),
+            )
+        reader = _ResponseReader(call.model.upstream_model)
+        reader.read(response)
+        return Completion(body=reader.completion(), usage=reader.usage())
+
+    async def stream(self, call: UpstreamCall) -> AsyncIterator[Chunk]:
+        contents, config = generate_request(call)
+        reader = _ResponseReader(call.model.upstream_model)
+        opened: list[aiohttp.ClientResponse] = []
+        token = _OPENED_RESPONSES.set(opened)
+        with _translated_errors(self._id):
+            try:
+                responses = await self._client.models.generate_content_stream(
+                    model=call.model.upstream_model,
+                    contents=contents,
+                    config=cast(types.GenerateContentConfigDict, config),
+                )
+            finally:
+                _OPENED_RESPONSES.reset(token)
+            try:
+                yield reader.chunk({"role": "assistant", "content": ""})
+                async for response in responses:
+                    for delta, finish in reader.read(response):
+                        yield reader.chunk(delta, finish)
+            finally:
+                await _close(responses)
+                for http_response in opened:
+                    http_response.close()
+        usage = reader.usage()
+        yield Chunk({**reader.envelope, "choices": [], "usage": usage_body(usage)}, usage=usage)
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+        await self._session.close()
+
+
+async def _close(responses: AsyncIterator[Any]) -> None:
+    close = getattr(responses, "aclose", None)
+    if close is not None:
+        await close()
+
+
+# --- request conversion -------------------------------------------------------------
+
+
+def generate_request(call: UpstreamCall) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    source = call.request.body
+    system, contents = _contents(source["messages"])
+    config: dict[str, Any] = {
+        key: source[name] for name, key in _CONFIG_FIELDS.items() if source.get(name) is not None
+    }
+    limit = source.get("max_completion_tokens") or source.get("max_tokens")
+    if limit:
+        config["max_output_tokens"] = limit
+    if stops := stop_sequences(source):
+        config["stop_sequences"] = stops
+    if system:
+        config["system_instruction"] = system
+    if tools := tool_definitions(source):
+        config["tools"] = [{"function_declarations": [_declaration(tool) for tool in tools]}]
+    if (tool_config := _tool_config(source.get("tool_choice"))) is not None:
+        config["tool_config"] = tool_config
+    config.update(_response_format(source.get("response_format")))
+    return contents, config
+
+
+def _contents(messages: list[dict[str, Any]]) -> tuple[str, list[dict[str, Any]]]:
+    system: list[str] = []
+    contents: list[dict[str, Any]] = []
+    call_names: dict[str, str] = {}
+    for message in messages:
+        role = message["role"]
+        if role in SYSTEM_ROLES:
+            system.extend(p.get("text", "") for p in text_parts(message.get("content")))
+            continue
+        speaker = "model" if role == "assistant" else "user"
+        parts = _parts(role, message, call_names)
+        if contents and contents[-1]["role"] == speaker:
+            contents[-1]["parts"].extend(parts)
+        else:
+            contents.append({"role": speaker, "parts": parts})
+    return "\n\n".join(system), contents
+
+
+def _parts(role: str, message: dict[str, Any], call_names: dict[str, str]) -> list[dict[str, Any]]:
+    if role in ("tool", "function"):
+        call_id = message.get("tool_call_id") or message.get("name") or ""
+        text = "".join(p.get("text", "") for p in text_parts(message.get("content")))
+        name = call_names.get(call_id, message.get("name") or call_id)
+        return [{"function_response": {"name": name, "response": {"content": text}}}]
+    parts = [_part(part) for part in text_parts(message.get("content"))]
+    parts = [part for part in parts if part.get("text") != ""]
+    for tool_call in message.get("tool_calls") or ():
+        function = tool_call.get("function") or {}
+        call_names[str(tool_call.get("id"))] = str(function.get("name"))
+        parts.append(
+            {
+                "function_call": {
+                    "name": function.get("name"),
+                    "args": parse_arguments(function.get("arguments")),
+                }
+            }
+        )
+    return parts
+
+
+def _part(part: dict[str, Any]) -> dict[str, Any]:
+    kind = part.get("type")
+    if kind == "text":
+        return {"text": part.get("text", "")}
+    if kind == "image_url":
+        source = image_source(part)
+        if source.url:
+            return {"file_data": {"file_uri": source.url, "mime_type": _guess_mime(source.url)}}
+        return {"inline_data": {"mime_type": source.media_type, "data": source.data}}
+    raise InvalidRequest(
+        f"Content parts of type '{kind}' are not supported by Gemini models", param="messages"
+    )
+
+
+def _guess_mime(url: str) -> str:
+    lowered = url.lower().split("?", 1)[0]
+    for suffix, mime in ((".png", "image/png"), (".webp", "image/webp"), (".gif", "image/gif")):
+        if lowered.endswith(suffix):
+            return mime
+    return "image/jpeg"
+
+
+def _declaration(function: dict[str, Any]) -> dict[str, Any]:
+    declaration: dict[str, Any] = {"name": function["name"]}
+    if function.get("description"):
+        declaration["description"] = function["description"]
+    if function.get("parameters"):
+        declaration["parameters_json_schema"] = function["parameters"]
+    return declaration
+
+
+def _tool_config(choice: object) -> dict[str, Any] | None:
+    if choice is None:
+        return None
+    modes = {"auto": "AUTO", "none": "NONE", "required": "ANY"}
+    if isinstance(choice, str) and choice in modes:
+        return {"function_calling_config": {"mode": modes[choice]}}
+    if isinstance(choice, dict) and isinstance(choice.get("function"), dict):
+        name = choice["function"].get("name")
+        return {"function_calling_config": {"mode": "ANY", "allowed_function_names": [name]}}
+    raise InvalidRequest("tool_choice must be auto, none, required or a named function", param="tool_choice")
+
+
+def _response_format(response_format: object) -> dict[str, Any]:
+    if not isinstance(response_format, dict) or response_format.get("type") in (None, "text"):
+        return {}
+    if response_format["type"] == "json_object":
+        return {"response_mime_type": "application/json"}
+    if response_format["type"] == "json_schema":
+        schema = (response_format.get("json_schema") or {}).get("schema") or {}
+        return {"response_mime_type": "application/json", "response_json_schema": schema}
+    raise InvalidRequest(
+        f"response_format type '{response_format['type']}' is not supported", param="response_format"
+    )
+
+
+# --- response conversion ------------------------------------------------------------
+
+
+def usage_from_gemini(usage: Mapping[str, Any]) -> Usage:
+    prompt = int(usage.get("prompt_token_count") or 0)
+    cached = int(usage.get("cached_content_token_count") or 0)
+    return Usage(
+        input_tokens=prompt - cached,
+        cache_read_tokens=cached,
+        output_tokens=int(usage.get("candidates_token_count") or 0),
+        reasoning_tokens=int(usage.get("thoughts_token_count") or 0),
+    )
+
+
+class _ResponseReader:
+    """Reads Gemini responses (one, or each of a stream) into the chat schema."""
+
+    def __init__(self, model: str) -> None:
+        self.envelope = chunk_envelope(f"chatcmpl-{uuid.uuid4().hex}", model)
+        self._text: list[str] = []
+        self._thoughts: list[str] = []
+        self._calls: list[dict[str, Any]] = []
+        self._finish: str | None = None
+        self._usage: dict[str, Any] = {}
+
+    def read(self, response: types.GenerateContentResponse) -> list[tuple[dict[str, Any], str | None]]:
+        """Note one response; returns the deltas it adds (streams send them on)."""
+        return list(self._deltas(response))
+
+    def _deltas(self, response: types.GenerateContentResponse) -> Iterator[tuple[dict[str, Any], str | None]]:
+        if response.response_id:
+            self.envelope["id"] = response.response_id
+        if response.model_version:
+            self.envelope["model"] = response.model_version
+        if response.usage_metadata is not None:
+            self._usage = response.usage_metadata.model_dump(exclude_none=True)
+        blocked = response.prompt_feedback is not None and response.prompt_feedback.block_reason is not None
+        candidate = response.candidates[0] if response.candidates else None
+        if candidate is None:
+            if blocked:
+                self._finish = "content_filter"
+                yield {}, self._finish
+            return
+        yield from self._read_parts(candidate.content.parts if candidate.content else None)
+        if candidate.finish_reason is not None:
+            self._finish = self._finish_reason(str(candidate.finish_reason.value))
+            yield {}, self._finish
+
+    def _read_parts(self, parts: list[types.Part] | None) -> Iterator[tuple[dict[str, Any], str | None]]:
+        for part in parts or ():
+            if part.function_call is not None:
+                call = {
+                    "index": len(self._calls),
+                    "id": part.function_call.id or f"call_{uuid.uuid4().hex[:24]}",
+                    "type": "function",
+                    "function": {
+                        "name": part.function_call.name,
+                        "arguments": orjson.dumps(part.function_call.args or {}).decode(),
+                    },
+                }
+                self._calls.append(call)
+                yield {"tool_calls": [call]}, None
+            elif part.text and part.thought:
+                self._thoughts.append(part.text)
+                yield {"reasoning_content": part.text}, None
+            elif part.text:
+                self._text.append(part.text)
+                yield {"content": part.text}, None
+
+    def _finish_reason(self, reason: str) -> str:
+        if reason in _FILTERED:
+            return "content_filter"
+        if reason == "MAX_TOKENS":
+            return "length"
+        return "tool_calls" if self._calls else "stop"
+
+    def usage(self) -> Usage:
+        return usage_from_gemini(self._usage)
+
+    def chunk(self, delta: dict[str, Any], finish: str | None = None) -> Chunk:
+        choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
+        return Chunk({**self.envelope, "choices": [choice]})
+
+    def completion(self) -> dict[str, Any]:
+        if self._finish is None and not self._text and not self._calls:
+            raise UpstreamProtocolError(
+                "Provider answered with neither a candidate nor a block reason", provider="google"
+            )
+        message: dict[str, Any] = {
+            "role": "assistant",
+            "content": "".join(self._text) if self._text or not self._calls else None,
+        }
+        if self._calls:
+            message["tool_calls"] = [{k: v for k, v in call.items() if k != "index"} for call in self._calls]
+        if self._thoughts:
+            message["reasoning_content"] = "".join(self._thoughts)
+        return {
+            "id": self.envelope["id"],
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": self.envelope["model"],
+            "choices": [
+                {"index": 0, "message": message, "logprobs": None, "finish_reason": self._finish or "stop"}
+            ],
+            "usage": usage_body(self.usage()),
+        }
+
+
+@contextmanager
+def _translated_errors(provider: str) -> Iterator[None]:
+    """The one place SDK and transport exceptions become Calcifer errors."""
+    try:
+        yield
+    except genai_errors.APIError as exc:
+        headers = getattr(exc.response, "headers", None) or {}
+        raise from_status(provider, exc.code, exc.message or f"HTTP {exc.code}", headers) from exc
+    except (TimeoutError, httpx2.TimeoutException) as exc:
+        raise UpstreamTimeout(f"Provider '{provider}' did not answer in time", provider=provider) from exc
+    except (aiohttp.ClientError, httpx2.TransportError) as exc:
+        raise UpstreamUnavailable(
+            f"Provider '{provider}' could not be reached or dropped the connection", provider=provider
+        ) from exc
+    except (ValueError, KeyError) as exc:  # the SDK failed to parse what the provider sent
+        raise UpstreamProtocolError(
+            f"Provider '{provider}' answered with something unreadable", provider=provider
+        ) from exc

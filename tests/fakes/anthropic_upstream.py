@@ -1,0 +1,152 @@
+"""A fake Anthropic Messages API server, streaming events included."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from aiohttp import web
+
+from tests.fakes.upstream import TOOL_ARGUMENTS, TOOL_NAME, Behaviour, FakeUpstream, Turn, words
+
+DEFAULT_USAGE = {"input_tokens": 12, "output_tokens": 6}
+STOP_REASONS = {
+    "stop": "end_turn",
+    "length": "max_tokens",
+    "tool_calls": "tool_use",
+    "content_filter": "refusal",
+}
+ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    429: "rate_limit_error",
+    500: "api_error",
+    529: "overloaded_error",
+}
+
+
+class FakeAnthropic(FakeUpstream):
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_post("/v1/messages", self._messages)
+        return app
+
+    async def _messages(self, request: web.Request) -> web.StreamResponse:
+        body = await request.json()
+        behaviour = self.next_behaviour(request, body)
+        await self.delay(behaviour)
+        if behaviour.status != 200:
+            kind = ERROR_TYPES.get(behaviour.status, "api_error")
+            error = behaviour.error_body or {
+                "type": "error",
+                "error": {"type": kind, "message": f"fake error {behaviour.status}"},
+            }
+            return web.json_response(error, status=behaviour.status, headers=behaviour.headers)
+        if body.get("stream"):
+            return await self.stream_events(request, behaviour, _events(body, behaviour))
+        if behaviour.malformed:
+            return web.Response(text="{this is not json", content_type="application/json")
+        return web.json_response(_message(body, behaviour))
+
+    def system_prompt(self) -> str:
+        system = self.last.body.get("system", "")
+        return system if isinstance(system, str) else "\n\n".join(b["text"] for b in system)
+
+    def turns(self) -> list[Turn]:
+        turns = []
+        for message in self.last.body["messages"]:
+            pieces = []
+            for block in message["content"]:
+                kind = block["type"]
+                if kind == "text":
+                    pieces.append(block["text"])
+                elif kind == "image":
+                    pieces.append("[image]")
+                elif kind == "tool_use":
+                    pieces.append(f"call {block['name']}({json.dumps(block['input'])})")
+                elif kind == "tool_result":
+                    pieces.append(f"result({block['tool_use_id']})={block['content']}")
+            turns.append(Turn(message["role"], " ".join(pieces)))
+        return turns
+
+    def stop_sequences(self) -> list[str]:
+        return list(self.last.body.get("stop_sequences") or [])
+
+    def max_tokens(self) -> int | None:
+        return int(self.last.body["max_tokens"])
+
+
+def _message(body: dict[str, Any], b: Behaviour) -> dict[str, Any]:
+    content: list[dict[str, Any]] = []
+    if b.reasoning:
+        content.append({"type": "thinking", "thinking": b.reasoning, "signature": "sig"})
+    if b.tool_call:
+        content.append({"type": "tool_use", "id": "toolu_1", "name": TOOL_NAME, "input": TOOL_ARGUMENTS})
+    else:
+        content.append({"type": "text", "text": b.text})
+    return {
+        "id": "msg_fake123",
+        "type": "message",
+        "role": "assistant",
+        "model": body["model"],
+        "content": content,
+        "stop_reason": STOP_REASONS[b.finish],
+        "stop_sequence": None,
+        "usage": b.usage or DEFAULT_USAGE,
+    }
+
+
+def _event(kind: str, data: dict[str, Any]) -> bytes:
+    return f"event: {kind}\ndata: {json.dumps({'type': kind, **data})}\n\n".encode()
+
+
+def _events(body: dict[str, Any], b: Behaviour) -> Iterator[bytes]:
+    usage = b.usage or DEFAULT_USAGE
+    start_usage = {k: v for k, v in usage.items() if k != "output_tokens"} | {"output_tokens": 1}
+    message = {
+        "id": "msg_fake123",
+        "type": "message",
+        "role": "assistant",
+        "model": body["model"],
+        "content": [],
+        "stop_reason": None,
+        "stop_sequence": None,
+        "usage": start_usage,
+    }
+    yield _event("message_start", {"message": message})
+    yield _event("ping", {})
+    if b.malformed:
+        yield b"event: content_block_delta\ndata: {not json\n\n"
+    index = 0
+    if b.reasoning:
+        yield _event(
+            "content_block_start", {"index": 0, "content_block": {"type": "thinking", "thinking": ""}}
+        )
+        yield _event(
+            "content_block_delta", {"index": 0, "delta": {"type": "thinking_delta", "thinking": b.reasoning}}
+        )
+        yield _event("content_block_stop", {"index": 0})
+        index = 1
+    if b.tool_call:
+        block = {"type": "tool_use", "id": "toolu_1", "name": TOOL_NAME, "input": {}}
+        yield _event("content_block_start", {"index": index, "content_block": block})
+        arguments = json.dumps(TOOL_ARGUMENTS)
+        for piece in (arguments[:5], arguments[5:]):
+            delta = {"type": "input_json_delta", "partial_json": piece}
+            yield _event("content_block_delta", {"index": index, "delta": delta})
+    else:
+        yield _event("content_block_start", {"index": index, "content_block": {"type": "text", "text": ""}})
+        for piece in words(b):
+            yield _event(
+                "content_block_delta", {"index": index, "delta": {"type": "text_delta", "text": piece}}
+            )
+    yield _event("content_block_stop", {"index": index})
+    final = {"output_tokens": usage["output_tokens"]}
+    yield _event(
+        "message_delta",
+        {"delta": {"stop_reason": STOP_REASONS[b.finish], "stop_sequence": None}, "usage": final},
+    )
+    yield _event("message_stop", {})
