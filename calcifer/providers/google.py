@@ -28,13 +28,14 @@ the candidates count):
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import contextmanager
-from contextvars import ContextVar
 from types import SimpleNamespace
 from typing import Any, cast
+from weakref import WeakKeyDictionary
 
 import aiohttp
 import httpx2
@@ -74,29 +75,43 @@ _CONFIG_FIELDS = {
 }
 
 
-# The SDK's stream generators do not close their HTTP response when the consumer stops
-# early (closing the outer generator leaves the inner ones suspended), so a client that
-# disconnects would leave the upstream streaming. The adapter's own aiohttp session
-# reports each response it opens into this per-task list, and `stream` closes them.
-_OPENED_RESPONSES: ContextVar[list[aiohttp.ClientResponse] | None] = ContextVar(
-    "gemini_responses", default=None
-)
+class _OpenedResponses:
+    """The HTTP responses the adapter's session opened, by the task that opened them.
 
+    The SDK's stream generators do not close their HTTP response when the consumer stops
+    early (closing the outer generator leaves the inner ones suspended), so a client that
+    disconnects would leave the upstream streaming. The session reports every response it
+    opens here, and `stream` closes those of its own task when it ends, however it ends.
+    """
 
-async def _note_response(
-    session: aiohttp.ClientSession, context: SimpleNamespace, params: aiohttp.TraceRequestEndParams
-) -> None:
-    opened = _OPENED_RESPONSES.get()
-    if opened is not None:
-        opened.append(params.response)
+    def __init__(self) -> None:
+        self._by_task: WeakKeyDictionary[asyncio.Task[Any], list[aiohttp.ClientResponse]] = (
+            WeakKeyDictionary()
+        )
+
+    def trace_config(self) -> aiohttp.TraceConfig:
+        config = aiohttp.TraceConfig()
+        config.on_request_end.append(self._opened)
+        return config
+
+    async def _opened(
+        self, session: aiohttp.ClientSession, context: SimpleNamespace, params: aiohttp.TraceRequestEndParams
+    ) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._by_task.setdefault(task, []).append(params.response)
+
+    def close_current_task(self) -> None:
+        task = asyncio.current_task()
+        for response in self._by_task.pop(task, []) if task is not None else []:
+            response.close()
 
 
 class GoogleProvider:
     def __init__(self, config: ProviderConfig) -> None:
         self._id = config.id
-        tracing = aiohttp.TraceConfig()
-        tracing.on_request_end.append(_note_response)
-        self._session = aiohttp.ClientSession(trace_configs=[tracing])
+        self._opened = _OpenedResponses()
+        self._session = aiohttp.ClientSession(trace_configs=[self._opened.trace_config()])
         options = types.HttpOptions(
             aiohttp_client=self._session,
             base_url=config.base_url or DEFAULT_BASE_URL,
@@ -124,6 +139,7 @@ class GoogleProvider:
                 contents=contents,
                 config=cast(types.GenerateContentConfigDict, config),
             )
+        self._opened.close_current_task()  # read in full already; only forget them
         reader = _ResponseReader(call.model.upstream_model)
         reader.read(response)
         return Completion(body=reader.completion(), usage=reader.usage())
@@ -131,26 +147,27 @@ class GoogleProvider:
     async def stream(self, call: UpstreamCall) -> AsyncIterator[Chunk]:
         contents, config = generate_request(call)
         reader = _ResponseReader(call.model.upstream_model)
-        opened: list[aiohttp.ClientResponse] = []
-        token = _OPENED_RESPONSES.set(opened)
         with _translated_errors(self._id):
+            responses = await self._client.models.generate_content_stream(
+                model=call.model.upstream_model,
+                contents=contents,
+                config=cast(types.GenerateContentConfigDict, config),
+            )
             try:
-                responses = await self._client.models.generate_content_stream(
-                    model=call.model.upstream_model,
-                    contents=contents,
-                    config=cast(types.GenerateContentConfigDict, config),
-                )
-            finally:
-                _OPENED_RESPONSES.reset(token)
-            try:
+                # The SDK sends the request lazily; wait for the first response before the
+                # opening chunk, so a refusal (429, 400...) is raised before the client has
+                # been sent anything and can still get a plain HTTP error.
+                first = await anext(responses, None)
                 yield reader.chunk({"role": "assistant", "content": ""})
+                if first is not None:
+                    for delta, finish in reader.read(first):
+                        yield reader.chunk(delta, finish)
                 async for response in responses:
                     for delta, finish in reader.read(response):
                         yield reader.chunk(delta, finish)
             finally:
+                self._opened.close_current_task()
                 await _close(responses)
-                for http_response in opened:
-                    http_response.close()
         usage = reader.usage()
         yield Chunk({**reader.envelope, "choices": [], "usage": usage_body(usage)}, usage=usage)
 

@@ -277,3 +277,19 @@ def test_missing_capability_is_a_clear_400(
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "unsupported_feature"
     assert lacking in response.json()["error"]["message"]
+
+
+def test_stream_refused_before_first_byte_is_a_plain_http_error(gateway: GatewayProcess, case: Case) -> None:
+    case.fake.script(Behaviour(status=429, headers={"Retry-After": "4"}))
+    body = {"model": case.model, "messages": [{"role": "user", "content": "hi"}], "stream": True}
+    response = httpx.post(gateway.url + "/v1/chat/completions", json=body, timeout=10)
+    assert response.status_code == 429
+    assert response.headers["retry-after"] == "4"
+    assert response.headers["content-type"].startswith("application/json")
+
+
+def test_stream_cut_mid_way_ends_with_an_error_event(client: openai.OpenAI, case: Case) -> None:
+    case.fake.script(Behaviour(cut_after_chunks=3))
+    with pytest.raises(openai.APIError) as caught:
+        list(ask(client, case, stream=True))
+    assert case.provider in str(caught.value.message)
