@@ -41,6 +41,13 @@ providers:
     api_version: v1beta
     timeout: 2
     max_retries: 0
+  azure:
+    kind: openai
+    api_key_env: FAKE_OPENAI_KEY
+    base_url: {openai_url.removesuffix("/v1")}
+    api_version: "2024-10-21"
+    headers: {{X-Team: search}}
+    max_retries: 0
   keyless:
     kind: openai
     api_key_env: CALCIFER_TEST_UNSET_KEY
@@ -68,6 +75,10 @@ models:
     provider: google
     upstream_model: gemini-2.5-flash
     pricing: {{input: 2.50, cached_input: 1.25, output: 10.00}}
+  azure-gpt:
+    provider: azure
+    upstream_model: my-gpt4o-deployment
+    pricing: {{input: 2.50, output: 10.00}}
   locked-model:
     provider: keyless
     pricing: {{input: 1, output: 1}}

@@ -20,7 +20,7 @@ from jsonschema import Draft202012Validator, ValidationError
 from calcifer.catalog.model import Catalog, ProviderConfig, Secret
 from calcifer.catalog.yaml_source import JsonPath, SourceDocument, read_document
 from calcifer.domain.models import ModelSpec
-from calcifer.domain.pricing import Price
+from calcifer.domain.pricing import LongContextPrice, Price
 from calcifer.errors import CatalogError, Problem
 
 __all__ = ["catalog_files", "load_catalog", "schema"]
@@ -91,6 +91,23 @@ def _problems_of(error: ValidationError, document: SourceDocument) -> Iterator[P
         yield document.problem(path, error.message.replace("property", "key"))
         return
     yield document.problem(path, error.message)
+
+
+def _price(pricing: dict[str, Any]) -> Price:
+    tier = pricing.get("long_context")
+    long_context = LongContextPrice(int(tier["above_prompt_tokens"]), _price(tier)) if tier else None
+
+    def bucket(name: str) -> Decimal | None:
+        return None if pricing.get(name) is None else Decimal(pricing[name])
+
+    return Price(
+        input=Decimal(pricing["input"]),
+        output=Decimal(pricing["output"]),
+        cached_input=bucket("cached_input"),
+        cache_write=bucket("cache_write"),
+        reasoning=bucket("reasoning"),
+        long_context=long_context,
+    )
 
 
 def _version(files: list[Path]) -> str:
@@ -172,7 +189,7 @@ class _Builder:
             name=name,
             provider_id=raw["provider"],
             upstream_model=raw.get("upstream_model", name),
-            price=Price(**{bucket: Decimal(value) for bucket, value in pricing.items()}),
+            price=_price(pricing),
             aliases=aliases,
             context_window=raw.get("context_window"),
             max_output_tokens=raw.get("max_output_tokens"),

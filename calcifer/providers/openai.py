@@ -40,16 +40,16 @@ _SSE_HEADERS = {"Content-Type": "application/json", "Accept": "text/event-stream
 
 
 class OpenAIProvider:
+    """OpenAI and OpenAI-compatible servers; Azure OpenAI when the provider has an `api_version`.
+
+    On Azure the catalog's `base_url` is the resource endpoint and each model's
+    `upstream_model` is its deployment name.
+    """
+
     def __init__(self, config: ProviderConfig) -> None:
         self._id = config.id
-        self._client = openai.AsyncOpenAI(
-            api_key=config.api_key.reveal() if config.api_key else "no-key",
-            base_url=config.base_url or DEFAULT_BASE_URL,
-            timeout=config.timeout,
-            max_retries=config.max_retries,
-            default_headers=dict(config.headers),
-            http_client=openai.DefaultAioHttpClient(timeout=config.timeout),
-        )
+        self._azure = config.api_version is not None
+        self._client = _client(config)
 
     @property
     def id(self) -> str:
@@ -93,8 +93,10 @@ class OpenAIProvider:
         *,
         stream: bool,
     ) -> httpx2.Response:
+        # The body goes pre-encoded, so the Azure client cannot read the deployment from it.
+        path = f"/deployments/{body['model']}/chat/completions" if self._azure else "/chat/completions"
         response: httpx2.Response = await self._client.post(
-            "/chat/completions",
+            path,
             cast_to=httpx2.Response,
             content=orjson.dumps(body),
             options={"headers": {**headers, **trace_headers}},
@@ -113,6 +115,21 @@ class OpenAIProvider:
             raise _stream_error(self._id, data["error"])
         usage = data.get("usage")
         return Chunk(data, payload.encode(), usage_from_openai(usage) if usage else None)
+
+
+def _client(config: ProviderConfig) -> openai.AsyncOpenAI:
+    common: dict[str, Any] = {
+        "api_key": config.api_key.reveal() if config.api_key else "no-key",
+        "timeout": config.timeout,
+        "max_retries": config.max_retries,
+        "default_headers": dict(config.headers),
+        "http_client": openai.DefaultAioHttpClient(timeout=config.timeout),
+    }
+    if config.api_version is not None:
+        return openai.AsyncAzureOpenAI(
+            azure_endpoint=config.base_url or "", api_version=config.api_version, **common
+        )
+    return openai.AsyncOpenAI(base_url=config.base_url or DEFAULT_BASE_URL, **common)
 
 
 def _upstream_body(call: UpstreamCall, *, stream: bool) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from calcifer.domain.pricing import Price, format_usd
+from calcifer.domain.pricing import LongContextPrice, Price, format_usd
 from calcifer.domain.usage import Usage
 
 GPT_4O = Price(input=Decimal("2.50"), cached_input=Decimal("1.25"), output=Decimal("10.00"))
@@ -47,3 +47,14 @@ def test_usd_is_written_without_exponent_or_trailing_zeros(amount: Decimal, text
 def test_seed_example_prices_echo4_at_two_ten_thousandths() -> None:
     echo = Price(input=Decimal(50), output=Decimal(50))
     assert echo.cost(Usage(input_tokens=2, output_tokens=2)) == Decimal("0.0002")
+
+
+def test_long_context_tier_bills_the_whole_request_at_the_higher_rate() -> None:
+    tier = LongContextPrice(
+        200_000, Price(input=Decimal("2.50"), output=Decimal("15.00"), cached_input=Decimal("0.25"))
+    )
+    pro = Price(input=Decimal("1.25"), output=Decimal(10), cached_input=Decimal("0.125"), long_context=tier)
+    short = Usage(input_tokens=200_000, output_tokens=1000)
+    long = Usage(input_tokens=150_000, cache_read_tokens=50_001, output_tokens=1000)
+    assert pro.cost(short) == Decimal("0.26")  # 200k × 1.25 + 1k × 10, per million
+    assert pro.cost(long) == Decimal("0.40250025")  # 150k × 2.50 + 50,001 × 0.25 + 1k × 15

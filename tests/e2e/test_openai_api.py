@@ -173,3 +173,17 @@ def test_tool_calls_from_upstream_reach_the_client(client: openai.OpenAI, upstre
     call = completion.choices[0].message.tool_calls[0]  # type: ignore[index]
     assert call.function.name == "get_weather"  # type: ignore[union-attr]
     assert upstream.last.body["tools"] == tools and upstream.last.body["tool_choice"] == "auto"
+
+
+def test_azure_provider_uses_deployment_path_api_version_and_api_key_header(
+    client: openai.OpenAI, upstream: FakeOpenAI
+) -> None:
+    completion = client.chat.completions.create(
+        model="azure-gpt", messages=[{"role": "user", "content": "hi"}]
+    )
+    assert completion.choices[0].message.content == "Hello from the fake upstream"
+    received = upstream.last
+    assert received.path == "/openai/deployments/my-gpt4o-deployment/chat/completions"
+    assert received.query == {"api-version": "2024-10-21"}
+    assert received.headers["api-key"] == "sk-test-upstream-SECRET-4242"
+    assert {k.lower(): v for k, v in received.headers.items()}["x-team"] == "search"

@@ -23,6 +23,7 @@ class FakeOpenAI(FakeUpstream):
     def app(self) -> web.Application:
         app = web.Application()
         app.router.add_post("/v1/chat/completions", self._chat)
+        app.router.add_post("/openai/deployments/{deployment}/chat/completions", self._chat)
         return app
 
     async def _chat(self, request: web.Request) -> web.StreamResponse:

@@ -47,6 +47,7 @@ class Received:
     path: str
     headers: dict[str, str]
     body: dict[str, Any]
+    query: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -87,7 +88,7 @@ class FakeUpstream:
         return self.received[-1]
 
     def next_behaviour(self, request: web.Request, body: dict[str, Any]) -> Behaviour:
-        self.received.append(Received(request.path, dict(request.headers), body))
+        self.received.append(Received(request.path, dict(request.headers), body, dict(request.query)))
         with self._lock:
             return self._script.popleft() if self._script else Behaviour()
 
