@@ -95,8 +95,10 @@ def _report_start(settings: Settings, catalog: Catalog) -> None:
         len(catalog.providers),
         len(catalog.models),
     )
-    for provider_id, reason in unavailable_providers(catalog).items():
-        logger.warning("provider '{}' is unavailable: {}; its models will answer 503", provider_id, reason)
+    unavailable = unavailable_providers(catalog)
+    if unavailable:
+        missing = ", ".join(f"{pid} ({catalog.providers[pid].api_key_env})" for pid in unavailable)
+        logger.warning("providers without an API key, whose models answer 503 until it is set: {}", missing)
     logger.info(
         "listening on http://{}:{} with {} worker(s)",
         settings.server.host,

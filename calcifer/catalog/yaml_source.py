@@ -65,8 +65,13 @@ class _Constructor(yaml.constructor.SafeConstructor):
         except InvalidOperation:  # .inf / .nan: let the schema reject them as non-finite
             return super().construct_yaml_float(node)
 
+    def construct_yaml_timestamp(self, node: ScalarNode) -> Any:
+        # Dates stay text: an unquoted `api_version: 2024-10-21` is a version string, not a date.
+        return str(self.construct_scalar(node))
+
 
 _Constructor.add_constructor("tag:yaml.org,2002:float", _Constructor.construct_yaml_float)  # type: ignore[type-var]
+_Constructor.add_constructor("tag:yaml.org,2002:timestamp", _Constructor.construct_yaml_timestamp)  # type: ignore[type-var]
 
 
 def read_document(file: str, text: str, environ: Mapping[str, str]) -> SourceDocument:

@@ -9,6 +9,7 @@ it forwards the bytes and parses only the usage it prices.
 Usage mapping (OpenAI counts subsets inside totals):
     prompt_tokens − prompt_tokens_details.cached_tokens  → input_tokens
     prompt_tokens_details.cached_tokens                  → cache_read_tokens
+        (DeepSeek reports it as prompt_cache_hit_tokens)
     completion_tokens − completion_tokens_details.reasoning_tokens → output_tokens
     completion_tokens_details.reasoning_tokens           → reasoning_tokens
 """
@@ -147,7 +148,11 @@ def _upstream_body(call: UpstreamCall, *, stream: bool) -> dict[str, Any]:
 def usage_from_openai(usage: Mapping[str, Any]) -> Usage:
     prompt = int(usage.get("prompt_tokens") or 0)
     completion = int(usage.get("completion_tokens") or 0)
-    cached = int((usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0)
+    cached = int(
+        (usage.get("prompt_tokens_details") or {}).get("cached_tokens")
+        or usage.get("prompt_cache_hit_tokens")  # DeepSeek's name for the same count
+        or 0
+    )
     reasoning = int((usage.get("completion_tokens_details") or {}).get("reasoning_tokens") or 0)
     return Usage(
         input_tokens=prompt - cached,
