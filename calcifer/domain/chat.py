@@ -61,7 +61,10 @@ class Chunk:
     data: JsonObject
     raw: bytes | None = None
     usage: Usage | None = None
-    """Set on the chunk that carries the provider's usage report."""
+    """Set on the chunk that carries the provider's final usage report."""
+    usage_so_far: Usage | None = None
+    """What the provider has reported before the end (Anthropic's message_start, Gemini's
+    running counts); used to price a stream that ends before its final report."""
 
 
 @dataclass(slots=True)

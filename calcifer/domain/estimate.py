@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping
 
-__all__ = ["estimate_tokens", "word_count"]
+from calcifer.domain.usage import Usage
+
+__all__ = ["estimate_tokens", "estimate_usage", "prompt_characters", "word_count"]
 
 
 def word_count(text: str) -> int:
@@ -15,3 +18,31 @@ def word_count(text: str) -> int:
 def estimate_tokens(text: str) -> int:
     """About four characters a token, the usual rule of thumb for English BPE vocabularies."""
     return math.ceil(len(text) / 4) if text else 0
+
+
+def prompt_characters(messages: Iterable[Mapping[str, object]]) -> int:
+    """Characters of text in a conversation (images and other parts do not count)."""
+    total = 0
+    for message in messages:
+        content = message.get("content")
+        if isinstance(content, str):
+            total += len(content)
+        elif isinstance(content, list):
+            total += sum(len(str(p.get("text", ""))) for p in content if isinstance(p, dict))
+    return total
+
+
+def estimate_usage(reported: Usage | None, prompt_chars: int, delivered_chars: int) -> Usage:
+    """Usage for a stream that ended before the provider's final report: what it did report,
+    with the output counted from the text delivered when that is more; always flagged."""
+    delivered = math.ceil(delivered_chars / 4)
+    if reported is None:
+        return Usage(input_tokens=math.ceil(prompt_chars / 4), output_tokens=delivered, estimated=True)
+    return Usage(
+        input_tokens=reported.input_tokens,
+        cache_read_tokens=reported.cache_read_tokens,
+        cache_write_tokens=reported.cache_write_tokens,
+        output_tokens=max(reported.output_tokens, delivered),
+        reasoning_tokens=reported.reasoning_tokens,
+        estimated=True,
+    )

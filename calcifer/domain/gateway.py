@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from calcifer.domain.chat import ChatRequest, Chunk, PricedCompletion
+from calcifer.domain.estimate import estimate_usage, prompt_characters
 from calcifer.domain.models import ModelSpec
 from calcifer.domain.observer import CallObserver, CallRecord
 from calcifer.domain.provider import Provider, UpstreamCall, required_capabilities
@@ -63,7 +64,7 @@ class Gateway:
         start is raised here, before the client has been sent any byte."""
         model, provider = self._resolve(request)
         call, record = self._start(request, model)
-        stream = PricedStream(model, provider.stream(call), record)
+        stream = PricedStream(model, provider.stream(call), record, prompt_characters(request.messages))
         await stream.start()
         return stream
 
@@ -104,6 +105,21 @@ class _ResultFields:
                 self.finish_reasons.append(str(reason))
 
 
+def _delta_characters(choices: object) -> int:
+    """Characters of generated text in a chunk: content, reasoning and tool arguments."""
+    if not isinstance(choices, list):
+        return 0
+    total = 0
+    for choice in choices:
+        delta = choice.get("delta") if isinstance(choice, dict) else None
+        if not isinstance(delta, dict):
+            continue
+        total += len(delta.get("content") or "") + len(delta.get("reasoning_content") or "")
+        for call in delta.get("tool_calls") or ():
+            total += len((call.get("function") or {}).get("arguments") or "")
+    return total
+
+
 def _str_or_none(value: object) -> str | None:
     return None if value is None else str(value)
 
@@ -115,7 +131,9 @@ class PricedStream:
     chunk carrying usage gets `cost` added to its `usage` object.
     """
 
-    def __init__(self, model: ModelSpec, upstream: AsyncIterator[Chunk], record: CallRecord) -> None:
+    def __init__(
+        self, model: ModelSpec, upstream: AsyncIterator[Chunk], record: CallRecord, prompt_chars: int = 0
+    ) -> None:
         self.model = model
         self.usage: Usage | None = None
         self.cost: Decimal | None = None
@@ -123,6 +141,9 @@ class PricedStream:
         self._upstream = upstream
         self._record = record
         self._first: Chunk | None = None
+        self._prompt_chars = prompt_chars
+        self._delivered_chars = 0
+        self._reported: Usage | None = None
 
     async def start(self) -> None:
         try:
@@ -149,18 +170,30 @@ class PricedStream:
             async for chunk in self._upstream:
                 yield self._observe(chunk)
         except BaseException as exc:  # cancellation and client disconnects included
+            self._price_unreported()
             self._record.failed(exc, self.usage, self.cost)
             raise
         finally:
             await self._close_upstream()
+        self._price_unreported()
         self._record.succeeded(self.result, self.usage, self.cost)
+
+    def _price_unreported(self) -> None:
+        """A stream that ended without a usage report is still priced, on an estimate."""
+        if self.usage is None:
+            self.usage = estimate_usage(self._reported, self._prompt_chars, self._delivered_chars)
+            self.cost = self.model.price.cost(self.usage)
 
     def _observe(self, chunk: Chunk) -> Chunk:
         data = chunk.data
         if self.result.response_id is None:
             self.result.response_id = _str_or_none(data.get("id"))
             self.result.response_model = _str_or_none(data.get("model"))
-        self.result.note_choices(data.get("choices"))
+        choices = data.get("choices")
+        self.result.note_choices(choices)
+        self._delivered_chars += _delta_characters(choices)
+        if chunk.usage_so_far is not None:
+            self._reported = chunk.usage_so_far
         if chunk.usage is not None:
             self.usage = chunk.usage
             self.cost = self.model.price.cost(chunk.usage)

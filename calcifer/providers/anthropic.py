@@ -62,7 +62,7 @@ from calcifer.providers.chat_parts import (
 from calcifer.providers.sse import sse_payloads
 from calcifer.providers.upstream_errors import from_status
 
-__all__ = ["AnthropicProvider", "usage_from_anthropic"]
+__all__ = ["AnthropicProvider", "StreamTranslator", "parse_event", "usage_from_anthropic"]
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
 DEFAULT_MAX_TOKENS = 4096
@@ -115,12 +115,12 @@ class AnthropicProvider:
 
     async def stream(self, call: UpstreamCall) -> AsyncIterator[Chunk]:
         body = messages_request(call, stream=True)
-        translator = _StreamTranslator(self._id, call.model.upstream_model)
+        translator = StreamTranslator(self._id, call.model.upstream_model)
         with _translated_errors(self._id):
             response = await self._post(body, call.headers, stream=True)
             try:
                 async for payload in sse_payloads(response.aiter_lines()):
-                    for chunk in translator.feed(_event(self._id, payload)):
+                    for chunk in translator.feed(parse_event(self._id, payload)):
                         yield chunk
             finally:
                 await response.aclose()
@@ -323,7 +323,7 @@ def chat_completion(data: dict[str, Any], usage: Usage) -> dict[str, Any]:
     }
 
 
-class _StreamTranslator:
+class StreamTranslator:
     """Messages API stream events → chat.completion.chunk objects."""
 
     def __init__(self, provider: str, model: str) -> None:
@@ -338,7 +338,9 @@ class _StreamTranslator:
             message = event.get("message") or {}
             self._envelope.update(id=message.get("id"), model=message.get("model") or self._envelope["model"])
             self._note_usage(message.get("usage"))
-            yield self._chunk({"role": "assistant", "content": ""})
+            opening = self._chunk({"role": "assistant", "content": ""})
+            opening.usage_so_far = usage_from_anthropic(self._usage)
+            yield opening
         elif kind == "content_block_start":
             yield from self._block_start(event.get("index", 0), event.get("content_block") or {})
         elif kind == "content_block_delta":
@@ -347,7 +349,9 @@ class _StreamTranslator:
             self._note_usage(event.get("usage"))
             reason = (event.get("delta") or {}).get("stop_reason")
             if reason:
-                yield self._chunk({}, FINISH_REASONS.get(reason, "stop"))
+                finish = self._chunk({}, FINISH_REASONS.get(reason, "stop"))
+                finish.usage_so_far = usage_from_anthropic(self._usage)
+                yield finish
         elif kind == "message_stop":
             usage = usage_from_anthropic(self._usage)
             yield Chunk({**self._envelope, "choices": [], "usage": usage_body(usage)}, usage=usage)
@@ -391,7 +395,7 @@ class _StreamTranslator:
         return Chunk({**self._envelope, "choices": [choice]})
 
 
-def _event(provider: str, payload: str) -> dict[str, Any]:
+def parse_event(provider: str, payload: str) -> dict[str, Any]:
     try:
         event = orjson.loads(payload)
     except orjson.JSONDecodeError as exc:

@@ -61,7 +61,7 @@ from calcifer.providers.chat_parts import (
 )
 from calcifer.providers.upstream_errors import from_status
 
-__all__ = ["GoogleProvider", "usage_from_gemini"]
+__all__ = ["GoogleProvider", "ResponseReader", "usage_from_gemini"]
 
 DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com/"
 DEFAULT_API_VERSION = "v1beta"
@@ -140,13 +140,13 @@ class GoogleProvider:
                 config=cast(types.GenerateContentConfigDict, config),
             )
         self._opened.close_current_task()  # read in full already; only forget them
-        reader = _ResponseReader(call.model.upstream_model)
+        reader = ResponseReader(call.model.upstream_model)
         reader.read(response)
         return Completion(body=reader.completion(), usage=reader.usage())
 
     async def stream(self, call: UpstreamCall) -> AsyncIterator[Chunk]:
         contents, config = generate_request(call)
-        reader = _ResponseReader(call.model.upstream_model)
+        reader = ResponseReader(call.model.upstream_model)
         with _translated_errors(self._id):
             responses = await self._client.models.generate_content_stream(
                 model=call.model.upstream_model,
@@ -316,7 +316,7 @@ def usage_from_gemini(usage: Mapping[str, Any]) -> Usage:
     )
 
 
-class _ResponseReader:
+class ResponseReader:
     """Reads Gemini responses (one, or each of a stream) into the chat schema."""
 
     def __init__(self, model: str) -> None:
@@ -383,7 +383,9 @@ class _ResponseReader:
 
     def chunk(self, delta: dict[str, Any], finish: str | None = None) -> Chunk:
         choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
-        return Chunk({**self.envelope, "choices": [choice]})
+        return Chunk(
+            {**self.envelope, "choices": [choice]}, usage_so_far=self.usage() if self._usage else None
+        )
 
     def completion(self) -> dict[str, Any]:
         if self._finish is None and not self._text and not self._calls:
