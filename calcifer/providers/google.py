@@ -203,6 +203,8 @@ def generate_request(call: UpstreamCall) -> tuple[list[dict[str, Any]], dict[str
     if (tool_config := _tool_config(source.get("tool_choice"))) is not None:
         config["tool_config"] = tool_config
     config.update(_response_format(source.get("response_format")))
+    if call.headers:
+        config["http_options"] = {"headers": dict(call.headers)}  # traceparent, per request
     return contents, config
 
 

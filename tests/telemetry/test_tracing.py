@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import httpx
+import pytest
 
 from tests.fakes.openai_upstream import Behaviour, FakeOpenAI
 from tests.fakes.otlp_collector import FakeCollector
@@ -109,3 +110,31 @@ def test_failed_upstream_call_is_an_error_span(
     assert client_span.attributes["error.type"] == "UpstreamUnavailable"
     assert server_span.attributes["http.response.status_code"] == 502
     assert server_span.status_code == 2
+
+
+@pytest.mark.parametrize(
+    ("model", "fake_name"), [("claude-test", "fake_anthropic"), ("gemini-test", "fake_gemini")]
+)
+def test_each_provider_call_is_exactly_one_client_span_whose_context_goes_upstream(
+    gateway: GatewayProcess,
+    collector: FakeCollector,
+    request: pytest.FixtureRequest,
+    model: str,
+    fake_name: str,
+) -> None:
+    fake = request.getfixturevalue(fake_name)
+    fake.reset()
+    trace_id = (
+        "44444444444444444444444444444444" if model == "claude-test" else "55555555555555555555555555555555"
+    )
+    httpx.post(
+        gateway.url + "/v1/chat/completions",
+        json={"model": model, "messages": [{"role": "user", "content": "hi"}]},
+        headers={"traceparent": f"00-{trace_id}-{CALLER_SPAN}-01"},
+    )
+    client_spans = collector.wait_for(lambda s: s.trace_id == trace_id and s.kind == CLIENT)
+    time.sleep(0.3)  # let any duplicate arrive too
+    spans = [s for s in collector.spans if s.trace_id == trace_id]
+    assert sorted(s.kind for s in spans) == [SERVER, CLIENT]
+    assert fake.last.headers["traceparent"] == f"00-{trace_id}-{client_spans[0].span_id}-01"
+    assert client_spans[0].attributes["gen_ai.provider.name"] in {"anthropic", "gcp.gemini"}
