@@ -8,7 +8,7 @@ attributes once, when the request is parsed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -72,4 +72,5 @@ class PricedCompletion:
     completion: Completion
     model: ModelSpec
     cost: Decimal
-    extra: JsonObject = field(default_factory=dict)
+    upstream_seconds: float = 0.0
+    """Time spent waiting for the provider; the rest of the request's time is the gateway's."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -49,15 +50,19 @@ class Gateway:
     async def complete(self, request: ChatRequest) -> PricedCompletion:
         model, provider = self._resolve(request)
         call, record = self._start(request, model)
+        started = time.perf_counter()
         try:
             completion = await provider.complete(call)
         except BaseException as exc:
             record.failed(exc, None, None)
             raise
+        upstream_seconds = time.perf_counter() - started
         cost = model.price.cost(completion.usage)
         result = _ResultFields.from_body(completion.body)
         record.succeeded(result, completion.usage, cost)
-        return PricedCompletion(completion=completion, model=model, cost=cost)
+        return PricedCompletion(
+            completion=completion, model=model, cost=cost, upstream_seconds=upstream_seconds
+        )
 
     async def stream(self, request: ChatRequest) -> PricedStream:
         """Open the upstream stream and wait for its first chunk, so that a failure to
@@ -143,9 +148,12 @@ class PricedStream:
         self._first: Chunk | None = None
         self._prompt_chars = prompt_chars
         self._delivered_chars = 0
+        self.upstream_seconds = 0.0
+        """Time spent waiting for the provider, so far."""
         self._reported: Usage | None = None
 
     async def start(self) -> None:
+        started = time.perf_counter()
         try:
             self._first = self._observe(await anext(self._upstream))
         except StopAsyncIteration:
@@ -159,6 +167,8 @@ class PricedStream:
             self._record.failed(exc, None, None)
             await self._close_upstream()
             raise
+        finally:
+            self.upstream_seconds += time.perf_counter() - started
         self._record.first_chunk()
 
     async def chunks(self) -> AsyncGenerator[Chunk, None]:
@@ -167,7 +177,14 @@ class PricedStream:
             if self._first is not None:
                 first, self._first = self._first, None
                 yield first
-            async for chunk in self._upstream:
+            while True:
+                waited = time.perf_counter()
+                try:
+                    chunk = await anext(self._upstream)
+                except StopAsyncIteration:
+                    break
+                finally:
+                    self.upstream_seconds += time.perf_counter() - waited
                 yield self._observe(chunk)
         except BaseException as exc:  # cancellation and client disconnects included
             self._price_unreported()

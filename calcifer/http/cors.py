@@ -45,7 +45,7 @@ class Cors:
         if allowed:
             response.headers["Access-Control-Allow-Origin"] = allowed
             response.headers["Access-Control-Expose-Headers"] = (
-                "X-Request-Id, X-Calcifer-Cost, X-Calcifer-Model, X-Calcifer-Provider"
+                "X-Request-Id, X-Calcifer-Cost, X-Calcifer-Model, X-Calcifer-Provider, X-Calcifer-Overhead-Ms"
             )
             if allowed != "*":
                 response.headers["Vary"] = "Origin"

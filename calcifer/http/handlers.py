@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sanic import Request
-from sanic.response import HTTPResponse
+from sanic.response import HTTPResponse, raw
 
 from calcifer.domain.chat import ChatRequest, PricedCompletion
 from calcifer.domain.gateway import Gateway, PricedStream
@@ -76,17 +76,19 @@ async def _serve(
     if chat.stream:
         stream = await api.gateway.stream(chat)
         headers = scope.served_by(stream.model.name, stream.model.provider_id)
-        sink = await SseSink.open(request, headers, scope.request_id)
+        scope.upstream_seconds = stream.upstream_seconds
+        sink = await SseSink.open(request, headers | scope.overhead_header(), scope.request_id)
         try:
             await send_stream(sink, stream, chat)
         finally:
-            scope.priced(stream.usage, stream.cost)
+            scope.priced(stream.usage, stream.cost, stream.upstream_seconds)
         return None
     priced = await api.gateway.complete(chat)
     headers = scope.served_by(priced.model.name, priced.model.provider_id)
-    scope.priced(priced.completion.usage, priced.cost)
+    scope.priced(priced.completion.usage, priced.cost, priced.upstream_seconds)
     headers[COST_HEADER] = format_usd(priced.cost)
-    return json_response(body_of(priced), headers=headers)
+    encoded = dumps(body_of(priced))  # before measuring: encoding is the gateway's time too
+    return raw(encoded, headers=headers | scope.overhead_header(), content_type="application/json")
 
 
 async def _send_chunks(sink: SseSink, stream: PricedStream, chat: ChatRequest) -> None:

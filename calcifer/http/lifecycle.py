@@ -31,6 +31,7 @@ __all__ = ["RequestScope", "assign_request_id", "json_response", "scoped"]
 
 REQUEST_ID_HEADER = "X-Request-Id"
 _MAX_CLIENT_REQUEST_ID = 128
+OVERHEAD_HEADER = "X-Calcifer-Overhead-Ms"
 CLIENT_CLOSED_REQUEST = 499
 """The status logged for a client that left before the answer ended (nginx's convention)."""
 
@@ -55,14 +56,23 @@ class RequestScope:
     log_level: str = "INFO"
     metadata: dict[str, Any] | None = None
     """The client's `metadata` object, recorded on the request's log line."""
+    upstream_seconds: float = 0.0
+    """Time spent waiting for the provider; everything else is the gateway's own time."""
 
     def served_by(self, model: str, provider: str) -> dict[str, str]:
         """Note who serves the request; returns the headers saying so."""
         self.model, self.provider = model, provider
         return {"X-Calcifer-Model": model, "X-Calcifer-Provider": provider}
 
-    def priced(self, usage: Usage | None, cost: Decimal | None) -> None:
-        self.usage, self.cost = usage, cost
+    def priced(self, usage: Usage | None, cost: Decimal | None, upstream_seconds: float) -> None:
+        self.usage, self.cost, self.upstream_seconds = usage, cost, upstream_seconds
+
+    def overhead_ms(self) -> float:
+        """Milliseconds spent in the gateway so far, the provider's time excluded."""
+        return (time.perf_counter() - self.started - self.upstream_seconds) * 1000
+
+    def overhead_header(self) -> dict[str, str]:
+        return {OVERHEAD_HEADER: f"{self.overhead_ms():.3f}"}
 
 
 def assign_request_id(request: Request) -> None:
@@ -107,7 +117,9 @@ def _error_response(exc: CalciferError, scope: RequestScope) -> HTTPResponse:
 
 
 def _finish(scope: RequestScope, span: Span) -> None:
+    overhead_ms = round(scope.overhead_ms(), 3)
     span.set_attribute("http.response.status_code", scope.status)
+    span.set_attribute("calcifer.overhead_ms", overhead_ms)
     if scope.status >= 500 or scope.status == CLIENT_CLOSED_REQUEST:
         span.set_status(Status(StatusCode.ERROR, scope.error or ""))
     usage = scope.usage
@@ -122,6 +134,7 @@ def _finish(scope: RequestScope, span: Span) -> None:
         completion_tokens=usage.completion_tokens if usage else None,
         cost=str(scope.cost) if scope.cost is not None else None,
         latency_ms=round((time.perf_counter() - scope.started) * 1000, 2),
+        overhead_ms=overhead_ms,
         error=scope.error,
         metadata=scope.metadata,
     ).log(scope.log_level, "request")

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal
 
 import httpx
 import openai
+import orjson
 import pytest
 
 from tests.fakes.openai_upstream import Behaviour, FakeOpenAI
@@ -187,3 +189,18 @@ def test_azure_provider_uses_deployment_path_api_version_and_api_key_header(
     assert received.query == {"api-version": "2024-10-21"}
     assert received.headers["api-key"] == "sk-test-upstream-SECRET-4242"
     assert {k.lower(): v for k, v in received.headers.items()}["x-team"] == "search"
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_gateway_overhead_is_reported_in_header_and_log(
+    gateway: GatewayProcess, upstream: FakeOpenAI, stream: bool
+) -> None:
+    upstream.script(Behaviour(first_byte_delay=0.3))
+    body = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}], "stream": stream}
+    response = httpx.post(gateway.url + "/v1/chat/completions", json=body, timeout=10)
+    overhead = float(response.headers["x-calcifer-overhead-ms"])
+    # the upstream's 300 ms wait is not the gateway's time
+    assert 0 < overhead < 250
+    time.sleep(0.1)
+    line = next(line for line in gateway.log().splitlines() if response.headers["x-request-id"] in line)
+    assert 0 < orjson.loads(line)["overhead_ms"] < 250
