@@ -1,0 +1,1 @@
+"""Benchmarks: Calcifer against a fast fake upstream, directly and through the gateway."""

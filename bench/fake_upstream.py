@@ -1,0 +1,93 @@
+"""A fast fake OpenAI chat-completions upstream for benchmarks, run in its own process.
+
+`python -m bench.fake_upstream --port 9100`. Non-streamed answers are precomputed bytes.
+A streamed answer has `bench_chunks` content chunks (default 50), `bench_delay_ms`
+between them (default 0, ~20 imitates a real model), then a usage chunk when asked for,
+then `data: [DONE]`. Both fields ride in the request body, which the gateway forwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from typing import Any
+
+import orjson
+from sanic import Request, Sanic
+from sanic.response import HTTPResponse, raw
+
+USAGE = {"prompt_tokens": 12, "completion_tokens": 50, "total_tokens": 62}
+COMPLETION = orjson.dumps(
+    {
+        "id": "chatcmpl-bench",
+        "object": "chat.completion",
+        "created": 1700000000,
+        "model": "bench-model",
+        "choices": [
+            {"index": 0, "message": {"role": "assistant", "content": "ok " * 50}, "finish_reason": "stop"}
+        ],
+        "usage": USAGE,
+    }
+)
+
+
+def _event(choices: list[dict[str, Any]], **extra: Any) -> bytes:
+    data = {
+        "id": "chatcmpl-bench",
+        "object": "chat.completion.chunk",
+        "created": 1700000000,
+        "model": "bench-model",
+        "choices": choices,
+        **extra,
+    }
+    return b"data: " + orjson.dumps(data) + b"\n\n"
+
+
+FIRST = _event([{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}])
+TOKEN = _event([{"index": 0, "delta": {"content": "tok "}, "finish_reason": None}])
+LAST = _event([{"index": 0, "delta": {}, "finish_reason": "stop"}])
+USAGE_EVENT = _event([], usage=USAGE)
+DONE = b"data: [DONE]\n\n"
+
+
+def build_app() -> Sanic[Any, Any]:
+    app = Sanic("bench_upstream", configure_logging=False)
+    app.config.ACCESS_LOG = False
+    app.config.KEEP_ALIVE_TIMEOUT = 75
+
+    @app.post("/v1/chat/completions")
+    async def chat(request: Request) -> HTTPResponse | None:
+        body = orjson.loads(request.body)
+        if not body.get("stream"):
+            return raw(COMPLETION, content_type="application/json")
+        chunks = int(body.get("bench_chunks", 50))
+        delay = float(body.get("bench_delay_ms", 0)) / 1000
+        response = await request.respond(content_type="text/event-stream")
+        assert response is not None
+        await response.send(FIRST)
+        for _ in range(chunks):
+            if delay:
+                await asyncio.sleep(delay)
+            await response.send(TOKEN)
+        tail = LAST + (USAGE_EVENT if (body.get("stream_options") or {}).get("include_usage") else b"") + DONE
+        await response.send(tail)
+        await response.eof()
+        return None
+
+    @app.get("/health")
+    async def health(request: Request) -> HTTPResponse:
+        return raw(b"ok")
+
+    return app
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, default=9100)
+    args = parser.parse_args()
+    app = build_app()
+    app.run(host="127.0.0.1", port=args.port, single_process=True, access_log=False, motd=False, backlog=4096)
+
+
+if __name__ == "__main__":
+    main()
