@@ -220,7 +220,8 @@ def gateway_service(workdir: Path, workers: int, cpus: str | None, log_level: st
     (workdir / "catalog.yaml").write_text(
         "providers:\n  bench:\n    kind: openai\n    api_key_env: BENCH_UPSTREAM_KEY\n"
         f"    base_url: http://127.0.0.1:{UPSTREAM_PORT}/v1\n    max_retries: 0\n    timeout: 120\n"
-        f"models:\n  {MODEL}:\n    provider: bench\n    pricing: {{input: 2.50, cached_input: 1.25, output: 10.00}}\n"
+        f"models:\n  {MODEL}:\n    provider: bench\n"
+        "    pricing: {input: 2.50, cached_input: 1.25, output: 10.00}\n"
     )
     (workdir / "config.yaml").write_text(
         f"server:\n  host: 127.0.0.1\n  port: {port}\n  workers: {workers}\n  keep_alive_timeout: 75\n"
@@ -365,7 +366,7 @@ def main() -> None:
     try:
         for round_number in range(1, args.rounds + 1):
             round_targets = list(targets)
-            for name, (workers, cpus) in gateways.items():
+            for name, (workers, _cpus) in gateways.items():
                 round_targets.append(Target(name, f"http://127.0.0.1:{GATEWAY_PORT + workers}/v1"))
             for scenario in scenarios:
                 for target in round_targets:

@@ -70,12 +70,12 @@ async def run_streams(
     per_worker: int,
     expected_events: int,
     headers: dict[str, str] | None = None,
-    timeout: float = 120,
+    seconds_limit: float = 120,
 ) -> StreamStats:
     """`concurrency` workers each run `per_worker` streams back to back."""
     stats = StreamStats()
     connector = aiohttp.TCPConnector(limit=0, force_close=False)
-    client_timeout = aiohttp.ClientTimeout(total=timeout)
+    client_timeout = aiohttp.ClientTimeout(total=seconds_limit)
     request_headers = {"Content-Type": "application/json", **(headers or {})}
     async with aiohttp.ClientSession(connector=connector, timeout=client_timeout) as session:
 
