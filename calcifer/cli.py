@@ -68,15 +68,20 @@ def _serve(args: argparse.Namespace) -> int:
     loader = AppLoader(factory=partial(create_app, settings))
     app = loader.load()
     server = settings.server
+    # One worker runs in this process: no manager, no second interpreter to start.
+    single = server.workers == 1
     app.prepare(
         host=server.host,
         port=server.port,
         workers=server.workers,
         access_log=False,
         motd=False,
-        single_process=False,
+        single_process=single,
     )
-    Sanic.serve(primary=app, app_loader=loader)
+    if single:
+        Sanic.serve_single(primary=app)
+    else:
+        Sanic.serve(primary=app, app_loader=loader)
     return 0
 
 

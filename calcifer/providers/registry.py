@@ -2,29 +2,35 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
+from typing import cast
 
 from loguru import logger
 
 from calcifer.catalog.model import Catalog, ProviderConfig
 from calcifer.domain.gateway import ProviderDirectory
 from calcifer.domain.provider import Provider
-from calcifer.providers.anthropic import AnthropicProvider
-from calcifer.providers.echo import EchoProvider
-from calcifer.providers.google import GoogleProvider
-from calcifer.providers.openai import OpenAIProvider
 
-__all__ = ["ADAPTERS", "build_directory", "unavailable_providers"]
+__all__ = ["ADAPTERS", "adapter_class", "build_directory", "unavailable_providers"]
 
-ADAPTERS: Mapping[str, Callable[[ProviderConfig], Provider]] = MappingProxyType(
+# kind → "module:class". Modules are imported only for kinds a worker actually serves:
+# each vendor SDK costs tens of megabytes and a good part of a second to import.
+ADAPTERS: Mapping[str, str] = MappingProxyType(
     {
-        "echo": EchoProvider,
-        "openai": OpenAIProvider,
-        "anthropic": AnthropicProvider,
-        "google": GoogleProvider,
+        "echo": "calcifer.providers.echo:EchoProvider",
+        "openai": "calcifer.providers.openai:OpenAIProvider",
+        "anthropic": "calcifer.providers.anthropic:AnthropicProvider",
+        "google": "calcifer.providers.google:GoogleProvider",
     }
 )
+
+
+def adapter_class(kind: str) -> Callable[[ProviderConfig], Provider]:
+    module_name, _, class_name = ADAPTERS[kind].partition(":")
+    adapter = getattr(importlib.import_module(module_name), class_name)
+    return cast(Callable[[ProviderConfig], Provider], adapter)
 
 
 def unavailable_providers(catalog: Catalog) -> dict[str, str]:
@@ -40,7 +46,7 @@ def build_directory(catalog: Catalog) -> ProviderDirectory:
     """One adapter per usable provider; call inside the worker's event loop."""
     unavailable = unavailable_providers(catalog)
     adapters = {
-        provider_id: ADAPTERS[config.kind](config)
+        provider_id: adapter_class(config.kind)(config)
         for provider_id, config in catalog.providers.items()
         if provider_id not in unavailable
     }

@@ -11,7 +11,7 @@ import pytest
 
 from calcifer.catalog import load_catalog, schema
 from calcifer.errors import CatalogError
-from calcifer.providers.registry import ADAPTERS
+from calcifer.providers.registry import ADAPTERS, adapter_class
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -146,3 +146,8 @@ def test_catalog_check_command_summarizes_a_good_catalog() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "OK" in result.stdout and "gpt-4o-mini" in result.stdout and "0.075" in result.stdout
+
+
+def test_every_provider_kind_resolves_to_an_adapter_class() -> None:
+    for kind in ADAPTERS:
+        assert callable(adapter_class(kind))
