@@ -41,6 +41,12 @@ providers:
     api_version: v1beta
     timeout: 2
     max_retries: 0
+  openai-retry:
+    kind: openai
+    api_key_env: FAKE_OPENAI_KEY
+    base_url: {openai_url}
+    timeout: 2
+    max_retries: 2
   azure:
     kind: openai
     api_key_env: FAKE_OPENAI_KEY
@@ -75,6 +81,10 @@ models:
     provider: google
     upstream_model: gemini-2.5-flash
     pricing: {{input: 2.50, cached_input: 1.25, output: 10.00}}
+  gpt-retry:
+    provider: openai-retry
+    upstream_model: gpt-4o
+    pricing: {{input: 2.50, output: 10.00}}
   azure-gpt:
     provider: azure
     upstream_model: my-gpt4o-deployment

@@ -74,3 +74,5 @@ class PricedCompletion:
     cost: Decimal
     upstream_seconds: float = 0.0
     """Time spent waiting for the provider; the rest of the request's time is the gateway's."""
+    attempts: int = 1
+    """Calls made to the provider to get this answer."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from dataclasses import dataclass, field
@@ -12,19 +13,31 @@ from calcifer.domain.estimate import estimate_usage, prompt_characters
 from calcifer.domain.models import ModelSpec
 from calcifer.domain.observer import CallObserver, CallRecord
 from calcifer.domain.provider import Provider, UpstreamCall, required_capabilities
+from calcifer.domain.retry import RetryPolicy
 from calcifer.domain.routing import ModelRouter
 from calcifer.domain.usage import Usage
-from calcifer.errors import ProviderNotConfigured, UnsupportedFeature, UpstreamProtocolError
+from calcifer.errors import ProviderNotConfigured, UnsupportedFeature, UpstreamError, UpstreamProtocolError
 
 __all__ = ["Gateway", "PricedStream", "ProviderDirectory"]
 
+_NO_RETRY = RetryPolicy(attempts=1)
+
 
 class ProviderDirectory:
-    """Provider adapters by catalog id, and why the missing ones are missing."""
+    """Provider adapters by catalog id, their retry policies, and why the missing ones are missing."""
 
-    def __init__(self, providers: Mapping[str, Provider], unavailable: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        providers: Mapping[str, Provider],
+        unavailable: Mapping[str, str],
+        retry_policies: Mapping[str, RetryPolicy] | None = None,
+    ) -> None:
         self._providers = dict(providers)
         self._unavailable = dict(unavailable)
+        self._retry_policies = dict(retry_policies or {})
+
+    def retry_policy(self, provider_id: str) -> RetryPolicy:
+        return self._retry_policies.get(provider_id, _NO_RETRY)
 
     def get(self, provider_id: str) -> Provider:
         provider = self._providers.get(provider_id)
@@ -49,6 +62,24 @@ class Gateway:
 
     async def complete(self, request: ChatRequest) -> PricedCompletion:
         model, provider = self._resolve(request)
+        policy = self._providers.retry_policy(provider.id)
+        attempt = 0
+        while True:
+            try:
+                priced = await self._complete_once(request, model, provider)
+            except UpstreamError as error:
+                delay = policy.delay(attempt, error)
+                if delay is None:
+                    raise
+                await asyncio.sleep(delay)
+                attempt += 1
+                continue
+            priced.attempts = attempt + 1
+            return priced
+
+    async def _complete_once(
+        self, request: ChatRequest, model: ModelSpec, provider: Provider
+    ) -> PricedCompletion:
         call, record = self._start(request, model)
         started = time.perf_counter()
         try:
@@ -68,10 +99,22 @@ class Gateway:
         """Open the upstream stream and wait for its first chunk, so that a failure to
         start is raised here, before the client has been sent any byte."""
         model, provider = self._resolve(request)
-        call, record = self._start(request, model)
-        stream = PricedStream(model, provider.stream(call), record, prompt_characters(request.messages))
-        await stream.start()
-        return stream
+        policy = self._providers.retry_policy(provider.id)
+        attempt = 0
+        while True:
+            call, record = self._start(request, model)
+            stream = PricedStream(model, provider.stream(call), record, prompt_characters(request.messages))
+            try:
+                await stream.start()
+            except UpstreamError as error:
+                delay = policy.delay(attempt, error)
+                if delay is None:
+                    raise
+                await asyncio.sleep(delay)
+                attempt += 1
+                continue
+            stream.attempts = attempt + 1
+            return stream
 
     def _resolve(self, request: ChatRequest) -> tuple[ModelSpec, Provider]:
         model = self._router.route(request.model, request.provider_hint)
@@ -150,6 +193,7 @@ class PricedStream:
         self._delivered_chars = 0
         self.upstream_seconds = 0.0
         """Time spent waiting for the provider, so far."""
+        self.attempts = 1
         self._reported: Usage | None = None
 
     async def start(self) -> None:

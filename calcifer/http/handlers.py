@@ -75,7 +75,7 @@ async def _serve(
     scope.stream, scope.metadata = chat.stream, chat.metadata
     if chat.stream:
         stream = await api.gateway.stream(chat)
-        headers = scope.served_by(stream.model.name, stream.model.provider_id)
+        headers = scope.served_by(stream.model.name, stream.model.provider_id, stream.attempts)
         scope.upstream_seconds = stream.upstream_seconds
         sink = await SseSink.open(request, headers | scope.overhead_header(), scope.request_id)
         try:
@@ -84,7 +84,7 @@ async def _serve(
             scope.priced(stream.usage, stream.cost, stream.upstream_seconds)
         return None
     priced = await api.gateway.complete(chat)
-    headers = scope.served_by(priced.model.name, priced.model.provider_id)
+    headers = scope.served_by(priced.model.name, priced.model.provider_id, priced.attempts)
     scope.priced(priced.completion.usage, priced.cost, priced.upstream_seconds)
     headers[COST_HEADER] = format_usd(priced.cost)
     encoded = dumps(body_of(priced))  # before measuring: encoding is the gateway's time too

@@ -59,10 +59,14 @@ class RequestScope:
     upstream_seconds: float = 0.0
     """Time spent waiting for the provider; everything else is the gateway's own time."""
 
-    def served_by(self, model: str, provider: str) -> dict[str, str]:
+    def served_by(self, model: str, provider: str, attempts: int) -> dict[str, str]:
         """Note who serves the request; returns the headers saying so."""
         self.model, self.provider = model, provider
-        return {"X-Calcifer-Model": model, "X-Calcifer-Provider": provider}
+        return {
+            "X-Calcifer-Model": model,
+            "X-Calcifer-Provider": provider,
+            "X-Calcifer-Attempts": str(attempts),
+        }
 
     def priced(self, usage: Usage | None, cost: Decimal | None, upstream_seconds: float) -> None:
         self.usage, self.cost, self.upstream_seconds = usage, cost, upstream_seconds

@@ -85,7 +85,7 @@ class AnthropicProvider:
             api_key=config.api_key.reveal() if config.api_key else "no-key",
             base_url=config.base_url or DEFAULT_BASE_URL,
             timeout=config.timeout,
-            max_retries=config.max_retries,
+            max_retries=0,  # the gateway retries; two layers would multiply attempts
             default_headers=dict(config.headers),
             open_telemetry={"traces": False, "propagation": False},
             http_client=anthropic.DefaultAioHttpClient(timeout=config.timeout),

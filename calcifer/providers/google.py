@@ -118,7 +118,7 @@ class GoogleProvider:
             api_version=config.api_version or DEFAULT_API_VERSION,
             headers=dict(config.headers),
             timeout=int(config.timeout * 1000),
-            retry_options=types.HttpRetryOptions(attempts=config.max_retries + 1),
+            retry_options=types.HttpRetryOptions(attempts=1),  # the gateway retries, not the SDK
         )
         api_key = config.api_key.reveal() if config.api_key else "no-key"
         self._client = genai.Client(api_key=api_key, http_options=options).aio

@@ -12,6 +12,7 @@ from loguru import logger
 from calcifer.catalog.model import Catalog, ProviderConfig
 from calcifer.domain.gateway import ProviderDirectory
 from calcifer.domain.provider import Provider
+from calcifer.domain.retry import RetryPolicy
 
 __all__ = ["ADAPTERS", "adapter_class", "build_directory", "unavailable_providers"]
 
@@ -51,4 +52,7 @@ def build_directory(catalog: Catalog) -> ProviderDirectory:
         if provider_id not in unavailable
     }
     logger.debug("provider adapters ready: {}", ", ".join(sorted(adapters)) or "none")
-    return ProviderDirectory(adapters, unavailable)
+    policies = {
+        pid: RetryPolicy(attempts=config.max_retries + 1) for pid, config in catalog.providers.items()
+    }
+    return ProviderDirectory(adapters, unavailable, policies)
