@@ -62,6 +62,8 @@ class Chunk:
     raw: bytes | None = None
     usage: Usage | None = None
     """Set on the chunk that carries the provider's final usage report."""
+    more: bool = False
+    """More chunks are already at hand: a writer may hold this one and send them together."""
     usage_so_far: Usage | None = None
     """What the provider has reported before the end (Anthropic's message_start, Gemini's
     running counts); used to price a stream that ends before its final report."""

@@ -40,11 +40,15 @@ async def send_chunk_stream(sink: SseSink, stream: PricedStream, include_usage: 
     """
     encode_error = lambda body: b"data: " + dumps(body) + b"\n\n"  # noqa: E731
     async with aclosing(stream.chunks()) as chunks, sink.errors_as(encode_error):
+        pending: list[bytes] = []
         async for chunk in chunks:
             payload = _client_payload(chunk, include_usage)
             if payload is not None:
-                await sink.send(b"data: " + payload + b"\n\n")
-        await sink.send(b"data: [DONE]\n\n")
+                pending += (b"data: ", payload, b"\n\n")
+            if pending and not chunk.more:  # one write for every chunk that arrived together
+                await sink.send(b"".join(pending))
+                pending.clear()
+        await sink.send(b"".join(pending) + b"data: [DONE]\n\n")
 
 
 def _client_payload(chunk: Chunk, include_usage: bool) -> bytes | None:

@@ -46,11 +46,15 @@ async def send_delta_stream(sink: SseSink, stream: PricedStream) -> None:
     the usage and cost; a failure after the start ends with `event: error`."""
     encode_error = lambda body: b"event: error\ndata: " + dumps(body) + b"\n\n"  # noqa: E731
     async with aclosing(stream.chunks()) as chunks, sink.errors_as(encode_error):
+        pending: list[bytes] = []
         async for chunk in chunks:
             for choice in chunk.data.get("choices") or ():
                 text = (choice.get("delta") or {}).get("content")
                 if text:
-                    await sink.send(b"data: " + dumps({"delta": text, "done": False}) + b"\n\n")
+                    pending += (b"data: ", dumps({"delta": text, "done": False}), b"\n\n")
+            if pending and not chunk.more:
+                await sink.send(b"".join(pending))
+                pending.clear()
         finish = stream.result.finish_reasons[-1] if stream.result.finish_reasons else None
         done = {
             "delta": "",
@@ -58,4 +62,4 @@ async def send_delta_stream(sink: SseSink, stream: PricedStream) -> None:
             "finish_reason": finish,
             "usage": usage_body(stream.usage, stream.cost),
         }
-        await sink.send(b"data: " + dumps(done) + b"\n\n")
+        await sink.send(b"".join(pending) + b"data: " + dumps(done) + b"\n\n")

@@ -34,7 +34,7 @@ from calcifer.domain.estimate import estimate_tokens
 from calcifer.domain.provider import Capability, UpstreamCall
 from calcifer.domain.usage import Usage
 from calcifer.errors import UpstreamError, UpstreamProtocolError, UpstreamTimeout, UpstreamUnavailable
-from calcifer.providers.sse import sse_payloads
+from calcifer.providers.sse import sse_batches
 from calcifer.providers.upstream_errors import from_status
 
 __all__ = ["OpenAIProvider", "usage_from_openai"]
@@ -99,8 +99,12 @@ class OpenAIProvider:
             try:
                 if response.status >= 400:
                     raise _status_error(self._id, response.status, await response.read(), response.headers)
-                async for payload in sse_payloads(_lines(response.content)):
-                    yield self._chunk(payload)
+                async for batch in sse_batches(response.content.iter_any()):
+                    last = len(batch) - 1
+                    for index, payload in enumerate(batch):
+                        chunk = self._chunk(payload)
+                        chunk.more = index < last
+                        yield chunk
                 finished = True
             finally:
                 # Closing an unfinished response drops the connection: the provider stops
@@ -114,7 +118,7 @@ class OpenAIProvider:
         await self._session.close()
         await self._endpoint.aclose()
 
-    def _chunk(self, payload: str) -> Chunk:
+    def _chunk(self, payload: bytes) -> Chunk:
         try:
             data = orjson.loads(payload)
         except orjson.JSONDecodeError as exc:
@@ -124,7 +128,7 @@ class OpenAIProvider:
         if "error" in data:
             raise _stream_error(self._id, data["error"])
         usage = data.get("usage")
-        return Chunk(data, payload.encode(), usage_from_openai(usage) if usage else None)
+        return Chunk(data, payload, usage_from_openai(usage) if usage else None)
 
 
 class _Endpoint:
@@ -163,11 +167,6 @@ def _sdk_client(config: ProviderConfig) -> openai.AsyncOpenAI:
             azure_endpoint=config.base_url or "", api_version=config.api_version, **common
         )
     return openai.AsyncOpenAI(base_url=config.base_url or DEFAULT_BASE_URL, **common)
-
-
-async def _lines(content: aiohttp.StreamReader) -> AsyncIterator[str]:
-    async for line in content:
-        yield line.decode().rstrip("\r\n")
 
 
 def _upstream_body(call: UpstreamCall, *, stream: bool) -> dict[str, Any]:

@@ -1,0 +1,35 @@
+"""Reading upstream event streams: events split anywhere by the network still come out whole."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+from calcifer.providers.sse import sse_batches
+
+
+def batches(*pieces: bytes) -> list[list[bytes]]:
+    async def source() -> AsyncIterator[bytes]:
+        for piece in pieces:
+            yield piece
+
+    async def collect() -> list[list[bytes]]:
+        return [batch async for batch in sse_batches(source())]
+
+    return asyncio.run(collect())
+
+
+def test_events_completed_by_one_read_come_out_together() -> None:
+    assert batches(b"data: 1\n\ndata: 2\n\ndata: 3") == [[b"1", b"2"], [b"3"]]
+
+
+def test_an_event_split_across_reads_is_reassembled() -> None:
+    assert batches(b"da", b'ta: {"a"', b":1}\n", b"\n") == [[b'{"a":1}']]
+
+
+def test_crlf_line_endings_and_comments_and_multi_line_data() -> None:
+    assert batches(b": keep-alive\r\n\r\nevent: x\r\ndata: a\r\ndata: b\r\n\r\n") == [[b"a\nb"]]
+
+
+def test_done_ends_the_stream_and_nothing_after_it_is_read() -> None:
+    assert batches(b"data: 1\n\ndata: [DONE]\n\ndata: 2\n\n") == [[b"1"]]
