@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 from typing import Any
 
@@ -62,6 +63,10 @@ def create_app(settings: Settings, catalog: Catalog | None = None) -> Sanic[Any,
     async def start_services(app: Sanic[Any, Any]) -> None:
         # Provider clients hold connection pools bound to this worker's event loop.
         app.ctx.api = container.resolve(Api)
+        # Everything built so far lives as long as the worker: keep it out of the garbage
+        # collector's full scans, which otherwise stall a request for tens of milliseconds.
+        gc.collect()
+        gc.freeze()
         logger.bind(pid=os.getpid()).info(
             "worker ready: catalog {}, {} models", catalog.version, len(catalog.models)
         )

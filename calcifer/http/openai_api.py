@@ -41,13 +41,16 @@ async def send_chunk_stream(sink: SseSink, stream: PricedStream, include_usage: 
     encode_error = lambda body: b"data: " + dumps(body) + b"\n\n"  # noqa: E731
     async with aclosing(stream.chunks()) as chunks, sink.errors_as(encode_error):
         pending: list[bytes] = []
+        first = True
         async for chunk in chunks:
             payload = _client_payload(chunk, include_usage)
             if payload is not None:
                 pending += (b"data: ", payload, b"\n\n")
-            if pending and not chunk.more:  # one write for every chunk that arrived together
+            # One write for the chunks that arrived together; the first goes alone, at once.
+            if pending and (first or not chunk.more):
                 await sink.send(b"".join(pending))
                 pending.clear()
+                first = False
         await sink.send(b"".join(pending) + b"data: [DONE]\n\n")
 
 
