@@ -185,7 +185,13 @@ class RssSampler:
         self._thread.join()
 
 
+def warm_up(target: Target) -> None:
+    """A second of light load first: connection pools filled, every worker up and accepting."""
+    run_wrk(target, Scenario("warm-up", "plain", 8), 1)
+
+
 def measure(target: Target, scenario: Scenario, round_number: int, seconds: float) -> Measurement:
+    warm_up(target)
     pids = process_tree(target.service.pid) if target.service else []
     workers = worker_pids(target.service.pid) if target.service else []
     cpu_before = cpu_seconds(pids)
@@ -356,7 +362,8 @@ def main() -> None:
         log=workdir / "upstream.log",
     ).start()
     targets = [Target("direct", f"http://127.0.0.1:{UPSTREAM_PORT}/v1")]
-    gateways = {"calcifer-1w": (1, "0"), "calcifer-2w": (2, None)}
+    # explicit: this process pinned itself to CPU 1, and children inherit that
+    gateways = {"calcifer-1w": (1, "0"), "calcifer-2w": (2, "0,1")}
     for name in args.compare:
         targets.append(Target(name, f"http://127.0.0.1:{COMPARE_PORT}/v1"))
     measurements: list[Measurement] = []
