@@ -12,7 +12,11 @@ from opentelemetry.sdk.trace import TracerProvider
 from sanic import Sanic
 
 from calcifer.catalog import Catalog, load_catalog
-from calcifer.domain.gateway import Gateway, ProviderDirectory
+from calcifer.domain.balancing import Balancer
+from calcifer.domain.breaker import BreakerState
+from calcifer.domain.directory import ProviderDirectory
+from calcifer.domain.gateway import Gateway
+from calcifer.domain.models import Deployment
 from calcifer.domain.observer import CallObserver
 from calcifer.domain.routing import ModelRouter
 from calcifer.http.cors import Cors
@@ -43,6 +47,12 @@ def build_container(settings: Settings, catalog: Catalog) -> punq.Container:
     container.register(
         ProviderDirectory, factory=lambda: build_directory(catalog), scope=punq.Scope.singleton
     )
+    balancer = Balancer(
+        catalog.models.values(),
+        breaker_settings=lambda provider_id: catalog.providers[provider_id].breaker,
+        on_breaker_change=_log_breaker,
+    )
+    container.register(Balancer, instance=balancer)
     container.register(Gateway, scope=punq.Scope.singleton)
     container.register(Api, scope=punq.Scope.singleton)
     container.register(Cors, instance=Cors(settings.cors))
@@ -78,6 +88,13 @@ def create_app(settings: Settings, catalog: Catalog | None = None) -> Sanic[Any,
         container.resolve(TracerProvider).shutdown()
 
     return app
+
+
+def _log_breaker(deployment: Deployment, old: BreakerState, new: BreakerState) -> None:
+    level = "INFO" if new is BreakerState.CLOSED else "WARNING"
+    logger.bind(provider=deployment.provider_id, upstream_model=deployment.upstream_model).log(
+        level, "circuit breaker {} -> {}", old, new
+    )
 
 
 def _configure_server(app: Sanic[Any, Any], settings: Settings) -> None:

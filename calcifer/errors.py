@@ -12,11 +12,13 @@
     ├── ProviderNotConfigured         the provider's credential is missing on this gateway
     └── UpstreamError                 the provider failed; `provider` names it
         ├── UpstreamRejected          the provider refused the request itself (400/404/422...)
+        │   └── ContextWindowExceeded the prompt does not fit the model's context window
         ├── UpstreamRateLimited       429, with the provider's Retry-After when it sent one
         ├── UpstreamAuthFailed        the gateway's own credential was refused
         ├── UpstreamUnavailable       5xx, refused or dropped connection
         ├── UpstreamTimeout           no answer in time
-        └── UpstreamProtocolError     the provider answered with something we cannot read
+        ├── UpstreamProtocolError     the provider answered with something we cannot read
+        └── DeploymentsUnavailable    every deployment's circuit breaker is open
 
 Vendor SDK exceptions never travel above the provider adapters: each adapter translates
 them into this tree (`raise ... from exc`). The HTTP layer maps the tree to responses
@@ -31,6 +33,8 @@ __all__ = [
     "CalciferError",
     "CatalogError",
     "ConfigurationError",
+    "ContextWindowExceeded",
+    "DeploymentsUnavailable",
     "InvalidRequest",
     "ModelNotFound",
     "PayloadTooLarge",
@@ -154,3 +158,15 @@ class UpstreamTimeout(UpstreamError):
 
 class UpstreamProtocolError(UpstreamError):
     """The provider answered with something that is not its documented wire format."""
+
+
+class ContextWindowExceeded(UpstreamRejected):
+    """The provider says the prompt is longer than the model's context window."""
+
+
+class DeploymentsUnavailable(UpstreamError):
+    """Every deployment of the model is failing; `retry_after` is when one may be tried again."""
+
+    def __init__(self, message: str, *, provider: str, retry_after: float) -> None:
+        super().__init__(message, provider=provider, status=503)
+        self.retry_after = retry_after

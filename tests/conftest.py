@@ -28,12 +28,14 @@ providers:
     base_url: {openai_url}
     timeout: 2
     max_retries: 0
+    circuit_breaker: {{consecutive_failures: 1000, min_calls: 1000}}
   anthropic:
     kind: anthropic
     api_key_env: FAKE_ANTHROPIC_KEY
     base_url: {anthropic_url}
     timeout: 2
     max_retries: 0
+    circuit_breaker: {{consecutive_failures: 1000, min_calls: 1000}}
   google:
     kind: google
     api_key_env: FAKE_GEMINI_KEY
@@ -41,12 +43,14 @@ providers:
     api_version: v1beta
     timeout: 2
     max_retries: 0
+    circuit_breaker: {{consecutive_failures: 1000, min_calls: 1000}}
   openai-retry:
     kind: openai
     api_key_env: FAKE_OPENAI_KEY
     base_url: {openai_url}
     timeout: 2
     max_retries: 2
+    circuit_breaker: {{consecutive_failures: 1000, min_calls: 1000}}
   azure:
     kind: openai
     api_key_env: FAKE_OPENAI_KEY

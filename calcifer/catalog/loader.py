@@ -19,7 +19,8 @@ from jsonschema import Draft202012Validator, ValidationError
 
 from calcifer.catalog.model import Catalog, ProviderConfig, Secret
 from calcifer.catalog.yaml_source import JsonPath, SourceDocument, read_document
-from calcifer.domain.models import ModelSpec
+from calcifer.domain.breaker import BreakerSettings
+from calcifer.domain.models import Deployment, ModelSpec
 from calcifer.domain.pricing import LongContextPrice, Price
 from calcifer.errors import CatalogError, Problem
 
@@ -93,6 +94,21 @@ def _problems_of(error: ValidationError, document: SourceDocument) -> Iterator[P
     yield document.problem(path, error.message)
 
 
+def _breaker(raw: dict[str, Any]) -> BreakerSettings:
+    defaults = BreakerSettings()
+    return BreakerSettings(
+        consecutive_failures=int(raw.get("consecutive_failures", defaults.consecutive_failures)),
+        error_rate=float(raw.get("error_rate", defaults.error_rate)),
+        min_calls=int(raw.get("min_calls", defaults.min_calls)),
+        window_seconds=float(raw.get("window_seconds", defaults.window_seconds)),
+        cooldown_seconds=float(raw.get("cooldown_seconds", defaults.cooldown_seconds)),
+    )
+
+
+def _seconds(value: object) -> float | None:
+    return None if value is None else float(str(value))
+
+
 def _price(pricing: dict[str, Any]) -> Price:
     tier = pricing.get("long_context")
     long_context = LongContextPrice(int(tier["above_prompt_tokens"]), _price(tier)) if tier else None
@@ -128,7 +144,9 @@ class _Builder:
         self._providers: dict[str, ProviderConfig] = {}
         self._provider_origin: dict[str, str] = {}
         self._models: dict[str, ModelSpec] = {}
+        self._model_origin: dict[str, SourceDocument] = {}
         self._names: dict[str, str] = {}
+        self._names_to_models: dict[str, str] = {}
 
     def build(self, version: str) -> Catalog:
         for document in self._documents:
@@ -137,6 +155,7 @@ class _Builder:
         for document in self._documents:
             for name, raw in (document.data.get("models") or {}).items():
                 self._add_model(document, name, raw)
+        self._check_fallbacks()
         if self._problems:
             raise CatalogError(self._problems)
         dates = tuple(
@@ -167,17 +186,18 @@ class _Builder:
             api_key_env=key_env,
             api_key=Secret(key) if key else None,
             timeout=float(raw.get("timeout", _PROVIDER_DEFAULTS["timeout"])),
+            first_byte_timeout=_seconds(raw.get("first_byte_timeout")),
+            idle_timeout=_seconds(raw.get("idle_timeout")),
             max_retries=int(raw.get("max_retries", _PROVIDER_DEFAULTS["max_retries"])),
+            breaker=_breaker(raw.get("circuit_breaker") or {}),
             headers=tuple((str(k), str(v)) for k, v in (raw.get("headers") or {}).items()),
             description=raw.get("description", ""),
         )
 
     def _add_model(self, document: SourceDocument, name: str, raw: dict[str, Any]) -> None:
         path = ("models", name)
-        if raw["provider"] not in self._providers:
-            declared = ", ".join(sorted(self._providers)) or "none"
-            message = f"unknown provider '{raw['provider']}' (declared: {declared})"
-            self._problems.append(document.problem((*path, "provider"), message))
+        deployments = self._deployments(document, name, raw)
+        if not deployments:
             return
         aliases = tuple(raw.get("aliases") or ())
         for index, alias in enumerate((name, *aliases)):
@@ -187,14 +207,53 @@ class _Builder:
         pricing = raw["pricing"]
         self._models[name] = ModelSpec(
             name=name,
-            provider_id=raw["provider"],
-            upstream_model=raw.get("upstream_model", name),
+            provider_id=deployments[0].provider_id,
+            upstream_model=deployments[0].upstream_model,
             price=_price(pricing),
             aliases=aliases,
             context_window=raw.get("context_window"),
             max_output_tokens=raw.get("max_output_tokens"),
             description=raw.get("description", ""),
+            deployments=tuple(deployments),
+            strategy=(raw.get("routing") or {}).get("strategy", "weighted"),
+            fallbacks=tuple(raw.get("fallbacks") or ()),
+            context_window_fallbacks=tuple(raw.get("context_window_fallbacks") or ()),
         )
+        self._model_origin[name] = document
+
+    def _deployments(self, document: SourceDocument, name: str, raw: dict[str, Any]) -> list[Deployment]:
+        """A model's deployments: its `deployments` list, or the one its `provider` names."""
+        path: JsonPath = ("models", name)
+        if ("provider" in raw) == ("deployments" in raw):
+            self._problems.append(document.problem(path, "give either 'provider' or 'deployments', not both"))
+            return []
+        entries = raw.get("deployments", [raw])
+        deployments = []
+        for index, entry in enumerate(entries):
+            where = (*path, "deployments", index, "provider") if "deployments" in raw else (*path, "provider")
+            if entry["provider"] not in self._providers:
+                declared = ", ".join(sorted(self._providers)) or "none"
+                message = f"unknown provider '{entry['provider']}' (declared: {declared})"
+                self._problems.append(document.problem(where, message))
+                continue
+            upstream = entry.get("upstream_model", name)
+            deployments.append(Deployment(entry["provider"], upstream, float(entry.get("weight", 1))))
+        return deployments if len(deployments) == len(entries) else []
+
+    def _check_fallbacks(self) -> None:
+        """Fallbacks name models of the catalog, never the model itself."""
+        for name, model in self._models.items():
+            document = self._model_origin[name]
+            for field_name in ("fallbacks", "context_window_fallbacks"):
+                for index, target in enumerate(getattr(model, field_name)):
+                    resolved = self._names_to_models.get(target)
+                    if resolved is None:
+                        message = f"unknown model '{target}'"
+                    elif resolved == name:
+                        message = "a model cannot fall back to itself"
+                    else:
+                        continue
+                    self._problems.append(document.problem(("models", name, field_name, index), message))
 
     def _claim(self, document: SourceDocument, name: str, path: JsonPath, at_key: bool) -> bool:
         """Reserve a model name or alias; two models may not answer to the same name."""
@@ -204,4 +263,5 @@ class _Builder:
             self._problems.append(document.problem(path, message, at_key=at_key))
             return False
         self._names[name] = f"model '{path[1]}' ({document.file})"
+        self._names_to_models[name] = str(path[1])
         return True

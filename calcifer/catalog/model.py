@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from calcifer.domain.breaker import DEFAULT_BREAKER, BreakerSettings
 from calcifer.domain.models import ModelSpec
 
 __all__ = ["Catalog", "ProviderConfig", "Secret"]
@@ -35,7 +36,13 @@ class ProviderConfig:
     api_key_env: str | None = None
     api_key: Secret | None = None
     timeout: float = 60.0
+    """Seconds for a whole non-streamed call (and at most for connecting)."""
+    first_byte_timeout: float | None = None
+    """Seconds a stream may take to send its first chunk."""
+    idle_timeout: float | None = None
+    """Seconds a stream may stay silent between chunks."""
     max_retries: int = 2
+    breaker: BreakerSettings = DEFAULT_BREAKER
     headers: tuple[tuple[str, str], ...] = ()
     description: str = ""
 

@@ -1,269 +1,237 @@
-"""The gateway service: route a request, call its provider, price the answer."""
+"""The gateway service: route a request, choose a deployment, call it, recover, price.
+
+For each request: the model's deployments are tried by the model's balancing strategy,
+skipping those whose circuit breaker is open; a failed attempt is retried on another
+deployment at once when there is one, otherwise on the same one after the provider's
+backoff (or its Retry-After, when that fits the request's deadline); when the model's
+deployments are exhausted, its fallback models are tried in order, and a prompt too
+long for the model goes to its context-window fallbacks. Nothing is retried once the
+first byte of a stream has been handed over. The answer is priced by the model that
+served it.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping
-from dataclasses import dataclass, field
-from decimal import Decimal
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TypeVar
 
-from calcifer.domain.chat import ChatRequest, Chunk, PricedCompletion
-from calcifer.domain.estimate import estimate_usage, prompt_characters
+from calcifer.domain.balancing import Balancer, DeploymentState
+from calcifer.domain.chat import ChatRequest, PricedCompletion
+from calcifer.domain.directory import ProviderDirectory
+from calcifer.domain.estimate import prompt_characters
 from calcifer.domain.models import ModelSpec
 from calcifer.domain.observer import CallObserver, CallRecord
+from calcifer.domain.priced_stream import PricedStream, ResultFields, StreamLimits
 from calcifer.domain.provider import Provider, UpstreamCall, required_capabilities
-from calcifer.domain.retry import RetryPolicy
 from calcifer.domain.routing import ModelRouter
-from calcifer.domain.usage import Usage
-from calcifer.errors import ProviderNotConfigured, UnsupportedFeature, UpstreamError, UpstreamProtocolError
+from calcifer.errors import (
+    CalciferError,
+    ContextWindowExceeded,
+    DeploymentsUnavailable,
+    ProviderNotConfigured,
+    UnsupportedFeature,
+    UpstreamError,
+    UpstreamProtocolError,
+    UpstreamRateLimited,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
 
-__all__ = ["Gateway", "PricedStream", "ProviderDirectory"]
+__all__ = ["Gateway", "PricedStream"]
 
-_NO_RETRY = RetryPolicy(attempts=1)
+_T = TypeVar("_T", bound=PricedCompletion | PricedStream)
+
+# Failures of the upstream itself: they count against a deployment's breaker, and the
+# request moves on to another deployment or a fallback model.
+_UPSTREAM_FAULTS = (UpstreamUnavailable, UpstreamTimeout, UpstreamRateLimited, UpstreamProtocolError)
 
 
-class ProviderDirectory:
-    """Provider adapters by catalog id, their retry policies, and why the missing ones are missing."""
+@dataclass(slots=True)
+class _Trail:
+    """How one request went: attempts made so far, and the deadline it must keep."""
 
-    def __init__(
-        self,
-        providers: Mapping[str, Provider],
-        unavailable: Mapping[str, str],
-        retry_policies: Mapping[str, RetryPolicy] | None = None,
-    ) -> None:
-        self._providers = dict(providers)
-        self._unavailable = dict(unavailable)
-        self._retry_policies = dict(retry_policies or {})
+    deadline: float | None
+    attempts: int = 0
 
-    def retry_policy(self, provider_id: str) -> RetryPolicy:
-        return self._retry_policies.get(provider_id, _NO_RETRY)
+    def remaining(self) -> float | None:
+        return None if self.deadline is None else self.deadline - time.monotonic()
 
-    def get(self, provider_id: str) -> Provider:
-        provider = self._providers.get(provider_id)
-        if provider is None:
-            reason = self._unavailable.get(provider_id, "it is not declared in the catalog")
-            raise ProviderNotConfigured(f"Provider '{provider_id}' is not available: {reason}")
-        return provider
 
-    def all(self) -> list[Provider]:
-        return list(self._providers.values())
+Attempt = Callable[[ChatRequest, ModelSpec, Provider, DeploymentState, _Trail], Awaitable[_T]]
 
 
 class Gateway:
-    def __init__(self, router: ModelRouter, providers: ProviderDirectory, observer: CallObserver) -> None:
+    def __init__(
+        self, router: ModelRouter, providers: ProviderDirectory, observer: CallObserver, balancer: Balancer
+    ) -> None:
         self._router = router
         self._providers = providers
         self._observer = observer
+        self._balancer = balancer
 
     @property
     def models(self) -> tuple[ModelSpec, ...]:
         return self._router.models
 
-    async def complete(self, request: ChatRequest) -> PricedCompletion:
-        model, provider = self._resolve(request)
-        policy = self._providers.retry_policy(provider.id)
-        attempt = 0
-        while True:
-            try:
-                priced = await self._complete_once(request, model, provider)
-            except UpstreamError as error:
-                delay = policy.delay(attempt, error)
-                if delay is None:
-                    raise
-                await asyncio.sleep(delay)
-                attempt += 1
-                continue
-            priced.attempts = attempt + 1
-            return priced
+    @property
+    def balancer(self) -> Balancer:
+        return self._balancer
 
-    async def _complete_once(
-        self, request: ChatRequest, model: ModelSpec, provider: Provider
+    async def complete(self, request: ChatRequest, deadline: float | None = None) -> PricedCompletion:
+        return await self._serve(request, deadline, self._complete_on)
+
+    async def stream(self, request: ChatRequest, deadline: float | None = None) -> PricedStream:
+        """A stream whose first chunk has arrived: failing to start fails here, before the
+        client has been sent any byte, so it can still be retried or get a plain error."""
+        return await self._serve(request, deadline, self._stream_on)
+
+    async def _serve(self, request: ChatRequest, deadline: float | None, attempt: Attempt[_T]) -> _T:
+        model = self._router.route(request.model, request.provider_hint)
+        trail = _Trail(deadline)
+        chain = [model, *self._resolve_all(model.fallbacks)]
+        last_error: CalciferError | None = None
+        while chain:
+            candidate = chain.pop(0)
+            try:
+                result = await self._on_model(request, candidate, attempt, trail)
+            except ContextWindowExceeded as error:
+                fallbacks = self._resolve_all(
+                    candidate.context_window_fallbacks or model.context_window_fallbacks
+                )
+                if not fallbacks:
+                    raise
+                chain, last_error = fallbacks, error
+                continue
+            except (*_UPSTREAM_FAULTS, DeploymentsUnavailable, ProviderNotConfigured) as error:
+                last_error = error
+                continue
+            result.attempts = trail.attempts
+            return result
+        assert last_error is not None
+        raise last_error
+
+    async def _on_model(
+        self, request: ChatRequest, model: ModelSpec, attempt: Attempt[_T], trail: _Trail
+    ) -> _T:
+        policy = self._providers.policy(model.deployments[0].provider_id).retry
+        tried: set[str] = set()
+        for number in range(policy.attempts):
+            state = self._balancer.pick(model, tried, request.provider_hint)
+            if state is None:
+                cooldown = self._balancer.cooldown(model)
+                raise DeploymentsUnavailable(
+                    f"Every deployment of '{model.name}' is failing; retry in {cooldown:.0f} s",
+                    provider=model.provider_id,
+                    retry_after=cooldown,
+                )
+            served = model.on(state.deployment)
+            try:
+                provider = self._provider_for(request, served)
+            except BaseException:
+                state.breaker.release()
+                raise
+            trail.attempts += 1
+            try:
+                return await attempt(request, served, provider, state, trail)
+            except _UPSTREAM_FAULTS as error:
+                tried.add(state.key)
+                if number + 1 >= policy.attempts:
+                    raise
+                if not self._balancer.has_untried(model, tried):
+                    await self._back_off(policy.delay(number, error), error, trail)
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    async def _back_off(self, delay: float | None, error: UpstreamError, trail: _Trail) -> None:
+        """Wait before trying the same deployment again, or give up when the wait does not fit."""
+        remaining = trail.remaining()
+        if delay is None or (remaining is not None and delay >= remaining):
+            raise error
+        await asyncio.sleep(delay)
+
+    async def _complete_on(
+        self,
+        request: ChatRequest,
+        model: ModelSpec,
+        provider: Provider,
+        state: DeploymentState,
+        trail: _Trail,
     ) -> PricedCompletion:
         call, record = self._start(request, model)
+        state.in_flight += 1
         started = time.perf_counter()
         try:
-            completion = await provider.complete(call)
+            async with asyncio.timeout(trail.remaining()):
+                completion = await provider.complete(call)
+        except TimeoutError:
+            error = UpstreamTimeout(
+                f"Provider '{provider.id}' did not answer within the request's deadline", provider=provider.id
+            )
+            self._settle(state, error, record)
+            raise error from None
         except BaseException as exc:
-            record.failed(exc, None, None)
+            self._settle(state, exc, record)
             raise
+        finally:
+            state.in_flight -= 1
         upstream_seconds = time.perf_counter() - started
+        state.observe_latency(upstream_seconds)
+        state.breaker.succeeded()
         cost = model.price.cost(completion.usage)
-        result = _ResultFields.from_body(completion.body)
-        record.succeeded(result, completion.usage, cost)
+        record.succeeded(ResultFields.from_body(completion.body), completion.usage, cost)
         return PricedCompletion(
             completion=completion, model=model, cost=cost, upstream_seconds=upstream_seconds
         )
 
-    async def stream(self, request: ChatRequest) -> PricedStream:
-        """Open the upstream stream and wait for its first chunk, so that a failure to
-        start is raised here, before the client has been sent any byte."""
-        model, provider = self._resolve(request)
-        policy = self._providers.retry_policy(provider.id)
-        attempt = 0
-        while True:
-            call, record = self._start(request, model)
-            stream = PricedStream(model, provider.stream(call), record, prompt_characters(request.messages))
-            try:
-                await stream.start()
-            except UpstreamError as error:
-                delay = policy.delay(attempt, error)
-                if delay is None:
-                    raise
-                await asyncio.sleep(delay)
-                attempt += 1
-                continue
-            stream.attempts = attempt + 1
-            return stream
+    async def _stream_on(
+        self,
+        request: ChatRequest,
+        model: ModelSpec,
+        provider: Provider,
+        state: DeploymentState,
+        trail: _Trail,
+    ) -> PricedStream:
+        call, record = self._start(request, model)
+        policy = self._providers.policy(provider.id)
+        limits = StreamLimits(policy.first_byte_timeout, policy.idle_timeout, trail.deadline)
+        state.in_flight += 1
 
-    def _resolve(self, request: ChatRequest) -> tuple[ModelSpec, Provider]:
-        model = self._router.route(request.model, request.provider_hint)
+        def finished(outcome: bool | None, time_to_first_chunk: float | None) -> None:
+            state.in_flight -= 1
+            if outcome is None:
+                state.breaker.release()
+                return
+            if time_to_first_chunk is not None:
+                state.observe_latency(time_to_first_chunk)
+            (state.breaker.succeeded if outcome else state.breaker.failed)()
+
+        stream = PricedStream(
+            model, provider.stream(call), record, prompt_characters(request.messages), limits, finished
+        )
+        await stream.start()
+        return stream
+
+    @staticmethod
+    def _settle(state: DeploymentState, error: BaseException, record: CallRecord) -> None:
+        record.failed(error, None, None)
+        if isinstance(error, _UPSTREAM_FAULTS):
+            state.breaker.failed()
+        else:
+            state.breaker.release()
+
+    def _provider_for(self, request: ChatRequest, model: ModelSpec) -> Provider:
         provider = self._providers.get(model.provider_id)
         missing = required_capabilities(request) - provider.capabilities
         if missing:
             names = ", ".join(sorted(missing))
-            raise UnsupportedFeature(
-                f"The model '{model.name}' (provider '{provider.id}') does not support: {names}"
-            )
-        return model, provider
+            raise UnsupportedFeature(f"The model '{model.name}' ({provider.id}) does not support: {names}")
+        return provider
+
+    def _resolve_all(self, names: tuple[str, ...]) -> list[ModelSpec]:
+        return [self._router.route(name) for name in names]
 
     def _start(self, request: ChatRequest, model: ModelSpec) -> tuple[UpstreamCall, CallRecord]:
         record = self._observer.start(UpstreamCall(request, model))
         return UpstreamCall(request, model, record.propagation_headers), record
-
-
-@dataclass(slots=True)
-class _ResultFields:
-    response_id: str | None = None
-    response_model: str | None = None
-    finish_reasons: list[str] = field(default_factory=list)
-
-    @classmethod
-    def from_body(cls, body: Mapping[str, object]) -> _ResultFields:
-        fields = cls(_str_or_none(body.get("id")), _str_or_none(body.get("model")))
-        fields.note_choices(body.get("choices"))
-        return fields
-
-    def note_choices(self, choices: object) -> None:
-        if not isinstance(choices, list):
-            return
-        for choice in choices:
-            reason = choice.get("finish_reason") if isinstance(choice, dict) else None
-            if reason:
-                self.finish_reasons.append(str(reason))
-
-
-def _delta_characters(choices: object) -> int:
-    """Characters of generated text in a chunk: content, reasoning and tool arguments."""
-    if not isinstance(choices, list):
-        return 0
-    total = 0
-    for choice in choices:
-        delta = choice.get("delta") if isinstance(choice, dict) else None
-        if not isinstance(delta, dict):
-            continue
-        total += len(delta.get("content") or "") + len(delta.get("reasoning_content") or "")
-        for call in delta.get("tool_calls") or ():
-            total += len((call.get("function") or {}).get("arguments") or "")
-    return total
-
-
-def _str_or_none(value: object) -> str | None:
-    return None if value is None else str(value)
-
-
-class PricedStream:
-    """A provider's chunk stream, observed and priced as it passes.
-
-    After the stream ends, `usage` and `cost` hold what the provider reported. The
-    chunk carrying usage gets `cost` added to its `usage` object.
-    """
-
-    def __init__(
-        self, model: ModelSpec, upstream: AsyncIterator[Chunk], record: CallRecord, prompt_chars: int = 0
-    ) -> None:
-        self.model = model
-        self.usage: Usage | None = None
-        self.cost: Decimal | None = None
-        self.result = _ResultFields()
-        self._upstream = upstream
-        self._record = record
-        self._first: Chunk | None = None
-        self._prompt_chars = prompt_chars
-        self._delivered_chars = 0
-        self.upstream_seconds = 0.0
-        """Time spent waiting for the provider, so far."""
-        self.attempts = 1
-        self._reported: Usage | None = None
-
-    async def start(self) -> None:
-        started = time.perf_counter()
-        try:
-            self._first = self._observe(await anext(self._upstream))
-        except StopAsyncIteration:
-            error = UpstreamProtocolError(
-                f"Provider '{self.model.provider_id}' ended the stream without sending anything",
-                provider=self.model.provider_id,
-            )
-            self._record.failed(error, None, None)
-            raise error from None
-        except BaseException as exc:
-            self._record.failed(exc, None, None)
-            await self._close_upstream()
-            raise
-        finally:
-            self.upstream_seconds += time.perf_counter() - started
-        self._record.first_chunk()
-
-    async def chunks(self) -> AsyncGenerator[Chunk, None]:
-        """Every chunk, the first included. Close this generator to cancel the upstream."""
-        try:
-            if self._first is not None:
-                first, self._first = self._first, None
-                yield first
-            while True:
-                waited = time.perf_counter()
-                try:
-                    chunk = await anext(self._upstream)
-                except StopAsyncIteration:
-                    break
-                finally:
-                    self.upstream_seconds += time.perf_counter() - waited
-                yield self._observe(chunk)
-        except BaseException as exc:  # cancellation and client disconnects included
-            self._price_unreported()
-            self._record.failed(exc, self.usage, self.cost)
-            raise
-        finally:
-            await self._close_upstream()
-        self._price_unreported()
-        self._record.succeeded(self.result, self.usage, self.cost)
-
-    def _price_unreported(self) -> None:
-        """A stream that ended without a usage report is still priced, on an estimate."""
-        if self.usage is None:
-            self.usage = estimate_usage(self._reported, self._prompt_chars, self._delivered_chars)
-            self.cost = self.model.price.cost(self.usage)
-
-    def _observe(self, chunk: Chunk) -> Chunk:
-        data = chunk.data
-        if self.result.response_id is None:
-            self.result.response_id = _str_or_none(data.get("id"))
-            self.result.response_model = _str_or_none(data.get("model"))
-        choices = data.get("choices")
-        self.result.note_choices(choices)
-        self._delivered_chars += _delta_characters(choices)
-        if chunk.usage_so_far is not None:
-            self._reported = chunk.usage_so_far
-        if chunk.usage is not None:
-            self.usage = chunk.usage
-            self.cost = self.model.price.cost(chunk.usage)
-            if isinstance(data.get("usage"), dict):
-                data["usage"]["cost"] = self.cost
-                chunk.raw = None
-        return chunk
-
-    async def _close_upstream(self) -> None:
-        close = getattr(self._upstream, "aclose", None)
-        if close is not None:
-            await close()

@@ -1,12 +1,27 @@
-"""What the gateway knows of a model: where it is served and what it costs."""
+"""What the gateway knows of a model: where it is served, how requests spread, what it costs."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from calcifer.domain.pricing import Price
 
-__all__ = ["ModelSpec"]
+__all__ = ["STRATEGIES", "Deployment", "ModelSpec"]
+
+STRATEGIES = ("weighted", "least_inflight", "lowest_latency")
+
+
+@dataclass(frozen=True, slots=True)
+class Deployment:
+    """One place a model is served: a provider and the model id it knows it by."""
+
+    provider_id: str
+    upstream_model: str
+    weight: float = 1.0
+
+    @property
+    def key(self) -> str:
+        return f"{self.provider_id}:{self.upstream_model}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -14,11 +29,29 @@ class ModelSpec:
     name: str
     """The public name clients ask for."""
     provider_id: str
-    """The catalog id of the provider that serves it."""
+    """The provider of the first deployment (the only one, for most models)."""
     upstream_model: str
-    """The model id sent to the provider."""
+    """The model id sent to that provider."""
     price: Price
     aliases: tuple[str, ...] = ()
     context_window: int | None = None
     max_output_tokens: int | None = None
     description: str = ""
+    deployments: tuple[Deployment, ...] = ()
+    """Where the model is served; one deployment built from provider/upstream_model by default."""
+    strategy: str = "weighted"
+    """How requests spread over deployments: weighted, least_inflight or lowest_latency."""
+    fallbacks: tuple[str, ...] = ()
+    """Models to try, in order, when every deployment of this one has failed or is open."""
+    context_window_fallbacks: tuple[str, ...] = ()
+    """Models to try when the provider says the prompt does not fit this model's context."""
+
+    def __post_init__(self) -> None:
+        if not self.deployments:
+            object.__setattr__(self, "deployments", (Deployment(self.provider_id, self.upstream_model),))
+
+    def on(self, deployment: Deployment) -> ModelSpec:
+        """This model as served by one of its deployments."""
+        if deployment.provider_id == self.provider_id and deployment.upstream_model == self.upstream_model:
+            return self
+        return replace(self, provider_id=deployment.provider_id, upstream_model=deployment.upstream_model)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 
 from calcifer.domain.models import ModelSpec
 from calcifer.errors import ModelNotFound, ProviderMismatch
@@ -27,10 +28,14 @@ class ModelRouter:
         model = self._by_name.get(name)
         if model is None:
             raise ModelNotFound(name)
-        if provider_hint is not None and provider_hint != model.provider_id:
+        if provider_hint is None:
+            return model
+        serving = sorted({d.provider_id for d in model.deployments})
+        if provider_hint not in serving:
             raise ProviderMismatch(
                 f"The model '{name}' is not served by provider '{provider_hint}' "
-                f"(it is served by '{model.provider_id}')",
+                f"(it is served by {', '.join(repr(p) for p in serving)})",
                 param="X-Provider",
             )
-        return model
+        # The client pinned a provider: no fallback to models it did not ask for.
+        return replace(model, fallbacks=(), context_window_fallbacks=())

@@ -8,6 +8,7 @@ mapped here too, so every error a client sees has the same JSON shape:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,12 +35,14 @@ ERROR_TABLE: dict[type[BaseException], ErrorRow] = {
     errors.PayloadTooLarge: ErrorRow(413, "invalid_request_error", "payload_too_large", "INFO"),
     errors.RequestError: ErrorRow(400, "invalid_request_error", "invalid_request", "INFO"),
     errors.ProviderNotConfigured: ErrorRow(503, "server_error", "provider_not_configured", "WARNING"),
+    errors.ContextWindowExceeded: ErrorRow(400, "invalid_request_error", "context_length_exceeded", "INFO"),
     errors.UpstreamRejected: ErrorRow(400, "invalid_request_error", "upstream_rejected", "INFO"),
     errors.UpstreamRateLimited: ErrorRow(429, "rate_limit_error", "rate_limit_exceeded", "WARNING"),
     errors.UpstreamAuthFailed: ErrorRow(502, "upstream_error", "upstream_auth_failed", "ERROR"),
     errors.UpstreamUnavailable: ErrorRow(502, "upstream_error", "upstream_unavailable", "WARNING"),
     errors.UpstreamTimeout: ErrorRow(504, "timeout_error", "upstream_timeout", "WARNING"),
     errors.UpstreamProtocolError: ErrorRow(502, "upstream_error", "upstream_bad_response", "ERROR"),
+    errors.DeploymentsUnavailable: ErrorRow(503, "upstream_error", "deployments_unavailable", "WARNING"),
     errors.UpstreamError: ErrorRow(502, "upstream_error", "upstream_error", "WARNING"),
     errors.CalciferError: ErrorRow(500, "server_error", "internal_error", "ERROR"),
     sanic_exceptions.NotFound: ErrorRow(404, "invalid_request_error", "not_found", "INFO"),
@@ -83,8 +86,12 @@ def http_error(
     """Status, body and headers of the error response for `exc`; never a stack trace."""
     row = error_row(exc)
     headers: dict[str, str] = {}
-    if isinstance(exc, errors.UpstreamRateLimited) and exc.retry_after is not None:
-        headers["Retry-After"] = str(max(1, round(exc.retry_after)))
+    retry_after = getattr(exc, "retry_after", None)
+    if (
+        isinstance(exc, errors.UpstreamRateLimited | errors.DeploymentsUnavailable)
+        and retry_after is not None
+    ):
+        headers["Retry-After"] = str(max(1, math.ceil(retry_after)))
     error: dict[str, Any] = {
         "message": _message(exc, request_id),
         "type": row.type,

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sanic import Request
 from sanic.response import HTTPResponse, raw
 
+from calcifer.catalog.model import Catalog
 from calcifer.domain.chat import ChatRequest, PricedCompletion
-from calcifer.domain.gateway import Gateway, PricedStream
+from calcifer.domain.gateway import Gateway
 from calcifer.domain.models import ModelSpec
+from calcifer.domain.priced_stream import PricedStream
 from calcifer.domain.pricing import format_usd
-from calcifer.errors import ModelNotFound
+from calcifer.errors import InvalidRequest, ModelNotFound
 from calcifer.http import openai_api, seed_api
 from calcifer.http.jsonio import dumps, loads_object
 from calcifer.http.lifecycle import RequestScope, json_response
@@ -22,6 +25,7 @@ from calcifer.http.sse import SseSink
 __all__ = ["Api", "chat_completions", "completions", "health", "list_models", "retrieve_model"]
 
 PROVIDER_HEADER = "X-Provider"
+DEADLINE_HEADER = "X-Calcifer-Timeout-Ms"
 COST_HEADER = "X-Calcifer-Cost"
 
 Parse = Callable[[dict[str, Any], str | None], ChatRequest]
@@ -32,8 +36,9 @@ SendStream = Callable[[SseSink, PricedStream, ChatRequest], Awaitable[None]]
 class Api:
     """The services handlers use in one worker, built when the worker starts."""
 
-    def __init__(self, gateway: Gateway) -> None:
+    def __init__(self, gateway: Gateway, catalog: Catalog) -> None:
         self.gateway = gateway
+        self.catalog_version = catalog.version
         self._listing = {model.name: _model_entry(model) for model in gateway.models}
         self._aliases = {alias: model.name for model in gateway.models for alias in model.aliases}
         self.models_body = dumps({"object": "list", "data": list(self._listing.values())})
@@ -64,7 +69,16 @@ async def retrieve_model(request: Request, scope: RequestScope, name: str) -> HT
 
 
 async def health(request: Request) -> HTTPResponse:
-    return HTTPResponse(b'{"status":"healthy"}', content_type="application/json")
+    if not request.args.get("detail"):
+        return HTTPResponse(b'{"status":"healthy"}', content_type="application/json")
+    api: Api = request.app.ctx.api
+    states = api.gateway.balancer.all_states()
+    detail = {
+        "status": "healthy",
+        "catalog_version": api.catalog_version,
+        "deployments": [state.snapshot() for state in states],
+    }
+    return json_response(detail)
 
 
 async def _serve(
@@ -72,9 +86,10 @@ async def _serve(
 ) -> HTTPResponse | None:
     api: Api = request.app.ctx.api
     chat = parse(loads_object(request.body), request.headers.get(PROVIDER_HEADER))
+    deadline = _deadline(request.headers.get(DEADLINE_HEADER))
     scope.stream, scope.metadata = chat.stream, chat.metadata
     if chat.stream:
-        stream = await api.gateway.stream(chat)
+        stream = await api.gateway.stream(chat, deadline)
         headers = scope.served_by(stream.model.name, stream.model.provider_id, stream.attempts)
         scope.upstream_seconds = stream.upstream_seconds
         sink = await SseSink.open(request, headers | scope.overhead_header(), scope.request_id)
@@ -83,7 +98,7 @@ async def _serve(
         finally:
             scope.priced(stream.usage, stream.cost, stream.upstream_seconds)
         return None
-    priced = await api.gateway.complete(chat)
+    priced = await api.gateway.complete(chat, deadline)
     headers = scope.served_by(priced.model.name, priced.model.provider_id, priced.attempts)
     scope.priced(priced.completion.usage, priced.cost, priced.upstream_seconds)
     headers[COST_HEADER] = format_usd(priced.cost)
@@ -97,6 +112,21 @@ async def _send_chunks(sink: SseSink, stream: PricedStream, chat: ChatRequest) -
 
 async def _send_deltas(sink: SseSink, stream: PricedStream, chat: ChatRequest) -> None:
     await seed_api.send_delta_stream(sink, stream)
+
+
+def _deadline(header: str | None) -> float | None:
+    """The monotonic time by which the client wants its answer (`X-Calcifer-Timeout-Ms`)."""
+    if header is None:
+        return None
+    try:
+        milliseconds = float(header)
+    except ValueError:
+        milliseconds = -1
+    if not 0 < milliseconds < 86_400_000:
+        raise InvalidRequest(
+            f"{DEADLINE_HEADER} must be a positive number of milliseconds", param=DEADLINE_HEADER
+        )
+    return time.monotonic() + milliseconds / 1000
 
 
 def _model_entry(model: ModelSpec) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from contextlib import aclosing
 from typing import Any
 
 from calcifer.domain.chat import Chunk, PricedCompletion
-from calcifer.domain.gateway import PricedStream
+from calcifer.domain.priced_stream import PricedStream
 from calcifer.http.jsonio import dumps
 from calcifer.http.sse import SseSink
 

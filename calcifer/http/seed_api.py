@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from calcifer.domain.chat import PricedCompletion
-from calcifer.domain.gateway import PricedStream
+from calcifer.domain.priced_stream import PricedStream
 from calcifer.domain.usage import Usage
 from calcifer.http.jsonio import dumps
 from calcifer.http.sse import SseSink

@@ -10,7 +10,7 @@ from typing import cast
 from loguru import logger
 
 from calcifer.catalog.model import Catalog, ProviderConfig
-from calcifer.domain.gateway import ProviderDirectory
+from calcifer.domain.directory import ProviderDirectory, ProviderPolicy
 from calcifer.domain.provider import Provider
 from calcifer.domain.retry import RetryPolicy
 
@@ -52,7 +52,13 @@ def build_directory(catalog: Catalog) -> ProviderDirectory:
         if provider_id not in unavailable
     }
     logger.debug("provider adapters ready: {}", ", ".join(sorted(adapters)) or "none")
-    policies = {
-        pid: RetryPolicy(attempts=config.max_retries + 1) for pid, config in catalog.providers.items()
-    }
+    policies = {pid: _policy(config) for pid, config in catalog.providers.items()}
     return ProviderDirectory(adapters, unavailable, policies)
+
+
+def _policy(config: ProviderConfig) -> ProviderPolicy:
+    return ProviderPolicy(
+        retry=RetryPolicy(attempts=config.max_retries + 1),
+        first_byte_timeout=config.first_byte_timeout,
+        idle_timeout=config.idle_timeout,
+    )

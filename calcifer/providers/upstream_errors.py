@@ -8,10 +8,12 @@ thing whichever provider returned it.
 from __future__ import annotations
 
 import email.utils
+import re
 import time
 from collections.abc import Mapping
 
 from calcifer.errors import (
+    ContextWindowExceeded,
     UpstreamAuthFailed,
     UpstreamError,
     UpstreamRateLimited,
@@ -20,6 +22,13 @@ from calcifer.errors import (
 )
 
 __all__ = ["from_status", "retry_after_seconds"]
+
+# How OpenAI, Anthropic, Gemini and the OpenAI-compatible servers word a prompt that is too long.
+_CONTEXT_OVERFLOW = re.compile(
+    r"context.length|context.window|maximum context|prompt is too long|too many tokens"
+    r"|input token count.*exceeds|reduce the length",
+    re.IGNORECASE,
+)
 
 
 def from_status(provider: str, status: int, message: str, headers: Mapping[str, str]) -> UpstreamError:
@@ -41,6 +50,8 @@ def from_status(provider: str, status: int, message: str, headers: Mapping[str, 
         return UpstreamUnavailable(
             f"Provider '{provider}' failed (HTTP {status}): {message}", provider=provider, status=status
         )
+    if status in (400, 413) and _CONTEXT_OVERFLOW.search(message):
+        return ContextWindowExceeded(message, provider=provider, status=status)
     return UpstreamRejected(message, provider=provider, status=status)
 
 

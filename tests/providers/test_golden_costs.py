@@ -16,9 +16,9 @@ import pytest
 from google.genai import types
 
 from calcifer.domain.chat import Chunk
-from calcifer.domain.gateway import PricedStream
 from calcifer.domain.models import ModelSpec
 from calcifer.domain.observer import NullObserver
+from calcifer.domain.priced_stream import PricedStream
 from calcifer.domain.pricing import Price
 from calcifer.domain.provider import UpstreamCall
 from calcifer.domain.usage import Usage

@@ -1,0 +1,122 @@
+"""Choosing a deployment for each attempt: healthy ones only, by the model's strategy."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterable
+
+from calcifer.domain.breaker import DEFAULT_BREAKER, BreakerSettings, BreakerState, CircuitBreaker
+from calcifer.domain.models import Deployment, ModelSpec
+
+__all__ = ["Balancer", "DeploymentState"]
+
+_EWMA_WEIGHT = 0.3
+_EXPLORE = 0.1
+"""Share of lowest-latency picks sent to a random deployment, so a slow one that recovered is noticed."""
+
+
+class DeploymentState:
+    """What the gateway currently knows of one deployment."""
+
+    def __init__(self, deployment: Deployment, breaker: CircuitBreaker) -> None:
+        self.deployment = deployment
+        self.breaker = breaker
+        self.in_flight = 0
+        self.latency: float | None = None
+        """EWMA of the time to first byte (whole answer, for non-streamed calls), in seconds."""
+
+    @property
+    def key(self) -> str:
+        return self.deployment.key
+
+    def observe_latency(self, seconds: float) -> None:
+        self.latency = (
+            seconds if self.latency is None else (_EWMA_WEIGHT * seconds + (1 - _EWMA_WEIGHT) * self.latency)
+        )
+
+    def snapshot(self) -> dict[str, object]:
+        return {
+            "provider": self.deployment.provider_id,
+            "upstream_model": self.deployment.upstream_model,
+            "weight": self.deployment.weight,
+            "breaker": str(self.breaker.state),
+            "cooldown_remaining_s": round(self.breaker.cooldown_remaining(), 3),
+            "in_flight": self.in_flight,
+            "latency_ewma_ms": None if self.latency is None else round(self.latency * 1000, 2),
+        }
+
+
+class Balancer:
+    def __init__(
+        self,
+        models: Iterable[ModelSpec],
+        breaker_settings: Callable[[str], BreakerSettings] = lambda provider_id: DEFAULT_BREAKER,
+        on_breaker_change: Callable[[Deployment, BreakerState, BreakerState], None] | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._rng = rng or random.Random()
+        self._states: dict[str, DeploymentState] = {}
+        for model in models:
+            for deployment in model.deployments:
+                if deployment.key not in self._states:
+                    self._states[deployment.key] = DeploymentState(
+                        deployment,
+                        CircuitBreaker(
+                            breaker_settings(deployment.provider_id),
+                            on_change=_notify(deployment, on_breaker_change),
+                        ),
+                    )
+
+    def states(self, model: ModelSpec) -> list[DeploymentState]:
+        return [self._states[d.key] for d in model.deployments]
+
+    def all_states(self) -> list[DeploymentState]:
+        return list(self._states.values())
+
+    def pick(
+        self, model: ModelSpec, tried: set[str], provider_hint: str | None = None
+    ) -> DeploymentState | None:
+        """A healthy deployment, an untried one when there is one; None when all are open."""
+        candidates = [
+            s
+            for s in self.states(model)
+            if provider_hint is None or s.deployment.provider_id == provider_hint
+        ]
+        untried = [s for s in candidates if s.key not in tried]
+        available = [s for s in (untried or candidates) if s.breaker.available()]
+        if not available:
+            return None
+        choice = self._choose(model.strategy, available)
+        choice.breaker.acquire()
+        return choice
+
+    def has_untried(self, model: ModelSpec, tried: set[str]) -> bool:
+        return any(s.key not in tried and s.breaker.available() for s in self.states(model))
+
+    def cooldown(self, model: ModelSpec) -> float:
+        """Seconds until the first of the model's open breakers lets a trial through."""
+        return min((s.breaker.cooldown_remaining() for s in self.states(model)), default=0.0)
+
+    def _choose(self, strategy: str, available: list[DeploymentState]) -> DeploymentState:
+        if len(available) == 1:
+            return available[0]
+        if strategy == "least_inflight":
+            fewest = min(s.in_flight for s in available)
+            return self._rng.choice([s for s in available if s.in_flight == fewest])
+        if strategy == "lowest_latency":
+            unmeasured = [s for s in available if s.latency is None]
+            if unmeasured:
+                return self._rng.choice(unmeasured)
+            if self._rng.random() < _EXPLORE:
+                return self._rng.choice(available)
+            return min(available, key=lambda s: s.latency or 0.0)
+        weights = [s.deployment.weight for s in available]
+        return self._rng.choices(available, weights=weights)[0]
+
+
+def _notify(
+    deployment: Deployment, callback: Callable[[Deployment, BreakerState, BreakerState], None] | None
+) -> Callable[[BreakerState, BreakerState], None] | None:
+    if callback is None:
+        return None
+    return lambda old, new: callback(deployment, old, new)

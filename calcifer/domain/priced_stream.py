@@ -1,0 +1,201 @@
+"""A provider's chunk stream as the gateway serves it: observed, timed, priced."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from calcifer.domain.chat import Chunk
+from calcifer.domain.estimate import estimate_usage
+from calcifer.domain.models import ModelSpec
+from calcifer.domain.observer import CallRecord
+from calcifer.domain.usage import Usage
+from calcifer.errors import UpstreamError, UpstreamProtocolError, UpstreamTimeout
+
+__all__ = ["PricedStream", "ResultFields", "StreamLimits"]
+
+
+@dataclass(slots=True)
+class ResultFields:
+    """What a response says about itself: its id, the model that answered, why it stopped."""
+
+    response_id: str | None = None
+    response_model: str | None = None
+    finish_reasons: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_body(cls, body: Mapping[str, object]) -> ResultFields:
+        fields = cls(_str_or_none(body.get("id")), _str_or_none(body.get("model")))
+        fields.note_choices(body.get("choices"))
+        return fields
+
+    def note_choices(self, choices: object) -> None:
+        if not isinstance(choices, list):
+            return
+        for choice in choices:
+            reason = choice.get("finish_reason") if isinstance(choice, dict) else None
+            if reason:
+                self.finish_reasons.append(str(reason))
+
+
+@dataclass(frozen=True, slots=True)
+class StreamLimits:
+    first_byte_timeout: float | None = None
+    idle_timeout: float | None = None
+    deadline: float | None = None
+    """Monotonic time by which the whole stream must have ended."""
+
+    def wait(self, first: bool) -> float | None:
+        """Seconds the next chunk may take, or None for no limit."""
+        limit = self.first_byte_timeout if first else self.idle_timeout
+        if self.deadline is not None:
+            left = self.deadline - time.monotonic()
+            limit = left if limit is None else min(limit, left)
+        return limit
+
+
+class PricedStream:
+    """A provider's chunk stream, observed and priced as it passes.
+
+    After the stream ends, `usage` and `cost` hold what the provider reported (or, when it
+    ended before reporting, an estimate flagged as such). The chunk carrying usage gets
+    `cost` added to its `usage` object. `on_finish` is called once, when it ends.
+    """
+
+    def __init__(
+        self,
+        model: ModelSpec,
+        upstream: AsyncIterator[Chunk],
+        record: CallRecord,
+        prompt_chars: int = 0,
+        limits: StreamLimits = StreamLimits(),
+        on_finish: Callable[[bool | None, float | None], None] | None = None,
+    ) -> None:
+        self.model = model
+        self.usage: Usage | None = None
+        self.cost: Decimal | None = None
+        self.result = ResultFields()
+        self.upstream_seconds = 0.0
+        """Time spent waiting for the provider, so far."""
+        self.time_to_first_chunk: float | None = None
+        self.attempts = 1
+        self._upstream = upstream
+        self._record = record
+        self._first: Chunk | None = None
+        self._prompt_chars = prompt_chars
+        self._delivered_chars = 0
+        self._reported: Usage | None = None
+        self._limits = limits
+        self._on_finish = on_finish
+
+    async def start(self) -> None:
+        """Wait for the first chunk: a provider that fails to start fails here, before any byte
+        has gone to the client."""
+        try:
+            chunk = await self._next(first=True)
+            if chunk is None:
+                raise UpstreamProtocolError(
+                    f"Provider '{self.model.provider_id}' ended the stream without sending anything",
+                    provider=self.model.provider_id,
+                )
+            self._first = self._observe(chunk)
+        except BaseException as exc:
+            self._record.failed(exc, None, None)
+            self._finish(False if isinstance(exc, UpstreamError) else None)
+            await self._close_upstream()
+            raise
+        self.time_to_first_chunk = self.upstream_seconds
+        self._record.first_chunk()
+
+    async def chunks(self) -> AsyncGenerator[Chunk, None]:
+        """Every chunk, the first included. Close this generator to cancel the upstream."""
+        try:
+            if self._first is not None:
+                first, self._first = self._first, None
+                yield first
+            while (chunk := await self._next(first=False)) is not None:
+                yield self._observe(chunk)
+        except BaseException as exc:  # cancellation and client disconnects included
+            self._price_unreported()
+            self._record.failed(exc, self.usage, self.cost)
+            # a client that leaves says nothing about the upstream's health
+            self._finish(False if isinstance(exc, UpstreamError) else None)
+            raise
+        finally:
+            await self._close_upstream()
+        self._price_unreported()
+        self._record.succeeded(self.result, self.usage, self.cost)
+        self._finish(True)
+
+    async def _next(self, *, first: bool) -> Chunk | None:
+        waited = time.perf_counter()
+        try:
+            async with asyncio.timeout(self._limits.wait(first)):
+                return await anext(self._upstream)
+        except StopAsyncIteration:
+            return None
+        except TimeoutError:
+            what = "its first chunk" if first else "its next chunk"
+            raise UpstreamTimeout(
+                f"Provider '{self.model.provider_id}' did not send {what} in time",
+                provider=self.model.provider_id,
+            ) from None
+        finally:
+            self.upstream_seconds += time.perf_counter() - waited
+
+    def _finish(self, outcome: bool | None) -> None:
+        """Report once how the stream ended: True fine, False the upstream failed, None no verdict."""
+        if self._on_finish is not None:
+            callback, self._on_finish = self._on_finish, None
+            callback(outcome, self.time_to_first_chunk)
+
+    def _price_unreported(self) -> None:
+        """A stream that ended without a usage report is still priced, on an estimate."""
+        if self.usage is None:
+            self.usage = estimate_usage(self._reported, self._prompt_chars, self._delivered_chars)
+            self.cost = self.model.price.cost(self.usage)
+
+    def _observe(self, chunk: Chunk) -> Chunk:
+        data = chunk.data
+        if self.result.response_id is None:
+            self.result.response_id = _str_or_none(data.get("id"))
+            self.result.response_model = _str_or_none(data.get("model"))
+        choices = data.get("choices")
+        self.result.note_choices(choices)
+        self._delivered_chars += _delta_characters(choices)
+        if chunk.usage_so_far is not None:
+            self._reported = chunk.usage_so_far
+        if chunk.usage is not None:
+            self.usage = chunk.usage
+            self.cost = self.model.price.cost(chunk.usage)
+            if isinstance(data.get("usage"), dict):
+                data["usage"]["cost"] = self.cost
+                chunk.raw = None
+        return chunk
+
+    async def _close_upstream(self) -> None:
+        close = getattr(self._upstream, "aclose", None)
+        if close is not None:
+            await close()
+
+
+def _delta_characters(choices: object) -> int:
+    """Characters of generated text in a chunk: content, reasoning and tool arguments."""
+    if not isinstance(choices, list):
+        return 0
+    total = 0
+    for choice in choices:
+        delta = choice.get("delta") if isinstance(choice, dict) else None
+        if not isinstance(delta, dict):
+            continue
+        total += len(delta.get("content") or "") + len(delta.get("reasoning_content") or "")
+        for call in delta.get("tool_calls") or ():
+            total += len((call.get("function") or {}).get("arguments") or "")
+    return total
+
+
+def _str_or_none(value: object) -> str | None:
+    return None if value is None else str(value)
