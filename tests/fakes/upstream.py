@@ -61,6 +61,7 @@ class FakeUpstream:
 
     def __init__(self) -> None:
         self._script: deque[Behaviour] = deque()
+        self._by_model: dict[str, deque[Behaviour]] = {}
         self._lock = threading.Lock()
         self.received: list[Received] = []
         self.disconnects: list[float] = []
@@ -77,9 +78,18 @@ class FakeUpstream:
         with self._lock:
             self._script.extend(behaviours)
 
+    def script_model(self, model: str, *behaviours: Behaviour) -> None:
+        """Behaviours for the next requests naming `model` (before the general script)."""
+        with self._lock:
+            self._by_model.setdefault(model, deque()).extend(behaviours)
+
+    def received_for(self, model: str) -> list[Received]:
+        return [r for r in self.received if r.body.get("model", r.body.get("_model")) == model]
+
     def reset(self) -> None:
         with self._lock:
             self._script.clear()
+            self._by_model.clear()
             self.received.clear()
             self.disconnects.clear()
 
@@ -90,6 +100,9 @@ class FakeUpstream:
     def next_behaviour(self, request: web.Request, body: dict[str, Any]) -> Behaviour:
         self.received.append(Received(request.path, dict(request.headers), body, dict(request.query)))
         with self._lock:
+            queue = self._by_model.get(str(body.get("model", body.get("_model"))))
+            if queue:
+                return queue.popleft()
             return self._script.popleft() if self._script else Behaviour()
 
     # provider-neutral views of the last request, for the conformance suite
