@@ -3,13 +3,15 @@
 `python -m bench.fake_upstream --port 9100`. Non-streamed answers are precomputed bytes.
 A streamed answer has `bench_chunks` content chunks (default 50), `bench_delay_ms`
 between them (default 0, ~20 imitates a real model), then a usage chunk when asked for,
-then `data: [DONE]`. Both fields ride in the request body, which the gateway forwards.
+then `data: [DONE]`. `bench_faults` asks for random faults (see `_draw_fault`). These fields ride
+in the request body, which the gateway forwards.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import random
 from typing import Any
 
 import orjson
@@ -50,6 +52,26 @@ USAGE_EVENT = _event([], usage=USAGE)
 DONE = b"data: [DONE]\n\n"
 
 
+RATE_LIMITED = orjson.dumps({"error": {"message": "Rate limit reached", "type": "requests", "code": None}})
+SERVER_ERROR = orjson.dumps({"error": {"message": "The server is overloaded", "type": "server_error"}})
+
+
+def _draw_fault(faults: object, stream: bool) -> str | None:
+    """`bench_faults` in the body asks for random faults: {"429": 0.1, "5xx": 0.05, "drop": 0.02,
+    "cut": 0.02} (each a probability; `cut` applies to streams only)."""
+    if not isinstance(faults, dict):
+        return None
+    draw = random.random()
+    for name in ("429", "5xx", "drop", "cut"):
+        chance = float(faults.get(name, 0))
+        if name == "cut" and not stream:
+            continue
+        if draw < chance:
+            return name
+        draw -= chance
+    return None
+
+
 def build_app() -> Sanic[Any, Any]:
     app = Sanic("bench_upstream", configure_logging=False)
     app.config.ACCESS_LOG = False
@@ -58,6 +80,15 @@ def build_app() -> Sanic[Any, Any]:
     @app.post("/v1/chat/completions")
     async def chat(request: Request) -> HTTPResponse | None:
         body = orjson.loads(request.body)
+        fault = _draw_fault(body.get("bench_faults"), bool(body.get("stream")))
+        if fault == "429":
+            headers = {"retry-after-ms": "50"}
+            return raw(RATE_LIMITED, status=429, headers=headers, content_type="application/json")
+        if fault == "5xx":
+            return raw(SERVER_ERROR, status=503, content_type="application/json")
+        if fault == "drop":
+            request.transport.close()
+            return None
         if not body.get("stream"):
             return raw(COMPLETION, content_type="application/json")
         chunks = int(body.get("bench_chunks", 50))
@@ -65,9 +96,12 @@ def build_app() -> Sanic[Any, Any]:
         response = await request.respond(content_type="text/event-stream")
         assert response is not None
         await response.send(FIRST)
-        for _ in range(chunks):
+        for index in range(chunks):
             if delay:
                 await asyncio.sleep(delay)
+            if fault == "cut" and index == chunks // 2:
+                request.transport.close()  # the stream dies half-way: no finish, no usage, no [DONE]
+                return None
             await response.send(TOKEN)
         tail = LAST + (USAGE_EVENT if (body.get("stream_options") or {}).get("include_usage") else b"") + DONE
         await response.send(tail)
