@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import os
+import signal
 from typing import Any
 
 import punq
 from loguru import logger
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.trace import Tracer
 from sanic import Sanic
 
 from calcifer.catalog import Catalog, load_catalog
@@ -23,30 +25,28 @@ from calcifer.http.cors import Cors
 from calcifer.http.handlers import Api
 from calcifer.http.routes import register_http
 from calcifer.providers.registry import build_directory
+from calcifer.runtime import Runtime
 from calcifer.settings import Settings
 from calcifer.telemetry.logging import configure_logging
 from calcifer.telemetry.tracing import ServerTracing, SpanObserver, build_tracer_provider
 
-__all__ = ["build_container", "create_app"]
+__all__ = ["build_api", "create_app"]
 
 APP_NAME = "calcifer"
 
 
-def build_container(settings: Settings, catalog: Catalog) -> punq.Container:
-    """Everything a worker needs, resolved once when it starts; never per request."""
+def build_api(settings: Settings, catalog: Catalog, tracer: Tracer) -> Api:
+    """Everything one catalog needs, resolved once per catalog; never per request.
+
+    Called at start-up and again on each reload; must run inside the worker's event loop,
+    because provider clients bind their connection pools to it."""
     container = punq.Container()
     container.register(Settings, instance=settings)
     container.register(Catalog, instance=catalog)
-    tracer_provider = build_tracer_provider(settings.telemetry)
-    tracer = tracer_provider.get_tracer("calcifer")
-    container.register(TracerProvider, instance=tracer_provider)
-    container.register(ServerTracing, instance=ServerTracing(tracer))
     kinds = {pid: config.kind for pid, config in catalog.providers.items()}
     container.register(CallObserver, instance=SpanObserver(tracer, kinds))
     container.register(ModelRouter, instance=ModelRouter(catalog.models.values()))
-    container.register(
-        ProviderDirectory, factory=lambda: build_directory(catalog), scope=punq.Scope.singleton
-    )
+    container.register(ProviderDirectory, instance=build_directory(catalog))
     balancer = Balancer(
         catalog.models.values(),
         breaker_settings=lambda provider_id: catalog.providers[provider_id].breaker,
@@ -55,24 +55,31 @@ def build_container(settings: Settings, catalog: Catalog) -> punq.Container:
     container.register(Balancer, instance=balancer)
     container.register(Gateway, scope=punq.Scope.singleton)
     container.register(Api, scope=punq.Scope.singleton)
-    container.register(Cors, instance=Cors(settings.cors))
-    return container
+    api: Api = container.resolve(Api)
+    return api
 
 
 def create_app(settings: Settings, catalog: Catalog | None = None) -> Sanic[Any, Any]:
     """A ready Sanic app; also the factory each worker process calls."""
     configure_logging(settings.logging)
     catalog = catalog or load_catalog(settings.catalog_path, settings.environment)
-    container = build_container(settings, catalog)
+    tracer_provider = build_tracer_provider(settings.telemetry)
+    tracer = tracer_provider.get_tracer("calcifer")
+    runtime = Runtime(settings, catalog, lambda current: build_api(settings, current, tracer))
     app = Sanic(APP_NAME, configure_logging=False)
     _configure_server(app, settings)
-    app.ctx.tracing = container.resolve(ServerTracing)
-    register_http(app, container.resolve(Cors))
+    app.ctx.tracing = ServerTracing(tracer)
+    app.ctx.runtime = runtime
+    app.ctx.master_key = settings.master_key
+    register_http(app, Cors(settings.cors))
 
     @app.before_server_start
     async def start_services(app: Sanic[Any, Any]) -> None:
-        # Provider clients hold connection pools bound to this worker's event loop.
-        app.ctx.api = container.resolve(Api)
+        runtime.start()
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(runtime.reload("SIGHUP")))
+        if settings.catalog_watch_seconds > 0:
+            app.add_task(runtime.watch(settings.catalog_watch_seconds), name="catalog-watch")
         # Everything built so far lives as long as the worker: keep it out of the garbage
         # collector's full scans, which otherwise stall a request for tens of milliseconds.
         gc.collect()
@@ -83,9 +90,8 @@ def create_app(settings: Settings, catalog: Catalog | None = None) -> Sanic[Any,
 
     @app.after_server_stop
     async def stop_services(app: Sanic[Any, Any]) -> None:
-        for provider in container.resolve(ProviderDirectory).all():
-            await provider.aclose()
-        container.resolve(TracerProvider).shutdown()
+        await runtime.close()
+        tracer_provider.shutdown()
 
     return app
 

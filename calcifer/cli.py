@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
@@ -81,8 +83,17 @@ def _serve(args: argparse.Namespace) -> int:
     if single:
         Sanic.serve_single(primary=app)
     else:
+        # Each worker reloads its catalog on SIGHUP; the manager passes the signal on
+        # (left alone, SIGHUP would end the manager and every worker with it).
+        signal.signal(signal.SIGHUP, _forward_to_workers)
         Sanic.serve(primary=app, app_loader=loader)
     return 0
+
+
+def _forward_to_workers(signum: int, frame: object) -> None:
+    for tasks in Path("/proc/self/task").glob("*/children"):
+        for child in tasks.read_text().split():
+            os.kill(int(child), signum)
 
 
 def _with_cli_overrides(settings: Settings, args: argparse.Namespace) -> Settings:

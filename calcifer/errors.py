@@ -3,6 +3,8 @@
     CalciferError
     ├── ConfigurationError            bad config.yaml or environment; stops the boot
     │   └── CatalogError              bad catalog; carries one `Problem` per line
+    ├── AdminDenied                   the admin API was called without the master key
+    │   └── AdminDisabled             the admin API is off (no master key configured)
     ├── RequestError                  the client's request cannot be served as sent
     │   ├── InvalidRequest            malformed JSON, wrong types, missing fields
     │   ├── UnsupportedFeature        the chosen provider lacks a requested capability
@@ -30,6 +32,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 __all__ = [
+    "AdminDenied",
+    "AdminDisabled",
     "CalciferError",
     "CatalogError",
     "ConfigurationError",
@@ -85,6 +89,14 @@ class CatalogError(ConfigurationError):
     def __init__(self, problems: list[Problem]) -> None:
         self.problems = sorted(problems, key=lambda p: (p.file, p.line, p.column, p.path))
         super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class AdminDenied(CalciferError):
+    """The admin API needs the master key."""
+
+
+class AdminDisabled(AdminDenied):
+    """No master key is configured, so the admin API is off."""
 
 
 class RequestError(CalciferError):

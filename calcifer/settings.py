@@ -92,6 +92,10 @@ class Settings:
     telemetry: TelemetrySettings = field(default_factory=TelemetrySettings)
     catalog_path: Path = Path("catalog")
     """A catalog YAML file or a directory of them."""
+    catalog_watch_seconds: float = 5.0
+    """How often each worker checks the catalog files for changes; 0 turns watching off."""
+    master_key: str | None = field(default=None, repr=False)
+    """Bearer key for the admin API (env CALCIFER_MASTER_KEY); no key, no admin API."""
     environment: Mapping[str, str] = field(default_factory=dict, repr=False)
     """Snapshot of the environment taken at start-up; the catalog resolves `${VAR}` from it.
     Kept out of repr because it holds provider keys."""
@@ -124,7 +128,7 @@ def load_settings(
         name: _build(cls, document.get(name) or {}, f"{path}: {name}") for name, cls in sections.items()
     }
     catalog_section = document.get("catalog") or {}
-    _reject_unknown(catalog_section, {"path"}, f"{path}: catalog")
+    _reject_unknown(catalog_section, {"path", "watch_seconds"}, f"{path}: catalog")
     catalog_path = Path(str(catalog_section.get("path", "catalog")))
     if not catalog_path.is_absolute():
         catalog_path = path.parent / catalog_path
@@ -134,6 +138,8 @@ def load_settings(
         logging=built["logging"],
         telemetry=_telemetry_overrides(built["telemetry"], env),
         catalog_path=catalog_path,
+        catalog_watch_seconds=float(str(catalog_section.get("watch_seconds", 5.0))),
+        master_key=env.get("CALCIFER_MASTER_KEY", "").strip() or None,
         environment=env,
     )
     _check(settings)

@@ -28,6 +28,8 @@ class ErrorRow:
 
 
 ERROR_TABLE: dict[type[BaseException], ErrorRow] = {
+    errors.AdminDisabled: ErrorRow(403, "permission_error", "admin_disabled", "WARNING"),
+    errors.AdminDenied: ErrorRow(401, "authentication_error", "invalid_master_key", "WARNING"),
     errors.InvalidRequest: ErrorRow(400, "invalid_request_error", "invalid_request", "INFO"),
     errors.UnsupportedFeature: ErrorRow(400, "invalid_request_error", "unsupported_feature", "INFO"),
     errors.ModelNotFound: ErrorRow(404, "invalid_request_error", "model_not_found", "INFO"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import hmac
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -11,18 +13,27 @@ from sanic.response import HTTPResponse, raw
 
 from calcifer.catalog.model import Catalog
 from calcifer.domain.chat import ChatRequest, PricedCompletion
+from calcifer.domain.directory import ProviderDirectory
 from calcifer.domain.gateway import Gateway
 from calcifer.domain.models import ModelSpec
 from calcifer.domain.priced_stream import PricedStream
 from calcifer.domain.pricing import format_usd
-from calcifer.errors import InvalidRequest, ModelNotFound
+from calcifer.errors import AdminDenied, AdminDisabled, InvalidRequest, ModelNotFound
 from calcifer.http import openai_api, seed_api
 from calcifer.http.jsonio import dumps, loads_object
 from calcifer.http.lifecycle import RequestScope, json_response
 from calcifer.http.parsing import parse_chat_request, parse_seed_request
 from calcifer.http.sse import SseSink
 
-__all__ = ["Api", "chat_completions", "completions", "health", "list_models", "retrieve_model"]
+__all__ = [
+    "Api",
+    "admin_reload",
+    "chat_completions",
+    "completions",
+    "health",
+    "list_models",
+    "retrieve_model",
+]
 
 PROVIDER_HEADER = "X-Provider"
 DEADLINE_HEADER = "X-Calcifer-Timeout-Ms"
@@ -36,12 +47,33 @@ SendStream = Callable[[SseSink, PricedStream, ChatRequest], Awaitable[None]]
 class Api:
     """The services handlers use in one worker, built when the worker starts."""
 
-    def __init__(self, gateway: Gateway, catalog: Catalog) -> None:
+    def __init__(self, gateway: Gateway, catalog: Catalog, directory: ProviderDirectory) -> None:
         self.gateway = gateway
         self.catalog_version = catalog.version
+        self._directory = directory
+        self._in_flight = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
         self._listing = {model.name: _model_entry(model) for model in gateway.models}
         self._aliases = {alias: model.name for model in gateway.models for alias in model.aliases}
         self.models_body = dumps({"object": "list", "data": list(self._listing.values())})
+
+    def enter(self) -> None:
+        """A request starts on this catalog (it keeps it to its end, even across a reload)."""
+        self._in_flight += 1
+        self._idle.clear()
+
+    def leave(self) -> None:
+        self._in_flight -= 1
+        if self._in_flight == 0:
+            self._idle.set()
+
+    async def drained(self) -> None:
+        await self._idle.wait()
+
+    async def close(self) -> None:
+        for provider in self._directory.all():
+            await provider.aclose()
 
     def model_entry(self, name: str) -> dict[str, Any]:
         entry = self._listing.get(self._aliases.get(name, name))
@@ -59,19 +91,19 @@ async def completions(request: Request, scope: RequestScope) -> HTTPResponse | N
 
 
 async def list_models(request: Request, scope: RequestScope) -> HTTPResponse:
-    api: Api = request.app.ctx.api
+    api: Api = request.ctx.api
     return HTTPResponse(api.models_body, content_type="application/json")
 
 
 async def retrieve_model(request: Request, scope: RequestScope, name: str) -> HTTPResponse:
-    api: Api = request.app.ctx.api
+    api: Api = request.ctx.api
     return json_response(api.model_entry(name))
 
 
 async def health(request: Request) -> HTTPResponse:
     if not request.args.get("detail"):
         return HTTPResponse(b'{"status":"healthy"}', content_type="application/json")
-    api: Api = request.app.ctx.api
+    api: Api = request.app.ctx.runtime.current
     states = api.gateway.balancer.all_states()
     detail = {
         "status": "healthy",
@@ -81,10 +113,27 @@ async def health(request: Request) -> HTTPResponse:
     return json_response(detail)
 
 
+async def admin_reload(request: Request, scope: RequestScope) -> HTTPResponse:
+    """Validate the catalog files and, when they are valid and changed, serve them."""
+    master_key: str | None = request.app.ctx.master_key
+    if not master_key:
+        raise AdminDisabled("The admin API is off: set CALCIFER_MASTER_KEY to enable it")
+    given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+    if not hmac.compare_digest(given.encode(), master_key.encode()):
+        raise AdminDenied("A valid master key is required (Authorization: Bearer ...)")
+    result = await request.app.ctx.runtime.reload("admin endpoint")
+    body = {
+        "reloaded": result.reloaded,
+        "catalog_version": result.catalog_version,
+        "problems": result.problems,
+    }
+    return json_response(body, status=422 if result.problems else 200)
+
+
 async def _serve(
     request: Request, scope: RequestScope, parse: Parse, body_of: BodyOf, send_stream: SendStream
 ) -> HTTPResponse | None:
-    api: Api = request.app.ctx.api
+    api: Api = request.ctx.api
     chat = parse(loads_object(request.body), request.headers.get(PROVIDER_HEADER))
     deadline = _deadline(request.headers.get(DEADLINE_HEADER))
     scope.stream, scope.metadata = chat.stream, chat.metadata

@@ -56,6 +56,7 @@ class RequestScope:
     log_level: str = "INFO"
     metadata: dict[str, Any] | None = None
     """The client's `metadata` object, recorded on the request's log line."""
+    catalog_version: str | None = None
     upstream_seconds: float = 0.0
     """Time spent waiting for the provider; everything else is the gateway's own time."""
 
@@ -94,6 +95,9 @@ def scoped(route: str, handler: Handler) -> Callable[..., Coroutine[Any, Any, HT
     async def serve(request: Request, **params: str) -> HTTPResponse | None:
         scope = RequestScope(request_id=request.ctx.request_id, route=route)
         tracing: ServerTracing = request.app.ctx.tracing
+        # The catalog this request started on serves it to its end, even if it is reloaded.
+        api = request.ctx.api = request.app.ctx.runtime.current
+        api.enter()
         with tracing.server_span(request.method, route, request.headers) as span:
             try:
                 response = await handler(request, scope, **params)
@@ -106,6 +110,8 @@ def scoped(route: str, handler: Handler) -> Callable[..., Coroutine[Any, Any, HT
                 scope.status, scope.error, scope.log_level = 500, type(exc).__name__, "ERROR"
                 raise
             finally:
+                api.leave()
+                scope.catalog_version = api.catalog_version
                 _finish(scope, span)
         return response
 
@@ -141,4 +147,5 @@ def _finish(scope: RequestScope, span: Span) -> None:
         overhead_ms=overhead_ms,
         error=scope.error,
         metadata=scope.metadata,
+        catalog=scope.catalog_version,
     ).log(scope.log_level, "request")

@@ -38,6 +38,9 @@ def register_http(app: Sanic[Any, Any], cors: Cors) -> None:
         name="model",
     )
     app.add_route(handlers.health, "/health", methods=["GET"], name="health")
+    app.add_route(
+        scoped("/admin/reload", handlers.admin_reload), "/admin/reload", methods=["POST"], name="reload"
+    )
     app.register_middleware(assign_request_id, "request")
     app.register_middleware(cors.preflight, "request")
     app.register_middleware(_tag_response, "response")
