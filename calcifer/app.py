@@ -71,6 +71,7 @@ def create_app(settings: Settings, catalog: Catalog | None = None) -> Sanic[Any,
     app.ctx.tracing = ServerTracing(tracer)
     app.ctx.runtime = runtime
     app.ctx.master_key = settings.master_key
+    app.ctx.open_sinks = set()
     register_http(app, Cors(settings.cors))
 
     @app.before_server_start
@@ -88,8 +89,20 @@ def create_app(settings: Settings, catalog: Catalog | None = None) -> Sanic[Any,
             "worker ready: catalog {}, {} models", catalog.version, len(catalog.models)
         )
 
+    @app.before_server_stop
+    async def end_streams_at_grace(app: Sanic[Any, Any]) -> None:
+        # Sanic stops accepting, then lets in-flight requests run for the grace period and
+        # aborts the rest. Streams still open shortly before that get a terminal error event.
+        async def end_streams() -> None:
+            await asyncio.sleep(max(0.0, settings.server.graceful_shutdown_seconds - 0.3))
+            for sink in list(app.ctx.open_sinks):
+                sink.shut_down()
+
+        app.ctx.stream_ender = asyncio.get_running_loop().create_task(end_streams())
+
     @app.after_server_stop
     async def stop_services(app: Sanic[Any, Any]) -> None:
+        app.ctx.stream_ender.cancel()
         await runtime.close()
         tracer_provider.shutdown()
 

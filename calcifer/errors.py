@@ -12,6 +12,7 @@
     │   ├── ProviderMismatch          X-Provider names a provider that does not serve the model
     │   └── PayloadTooLarge           body over the configured limit
     ├── ProviderNotConfigured         the provider's credential is missing on this gateway
+    ├── ServerShuttingDown            the worker is stopping and ended the request
     └── UpstreamError                 the provider failed; `provider` names it
         ├── UpstreamRejected          the provider refused the request itself (400/404/422...)
         │   └── ContextWindowExceeded the prompt does not fit the model's context window
@@ -46,6 +47,7 @@ __all__ = [
     "ProviderMismatch",
     "ProviderNotConfigured",
     "RequestError",
+    "ServerShuttingDown",
     "UnsupportedFeature",
     "UpstreamAuthFailed",
     "UpstreamError",
@@ -133,6 +135,10 @@ class PayloadTooLarge(RequestError):
 
 class ProviderNotConfigured(CalciferError):
     """The provider has no credential on this gateway, so its models cannot be served."""
+
+
+class ServerShuttingDown(CalciferError):
+    """The worker is stopping; its grace period for in-flight requests is over."""
 
 
 class UpstreamError(CalciferError):

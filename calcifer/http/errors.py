@@ -37,6 +37,7 @@ ERROR_TABLE: dict[type[BaseException], ErrorRow] = {
     errors.PayloadTooLarge: ErrorRow(413, "invalid_request_error", "payload_too_large", "INFO"),
     errors.RequestError: ErrorRow(400, "invalid_request_error", "invalid_request", "INFO"),
     errors.ProviderNotConfigured: ErrorRow(503, "server_error", "provider_not_configured", "WARNING"),
+    errors.ServerShuttingDown: ErrorRow(503, "server_error", "server_shutting_down", "WARNING"),
     errors.ContextWindowExceeded: ErrorRow(400, "invalid_request_error", "context_length_exceeded", "INFO"),
     errors.UpstreamRejected: ErrorRow(400, "invalid_request_error", "upstream_rejected", "INFO"),
     errors.UpstreamRateLimited: ErrorRow(429, "rate_limit_error", "rate_limit_exceeded", "WARNING"),

@@ -20,6 +20,7 @@ from calcifer.domain.priced_stream import PricedStream
 from calcifer.domain.pricing import format_usd
 from calcifer.errors import AdminDenied, AdminDisabled, InvalidRequest, ModelNotFound
 from calcifer.http import openai_api, seed_api
+from calcifer.http.errors import http_error
 from calcifer.http.jsonio import dumps, loads_object
 from calcifer.http.lifecycle import RequestScope, json_response
 from calcifer.http.parsing import parse_chat_request, parse_seed_request
@@ -146,6 +147,8 @@ async def _serve(
             await send_stream(sink, stream, chat)
         finally:
             scope.priced(stream.usage, stream.cost, stream.upstream_seconds)
+            if sink.failure is not None:
+                scope.error = http_error(sink.failure)[1]["error"]["code"]
         return None
     priced = await api.gateway.complete(chat, deadline)
     headers = scope.served_by(priced.model.name, priced.model.provider_id, priced.attempts)
