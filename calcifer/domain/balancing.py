@@ -56,6 +56,7 @@ class Balancer:
     ) -> None:
         self._rng = rng or random.Random()
         self._states: dict[str, DeploymentState] = {}
+        models = list(models)
         for model in models:
             for deployment in model.deployments:
                 if deployment.key not in self._states:
@@ -67,8 +68,10 @@ class Balancer:
                         ),
                     )
 
+        self._by_model = {model.name: [self._states[d.key] for d in model.deployments] for model in models}
+
     def states(self, model: ModelSpec) -> list[DeploymentState]:
-        return [self._states[d.key] for d in model.deployments]
+        return self._by_model[model.name]
 
     def all_states(self) -> list[DeploymentState]:
         return list(self._states.values())
@@ -77,6 +80,13 @@ class Balancer:
         self, model: ModelSpec, tried: set[str], provider_hint: str | None = None
     ) -> DeploymentState | None:
         """A healthy deployment, an untried one when there is one; None when all are open."""
+        states = self._by_model[model.name]
+        if len(states) == 1 and provider_hint is None:  # most models: one deployment, no choice
+            only = states[0]
+            if not only.breaker.available():
+                return None
+            only.breaker.acquire()
+            return only
         candidates = [
             s
             for s in self.states(model)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from calcifer.domain.balancing import Balancer, DeploymentState
-from calcifer.domain.chat import ChatRequest, PricedCompletion
+from calcifer.domain.chat import ChatRequest, Completion, PricedCompletion
 from calcifer.domain.directory import ProviderDirectory
 from calcifer.domain.estimate import prompt_characters
 from calcifer.domain.models import ModelSpec
@@ -47,6 +47,14 @@ _T = TypeVar("_T", bound=PricedCompletion | PricedStream)
 # Failures of the upstream itself: they count against a deployment's breaker, and the
 # request moves on to another deployment or a fallback model.
 _UPSTREAM_FAULTS = (UpstreamUnavailable, UpstreamTimeout, UpstreamRateLimited, UpstreamProtocolError)
+
+
+async def _within(seconds: float | None, work: Awaitable[Completion]) -> Completion:
+    """`work`, given at most `seconds` when there is a deadline (no timer otherwise)."""
+    if seconds is None:
+        return await work
+    async with asyncio.timeout(seconds):
+        return await work
 
 
 @dataclass(slots=True)
@@ -163,8 +171,7 @@ class Gateway:
         state.in_flight += 1
         started = time.perf_counter()
         try:
-            async with asyncio.timeout(trail.remaining()):
-                completion = await provider.complete(call)
+            completion = await _within(trail.remaining(), provider.complete(call))
         except TimeoutError:
             error = UpstreamTimeout(
                 f"Provider '{provider.id}' did not answer within the request's deadline", provider=provider.id

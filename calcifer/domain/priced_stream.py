@@ -132,8 +132,11 @@ class PricedStream:
 
     async def _next(self, *, first: bool) -> Chunk | None:
         waited = time.perf_counter()
+        limit = self._limits.wait(first)
         try:
-            async with asyncio.timeout(self._limits.wait(first)):
+            if limit is None:  # the common case pays for no timer
+                return await anext(self._upstream)
+            async with asyncio.timeout(limit):
                 return await anext(self._upstream)
         except StopAsyncIteration:
             return None
