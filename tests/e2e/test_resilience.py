@@ -30,6 +30,12 @@ providers:
   flaky:
 {provider}    max_retries: 0
     circuit_breaker: {{consecutive_failures: 2, cooldown_seconds: 1}}
+  dead:
+    kind: openai
+    api_key_env: FAKE_OPENAI_KEY
+    base_url: http://127.0.0.1:1/v1
+    max_retries: 1
+    circuit_breaker: {{consecutive_failures: 1000, min_calls: 1000}}
   slow:
 {provider}    max_retries: 0
     first_byte_timeout: 0.5
@@ -57,6 +63,12 @@ models:
     provider: dep-a
     upstream_model: small-model
     context_window_fallbacks: [echo4]
+    pricing: {{input: 1, output: 1}}
+  half-dead:
+    deployments:
+      - {{provider: dead, upstream_model: nowhere}}
+      - {{provider: dep-a, upstream_model: alive-model}}
+    routing: {{strategy: least_inflight}}
     pricing: {{input: 1, output: 1}}
   slow-model:
     provider: slow
@@ -204,3 +216,13 @@ def test_bad_deadline_header_is_a_400(resilient: GatewayProcess) -> None:
     response = post(resilient, "echo4", headers={"X-Calcifer-Timeout-Ms": "soon"})
     assert response.status_code == 400
     assert response.json()["error"]["param"] == "X-Calcifer-Timeout-Ms"
+
+
+def test_refused_connection_is_retried_on_the_live_deployment(
+    resilient: GatewayProcess, upstream: FakeOpenAI
+) -> None:
+    for _ in range(10):
+        response = post(resilient, "half-dead")
+        assert response.status_code == 200
+        assert response.headers["x-calcifer-provider"] == "dep-a"
+    assert len(upstream.received_for("alive-model")) == 10
