@@ -44,7 +44,6 @@ from calcifer.domain.usage import Usage
 from calcifer.errors import (
     InvalidRequest,
     UpstreamError,
-    UpstreamProtocolError,
     UpstreamRateLimited,
     UpstreamTimeout,
     UpstreamUnavailable,
@@ -60,7 +59,7 @@ from calcifer.providers.chat_parts import (
     usage_body,
 )
 from calcifer.providers.sse import sse_payloads
-from calcifer.providers.upstream_errors import from_status
+from calcifer.providers.upstream_errors import from_status, json_object, unreadable
 
 __all__ = ["AnthropicProvider", "StreamTranslator", "parse_event", "usage_from_anthropic"]
 
@@ -104,12 +103,9 @@ class AnthropicProvider:
         with _translated_errors(self._id):
             response = await self._post(body, call.headers, stream=False)
             payload = response.content
-        try:
-            data = orjson.loads(payload)
-        except orjson.JSONDecodeError as exc:
-            raise _bad_response(self._id, "a body that is not JSON") from exc
-        if not isinstance(data, dict) or not isinstance(data.get("content"), list):
-            raise _bad_response(self._id, "a message without content")
+        data = json_object(self._id, payload, "a body")
+        if not isinstance(data.get("content"), list):
+            raise unreadable(self._id, "a message without content")
         usage = usage_from_anthropic(data.get("usage") or {})
         return Completion(body=chat_completion(data, usage), usage=usage)
 
@@ -396,17 +392,7 @@ class StreamTranslator:
 
 
 def parse_event(provider: str, payload: str) -> dict[str, Any]:
-    try:
-        event = orjson.loads(payload)
-    except orjson.JSONDecodeError as exc:
-        raise _bad_response(provider, "a stream event that is not JSON") from exc
-    if not isinstance(event, dict):
-        raise _bad_response(provider, "a stream event that is not an object")
-    return event
-
-
-def _bad_response(provider: str, what: str) -> UpstreamProtocolError:
-    return UpstreamProtocolError(f"Provider '{provider}' answered with {what}", provider=provider)
+    return json_object(provider, payload, "a stream event")
 
 
 def _stream_error(provider: str, error: dict[str, Any]) -> UpstreamError:

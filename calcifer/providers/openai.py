@@ -33,9 +33,9 @@ from calcifer.domain.chat import Chunk, Completion
 from calcifer.domain.estimate import estimate_tokens
 from calcifer.domain.provider import Capability, UpstreamCall
 from calcifer.domain.usage import Usage
-from calcifer.errors import UpstreamError, UpstreamProtocolError, UpstreamTimeout, UpstreamUnavailable
+from calcifer.errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from calcifer.providers.sse import sse_batches
-from calcifer.providers.upstream_errors import from_status
+from calcifer.providers.upstream_errors import from_status, json_object, unreadable
 
 __all__ = ["OpenAIProvider", "usage_from_openai"]
 
@@ -80,12 +80,9 @@ class OpenAIProvider:
                 payload = await response.read()
                 if response.status >= 400:
                     raise _status_error(self._id, response.status, payload, response.headers)
-        try:
-            data = orjson.loads(payload)
-        except orjson.JSONDecodeError as exc:
-            raise _bad_response(self._id, "a body that is not JSON") from exc
-        if not isinstance(data, dict) or not isinstance(data.get("choices"), list):
-            raise _bad_response(self._id, "a chat completion without choices")
+        data = json_object(self._id, payload, "a body")
+        if not isinstance(data.get("choices"), list):
+            raise unreadable(self._id, "a chat completion without choices")
         return Completion(body=data, usage=_usage_or_estimate(data, call))
 
     async def stream(self, call: UpstreamCall) -> AsyncIterator[Chunk]:
@@ -119,12 +116,7 @@ class OpenAIProvider:
         await self._endpoint.aclose()
 
     def _chunk(self, payload: bytes) -> Chunk:
-        try:
-            data = orjson.loads(payload)
-        except orjson.JSONDecodeError as exc:
-            raise _bad_response(self._id, "a stream event that is not JSON") from exc
-        if not isinstance(data, dict):
-            raise _bad_response(self._id, "a stream event that is not an object")
+        data = json_object(self._id, payload, "a stream event")
         if "error" in data:
             raise _stream_error(self._id, data["error"])
         usage = data.get("usage")
@@ -205,10 +197,6 @@ def _usage_or_estimate(data: Mapping[str, Any], call: UpstreamCall) -> Usage:
     prompt = "".join(str(m.get("content") or "") for m in call.request.messages)
     answer = "".join(str((c.get("message") or {}).get("content") or "") for c in data["choices"])
     return Usage(input_tokens=estimate_tokens(prompt), output_tokens=estimate_tokens(answer), estimated=True)
-
-
-def _bad_response(provider: str, what: str) -> UpstreamProtocolError:
-    return UpstreamProtocolError(f"Provider '{provider}' answered with {what}", provider=provider)
 
 
 def _stream_error(provider: str, error: object) -> UpstreamError:

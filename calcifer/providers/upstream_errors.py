@@ -11,17 +11,21 @@ import email.utils
 import re
 import time
 from collections.abc import Mapping
+from typing import Any
+
+import orjson
 
 from calcifer.errors import (
     ContextWindowExceeded,
     UpstreamAuthFailed,
     UpstreamError,
+    UpstreamProtocolError,
     UpstreamRateLimited,
     UpstreamRejected,
     UpstreamUnavailable,
 )
 
-__all__ = ["from_status", "retry_after_seconds"]
+__all__ = ["from_status", "json_object", "retry_after_seconds", "unreadable"]
 
 # How OpenAI, Anthropic, Gemini and the OpenAI-compatible servers word a prompt that is too long.
 _CONTEXT_OVERFLOW = re.compile(
@@ -74,3 +78,19 @@ def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
         except (TypeError, ValueError):
             return None
         return max(0.0, parsed.timestamp() - time.time())
+
+
+def unreadable(provider: str, what: str) -> UpstreamProtocolError:
+    """The error for a provider that answered with something other than its wire format."""
+    return UpstreamProtocolError(f"Provider '{provider}' answered with {what}", provider=provider)
+
+
+def json_object(provider: str, payload: bytes | str, what: str) -> dict[str, Any]:
+    """`payload` parsed as a JSON object, or `unreadable` naming `what` was expected."""
+    try:
+        value = orjson.loads(payload)
+    except orjson.JSONDecodeError as exc:
+        raise unreadable(provider, f"{what} that is not JSON") from exc
+    if not isinstance(value, dict):
+        raise unreadable(provider, f"{what} that is not an object")
+    return value
