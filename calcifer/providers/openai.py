@@ -55,8 +55,9 @@ class OpenAIProvider:
         self._endpoint = _Endpoint(_sdk_client(config))
         connect = min(_CONNECT_SECONDS, config.timeout)
         self._complete_timeout = aiohttp.ClientTimeout(total=config.timeout, connect=connect)
-        # A stream may last long; what must not last is the silence between its chunks.
-        self._stream_timeout = aiohttp.ClientTimeout(connect=connect, sock_read=config.timeout)
+        # A stream may last long; its silences are bounded by the gateway (first-byte and
+        # idle timeouts), which costs less than aiohttp re-arming a read timer per chunk.
+        self._stream_timeout = aiohttp.ClientTimeout(connect=connect)
         self._session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=0, ttl_dns_cache=300),
             skip_auto_headers=("User-Agent",),

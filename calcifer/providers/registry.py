@@ -59,6 +59,7 @@ def build_directory(catalog: Catalog) -> ProviderDirectory:
 def _policy(config: ProviderConfig) -> ProviderPolicy:
     return ProviderPolicy(
         retry=RetryPolicy(attempts=config.max_retries + 1),
-        first_byte_timeout=config.first_byte_timeout,
-        idle_timeout=config.idle_timeout,
+        # A stream's silences are bounded even when the catalog sets no stream timeouts.
+        first_byte_timeout=config.first_byte_timeout or config.timeout,
+        idle_timeout=config.idle_timeout or config.timeout,
     )
