@@ -91,9 +91,21 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _forward_to_workers(signum: int, frame: object) -> None:
+    """Pass SIGHUP on to the children that handle it: the workers. Sanic's state-sharing
+    process is a child too, and SIGHUP would end it (and the whole server with it)."""
     for tasks in Path("/proc/self/task").glob("*/children"):
         for child in tasks.read_text().split():
-            os.kill(int(child), signum)
+            if _handles(int(child), signum):
+                os.kill(int(child), signum)
+
+
+def _handles(pid: int, signum: int) -> bool:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    caught = next((line.split()[1] for line in status.splitlines() if line.startswith("SigCgt:")), "0")
+    return bool(int(caught, 16) & (1 << (signum - 1)))
 
 
 def _with_cli_overrides(settings: Settings, args: argparse.Namespace) -> Settings:

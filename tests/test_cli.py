@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
+import time
 import zipfile
 from pathlib import Path
 
@@ -63,3 +65,31 @@ def test_wheel_ships_the_schema(tmp_path: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
     assert "calcifer/catalog/schema.json" in names
     assert "calcifer/py.typed" in names
+
+
+def test_sighup_to_a_multi_worker_gateway_reloads_every_worker_and_keeps_serving(tmp_path: Path) -> None:
+    gateway = GatewayProcess(tmp_path, ECHO_CATALOG, workers=2, config_extra="  watch_seconds: 0\n").start()
+    try:
+        with (tmp_path / "catalog.yaml").open("a") as catalog:
+            catalog.write("  echo5:\n    provider: echo\n    pricing: {input: 1, output: 1}\n")
+        assert gateway._process is not None
+        gateway._process.send_signal(signal.SIGHUP)
+        body = {"model": "echo5", "messages": [{"role": "user", "content": "hi"}]}
+        deadline = time.monotonic() + 10
+        reloaded = 0
+        while time.monotonic() < deadline:
+            time.sleep(0.1)
+            if gateway.log().count("catalog reloaded (SIGHUP)") == 2:
+                reloaded = 2
+                break
+        assert reloaded == 2
+        statuses = {
+            httpx.post(
+                gateway.url + "/v1/completions", json=body, headers={"Connection": "close"}
+            ).status_code
+            for _ in range(10)
+        }
+        assert statuses == {200}
+        assert gateway._process.poll() is None
+    finally:
+        gateway.stop()
