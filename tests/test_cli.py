@@ -70,13 +70,16 @@ def test_wheel_ships_the_schema(tmp_path: Path) -> None:
 def test_sighup_to_a_multi_worker_gateway_reloads_every_worker_and_keeps_serving(tmp_path: Path) -> None:
     gateway = GatewayProcess(tmp_path, ECHO_CATALOG, workers=2, config_extra="  watch_seconds: 0\n").start()
     try:
+        deadline = time.monotonic() + 20
+        while gateway.log().count('"worker ready') < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)  # the first worker answers /health before the second is up
         with (tmp_path / "catalog.yaml").open("a") as catalog:
             catalog.write("  echo5:\n    provider: echo\n    pricing: {input: 1, output: 1}\n")
         assert gateway._process is not None
         gateway._process.send_signal(signal.SIGHUP)
         body = {"model": "echo5", "messages": [{"role": "user", "content": "hi"}]}
         deadline = time.monotonic() + 10
-        reloaded = 0
+        reloaded = 0  # both workers log the reload
         while time.monotonic() < deadline:
             time.sleep(0.1)
             if gateway.log().count("catalog reloaded (SIGHUP)") == 2:
