@@ -2,11 +2,8 @@
 
 The official `openai` SDK supplies what it knows best: the base URL, authentication
 (a bearer key, or Azure's `api-key`), the API version query for Azure, and its standard
-headers. The request itself is sent on the adapter's own aiohttp session, because the
-SDK's request pipeline (option models, header merging, httpx2 over an aiohttp transport)
-costs about 0.3 ms of CPU per call on this machine, against 0.1 ms for the POST itself
-(measured in docs/performance.md), and the gateway only forwards bytes: it sends the
-client's body re-encoded once, forwards the provider's answer, and parses only the usage.
+headers. The bytes go through `Forwarder` (why: see `calcifer.providers.forwarding`): the
+client's body re-encoded once, the provider's answer forwarded, only the usage parsed.
 Retries are the gateway's, not a client library's, so there is exactly one source of them.
 
 Usage mapping (OpenAI counts subsets inside totals):
@@ -19,12 +16,11 @@ Usage mapping (OpenAI counts subsets inside totals):
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Mapping
+from contextlib import aclosing
 from typing import Any
 from urllib.parse import urlencode
 
-import aiohttp
 import openai
 import orjson
 
@@ -33,9 +29,9 @@ from calcifer.domain.chat import Chunk, Completion
 from calcifer.domain.estimate import estimate_tokens
 from calcifer.domain.provider import Capability, UpstreamCall
 from calcifer.domain.usage import Usage
-from calcifer.errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable
-from calcifer.providers.sse import sse_batches
-from calcifer.providers.upstream_errors import from_status, json_object, unreadable
+from calcifer.errors import UpstreamError, UpstreamUnavailable
+from calcifer.providers.forwarding import Forwarder
+from calcifer.providers.upstream_errors import json_object, unreadable
 
 __all__ = ["OpenAIProvider", "usage_from_openai"]
 
@@ -53,15 +49,7 @@ class OpenAIProvider:
     def __init__(self, config: ProviderConfig) -> None:
         self._id = config.id
         self._endpoint = _Endpoint(_sdk_client(config))
-        connect = min(_CONNECT_SECONDS, config.timeout)
-        self._complete_timeout = aiohttp.ClientTimeout(total=config.timeout, connect=connect)
-        # A stream may last long; its silences are bounded by the gateway (first-byte and
-        # idle timeouts), which costs less than aiohttp re-arming a read timer per chunk.
-        self._stream_timeout = aiohttp.ClientTimeout(connect=connect)
-        self._session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=0, ttl_dns_cache=300),
-            skip_auto_headers=("User-Agent",),
-        )
+        self._forwarder = Forwarder(config.id, config.timeout)
 
     @property
     def id(self) -> str:
@@ -74,13 +62,7 @@ class OpenAIProvider:
     async def complete(self, call: UpstreamCall) -> Completion:
         body = _upstream_body(call, stream=False)
         url, headers = self._endpoint.request(body["model"], call.headers, stream=False)
-        with _translated_errors(self._id):
-            async with self._session.post(
-                url, data=orjson.dumps(body), headers=headers, timeout=self._complete_timeout
-            ) as response:
-                payload = await response.read()
-                if response.status >= 400:
-                    raise _status_error(self._id, response.status, payload, response.headers)
+        payload = await self._forwarder.post(url, orjson.dumps(body), headers)
         data = json_object(self._id, payload, "a body")
         if not isinstance(data.get("choices"), list):
             raise unreadable(self._id, "a chat completion without choices")
@@ -89,31 +71,16 @@ class OpenAIProvider:
     async def stream(self, call: UpstreamCall) -> AsyncIterator[Chunk]:
         body = _upstream_body(call, stream=True)
         url, headers = self._endpoint.request(body["model"], call.headers, stream=True)
-        with _translated_errors(self._id):
-            response = await self._session.post(
-                url, data=orjson.dumps(body), headers=headers, timeout=self._stream_timeout
-            )
-            finished = False
-            try:
-                if response.status >= 400:
-                    raise _status_error(self._id, response.status, await response.read(), response.headers)
-                async for batch in sse_batches(response.content.iter_any()):
-                    last = len(batch) - 1
-                    for index, payload in enumerate(batch):
-                        chunk = self._chunk(payload)
-                        chunk.more = index < last
-                        yield chunk
-                finished = True
-            finally:
-                # Closing an unfinished response drops the connection: the provider stops
-                # generating (and billing) for a client that has gone.
-                if finished:
-                    response.release()
-                else:
-                    response.close()
+        async with aclosing(self._forwarder.stream(url, orjson.dumps(body), headers)) as batches:
+            async for batch in batches:
+                last = len(batch) - 1
+                for index, payload in enumerate(batch):
+                    chunk = self._chunk(payload)
+                    chunk.more = index < last
+                    yield chunk
 
     async def aclose(self) -> None:
-        await self._session.close()
+        await self._forwarder.aclose()
         await self._endpoint.aclose()
 
     def _chunk(self, payload: bytes) -> Chunk:
@@ -205,31 +172,3 @@ def _stream_error(provider: str, error: object) -> UpstreamError:
     return UpstreamUnavailable(
         f"Provider '{provider}' failed mid-stream: {message or error}", provider=provider
     )
-
-
-def _status_error(provider: str, status: int, payload: bytes, headers: Mapping[str, str]) -> UpstreamError:
-    return from_status(provider, status, _error_message(payload, status), headers)
-
-
-def _error_message(payload: bytes, status: int) -> str:
-    """The `error.message` of an OpenAI-style error body, when there is one."""
-    try:
-        body = orjson.loads(payload)
-    except orjson.JSONDecodeError:
-        return f"HTTP {status}"
-    error = body.get("error", body) if isinstance(body, dict) else None
-    message = error.get("message") if isinstance(error, dict) else None
-    return str(message) if message else f"HTTP {status}"
-
-
-@contextmanager
-def _translated_errors(provider: str) -> Iterator[None]:
-    """The one place transport exceptions become Calcifer errors."""
-    try:
-        yield
-    except TimeoutError as exc:
-        raise UpstreamTimeout(f"Provider '{provider}' did not answer in time", provider=provider) from exc
-    except aiohttp.ClientError as exc:
-        raise UpstreamUnavailable(
-            f"Provider '{provider}' could not be reached or dropped the connection", provider=provider
-        ) from exc
