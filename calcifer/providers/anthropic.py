@@ -1,10 +1,10 @@
 """The `anthropic` provider: Claude through the official `anthropic` SDK (Messages API).
 
-The SDK supplies authentication, the API version header, base URL, timeouts and error
-classes; requests go through its low-level `post` with a raw response, because the
-gateway translates JSON to and from the chat schema itself. The SDK's own OpenTelemetry
-spans and trace propagation are switched off: the gateway's CLIENT span is the one span
-of the call, and its `traceparent` is the one sent.
+The SDK client supplies the base URL, authentication and the `anthropic-version` and
+standard headers; the gateway translates JSON to and from the chat schema itself and sends
+the bytes through the shared forwarding path. The SDK's own OpenTelemetry spans and trace
+propagation are switched off: the gateway's CLIENT span is the one span of the call, and
+its `traceparent` is the one sent.
 
 Translation, chat schema → Messages API: system and developer messages → `system`
 (blocks when any carries `cache_control`); consecutive same-role turns merged; tool
@@ -30,11 +30,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import aclosing
 from typing import Any
 
 import anthropic
-import httpx2
 import orjson
 
 from calcifer.catalog.model import ProviderConfig
@@ -45,7 +44,6 @@ from calcifer.errors import (
     InvalidRequest,
     UpstreamError,
     UpstreamRateLimited,
-    UpstreamTimeout,
     UpstreamUnavailable,
 )
 from calcifer.providers.chat_parts import (
@@ -58,8 +56,8 @@ from calcifer.providers.chat_parts import (
     tool_definitions,
     usage_body,
 )
-from calcifer.providers.sse import sse_payloads
-from calcifer.providers.upstream_errors import from_status, json_object, unreadable
+from calcifer.providers.forwarding import Forwarder
+from calcifer.providers.upstream_errors import json_object, unreadable
 
 __all__ = ["AnthropicProvider", "StreamTranslator", "parse_event", "usage_from_anthropic"]
 
@@ -87,8 +85,13 @@ class AnthropicProvider:
             max_retries=0,  # the gateway retries; two layers would multiply attempts
             default_headers=dict(config.headers),
             open_telemetry={"traces": False, "propagation": False},
-            http_client=anthropic.DefaultAioHttpClient(timeout=config.timeout),
         )
+        # The SDK client gives the endpoint, authentication and `anthropic-version`;
+        # the bytes go through the shared forwarding path (see calcifer.providers.forwarding).
+        self._url = str(self._client.base_url).rstrip("/") + "/v1/messages"
+        static = {k: v for k, v in self._client.default_headers.items() if isinstance(v, str)}
+        self._headers = {**static, **self._client.auth_headers, "Content-Type": "application/json"}
+        self._forwarder = Forwarder(config.id, config.timeout)
 
     @property
     def id(self) -> str:
@@ -100,9 +103,8 @@ class AnthropicProvider:
 
     async def complete(self, call: UpstreamCall) -> Completion:
         body = messages_request(call, stream=False)
-        with _translated_errors(self._id):
-            response = await self._post(body, call.headers, stream=False)
-            payload = response.content
+        headers = {**self._headers, "Accept": "application/json", **call.headers}
+        payload = await self._forwarder.post(self._url, orjson.dumps(body), headers)
         data = json_object(self._id, payload, "a body")
         if not isinstance(data.get("content"), list):
             raise unreadable(self._id, "a message without content")
@@ -111,32 +113,20 @@ class AnthropicProvider:
 
     async def stream(self, call: UpstreamCall) -> AsyncIterator[Chunk]:
         body = messages_request(call, stream=True)
+        headers = {**self._headers, "Accept": "text/event-stream", **call.headers}
         translator = StreamTranslator(self._id, call.model.upstream_model)
-        with _translated_errors(self._id):
-            response = await self._post(body, call.headers, stream=True)
-            try:
-                async for payload in sse_payloads(response.aiter_lines()):
-                    for chunk in translator.feed(parse_event(self._id, payload)):
-                        yield chunk
-            finally:
-                await response.aclose()
+        async with aclosing(self._forwarder.stream(self._url, orjson.dumps(body), headers)) as batches:
+            async for batch in batches:
+                chunks = [
+                    chunk for payload in batch for chunk in translator.feed(parse_event(self._id, payload))
+                ]
+                for index, chunk in enumerate(chunks):
+                    chunk.more = index < len(chunks) - 1
+                    yield chunk
 
     async def aclose(self) -> None:
+        await self._forwarder.aclose()
         await self._client.close()
-
-    async def _post(
-        self, body: dict[str, Any], trace_headers: Mapping[str, str], *, stream: bool
-    ) -> httpx2.Response:
-        accept = "text/event-stream" if stream else "application/json"
-        headers = {"Content-Type": "application/json", "Accept": accept, **trace_headers}
-        response: httpx2.Response = await self._client.post(
-            "/v1/messages",
-            cast_to=httpx2.Response,
-            content=orjson.dumps(body),
-            options={"headers": headers},
-            stream=stream,
-        )
-        return response
 
 
 # --- request conversion -------------------------------------------------------------
@@ -391,7 +381,7 @@ class StreamTranslator:
         return Chunk({**self._envelope, "choices": [choice]})
 
 
-def parse_event(provider: str, payload: str) -> dict[str, Any]:
+def parse_event(provider: str, payload: bytes | str) -> dict[str, Any]:
     return json_object(provider, payload, "a stream event")
 
 
@@ -400,19 +390,3 @@ def _stream_error(provider: str, error: dict[str, Any]) -> UpstreamError:
     if error.get("type") == "rate_limit_error":
         return UpstreamRateLimited(message, provider=provider, retry_after=None)
     return UpstreamUnavailable(message, provider=provider)
-
-
-@contextmanager
-def _translated_errors(provider: str) -> Iterator[None]:
-    """The one place SDK and transport exceptions become Calcifer errors."""
-    try:
-        yield
-    except anthropic.APIStatusError as exc:
-        message = exc.api_message or f"HTTP {exc.status_code}"
-        raise from_status(provider, exc.status_code, message, exc.response.headers) from exc
-    except (anthropic.APITimeoutError, httpx2.TimeoutException) as exc:
-        raise UpstreamTimeout(f"Provider '{provider}' did not answer in time", provider=provider) from exc
-    except (anthropic.APIConnectionError, httpx2.TransportError) as exc:
-        raise UpstreamUnavailable(
-            f"Provider '{provider}' could not be reached or dropped the connection", provider=provider
-        ) from exc
