@@ -90,6 +90,7 @@ class PricedStream:
         self._reported: Usage | None = None
         self._limits = limits
         self._on_finish = on_finish
+        self._finished = False
         self._idle = _IdleWatch(limits.idle_timeout) if limits.idle_timeout else None
 
     async def start(self) -> None:
@@ -162,7 +163,18 @@ class PricedStream:
         finally:
             self.upstream_seconds += time.perf_counter() - waited
 
+    async def aclose(self) -> None:
+        """End a stream nobody read to its end (the client left before the first write):
+        close the upstream, record the call, release the deployment. Harmless after `chunks`."""
+        if self._finished:
+            return
+        self._price_unreported()
+        self._record.failed(asyncio.CancelledError("the stream was never read"), self.usage, self.cost)
+        self._finish(None)
+        await self._close_upstream()
+
     def _finish(self, outcome: bool | None) -> None:
+        self._finished = True
         if self._idle is not None:
             self._idle.stop()
         """Report once how the stream ended: True fine, False the upstream failed, None no verdict."""

@@ -142,13 +142,14 @@ async def _serve(
         stream = await api.gateway.stream(chat, deadline)
         headers = scope.served_by(stream.model.name, stream.model.provider_id, stream.attempts)
         scope.upstream_seconds = stream.upstream_seconds
-        sink = await SseSink.open(request, headers | scope.overhead_header(), scope.request_id)
         try:
+            sink = await SseSink.open(request, headers | scope.overhead_header(), scope.request_id)
             await send_stream(sink, stream, chat)
         finally:
+            await stream.aclose()  # a no-op once the stream was read to its end
             scope.priced(stream.usage, stream.cost, stream.upstream_seconds)
-            if sink.failure is not None:
-                scope.error = http_error(sink.failure)[1]["error"]["code"]
+        if sink.failure is not None:
+            scope.error = http_error(sink.failure)[1]["error"]["code"]
         return None
     priced = await api.gateway.complete(chat, deadline)
     headers = scope.served_by(priced.model.name, priced.model.provider_id, priced.attempts)

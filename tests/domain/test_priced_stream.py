@@ -55,3 +55,27 @@ def test_a_slow_client_is_not_an_idle_provider() -> None:
 def test_first_chunk_has_its_own_limit() -> None:
     with pytest.raises(UpstreamTimeout, match="first chunk"):
         asyncio.run(consume([0.3], StreamLimits(first_byte_timeout=0.1, idle_timeout=1)))
+
+
+def test_a_stream_never_read_is_closed_and_released() -> None:
+    closed: list[bool] = []
+    outcomes: list[bool | None] = []
+
+    async def source() -> AsyncIterator[Chunk]:
+        try:
+            while True:
+                yield chunk("x")
+                await asyncio.sleep(0.01)
+        finally:
+            closed.append(True)
+
+    async def scenario() -> None:
+        record = NullObserver().start(None)  # type: ignore[arg-type]
+        stream = PricedStream(MODEL, source(), record, on_finish=lambda outcome, _: outcomes.append(outcome))
+        await stream.start()
+        await stream.aclose()  # the client left before anything was written
+        await stream.aclose()
+
+    asyncio.run(scenario())
+    assert closed == [True]
+    assert outcomes == [None]  # released, and no verdict on the provider's health
