@@ -165,7 +165,6 @@ class _Builder:
             providers=self._providers,
             models=self._models,
             version=version,
-            sources=tuple(d.file for d in self._documents),
             prices_as_of=dates,
         )
 

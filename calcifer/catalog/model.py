@@ -60,5 +60,4 @@ class Catalog:
     models: dict[str, ModelSpec]
     version: str
     """Content hash of the catalog files; changes whenever any file changes."""
-    sources: tuple[str, ...] = field(default=())
     prices_as_of: tuple[str, ...] = field(default=())

@@ -56,7 +56,7 @@ from calcifer.providers.chat_parts import (
     tool_definitions,
     usage_body,
 )
-from calcifer.providers.forwarding import Forwarder
+from calcifer.providers.forwarding import Forwarder, sdk_headers
 from calcifer.providers.upstream_errors import json_object, unreadable
 
 __all__ = ["AnthropicProvider", "StreamTranslator", "parse_event", "usage_from_anthropic"]
@@ -89,8 +89,9 @@ class AnthropicProvider:
         # The SDK client gives the endpoint, authentication and `anthropic-version`;
         # the bytes go through the shared forwarding path (see calcifer.providers.forwarding).
         self._url = str(self._client.base_url).rstrip("/") + "/v1/messages"
-        static = {k: v for k, v in self._client.default_headers.items() if isinstance(v, str)}
-        self._headers = {**static, **self._client.auth_headers, "Content-Type": "application/json"}
+        headers = {**sdk_headers(self._client), "Content-Type": "application/json"}
+        self._headers = {**headers, "Accept": "application/json"}
+        self._stream_headers = {**headers, "Accept": "text/event-stream"}
         self._forwarder = Forwarder(config.id, config.timeout)
 
     @property
@@ -103,7 +104,7 @@ class AnthropicProvider:
 
     async def complete(self, call: UpstreamCall) -> Completion:
         body = messages_request(call, stream=False)
-        headers = {**self._headers, "Accept": "application/json", **call.headers}
+        headers = {**self._headers, **call.headers}
         payload = await self._forwarder.post(self._url, orjson.dumps(body), headers)
         data = json_object(self._id, payload, "a body")
         if not isinstance(data.get("content"), list):
@@ -113,7 +114,7 @@ class AnthropicProvider:
 
     async def stream(self, call: UpstreamCall) -> AsyncIterator[Chunk]:
         body = messages_request(call, stream=True)
-        headers = {**self._headers, "Accept": "text/event-stream", **call.headers}
+        headers = {**self._stream_headers, **call.headers}
         translator = StreamTranslator(self._id, call.model.upstream_model)
         async with aclosing(self._forwarder.stream(self._url, orjson.dumps(body), headers)) as batches:
             async for batch in batches:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Iterator, Mapping
 from contextlib import contextmanager
+from typing import Protocol
 
 import aiohttp
 import orjson
@@ -20,9 +21,26 @@ from calcifer.errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from calcifer.providers.sse import sse_batches
 from calcifer.providers.upstream_errors import from_status
 
-__all__ = ["Forwarder"]
+__all__ = ["Forwarder", "SdkClient", "sdk_headers"]
 
 _CONNECT_SECONDS = 10.0
+
+
+class SdkClient(Protocol):
+    """What the vendor SDK clients (Stainless-built: openai, anthropic) tell about their requests."""
+
+    @property
+    def default_headers(self) -> Mapping[str, object]: ...
+
+    @property
+    def auth_headers(self) -> Mapping[str, str]: ...
+
+
+def sdk_headers(client: SdkClient) -> dict[str, str]:
+    """The headers the SDK client would send: its standard ones, custom ones and credentials.
+    (Headers the SDK leaves for later, as placeholders, are not strings and are skipped.)"""
+    static = {key: value for key, value in client.default_headers.items() if isinstance(value, str)}
+    return {**static, **client.auth_headers}
 
 
 class Forwarder:

@@ -30,7 +30,7 @@ from calcifer.domain.estimate import estimate_tokens
 from calcifer.domain.provider import Capability, UpstreamCall
 from calcifer.domain.usage import Usage
 from calcifer.errors import UpstreamError, UpstreamUnavailable
-from calcifer.providers.forwarding import Forwarder
+from calcifer.providers.forwarding import Forwarder, sdk_headers
 from calcifer.providers.upstream_errors import json_object, unreadable
 
 __all__ = ["OpenAIProvider", "usage_from_openai"]
@@ -100,8 +100,7 @@ class _Endpoint:
         query = urlencode(dict(client.default_query)) if client.default_query else ""
         self._base = str(client.base_url).rstrip("/")
         self._suffix = "/chat/completions" + (f"?{query}" if query else "")
-        static = {k: v for k, v in client.default_headers.items() if isinstance(v, str)}
-        self._headers = {**static, **client.auth_headers}
+        self._headers = sdk_headers(client)
         self._stream_headers = {**self._headers, "Accept": "text/event-stream"}
 
     def request(

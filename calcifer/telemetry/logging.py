@@ -27,9 +27,11 @@ def configure_logging(settings: LoggingSettings) -> None:
     level = settings.level.upper()
     if settings.format == "json":
         logger.add(_json_sink, level=level, enqueue=False)
+        logger.configure(patcher=None)
     else:
         logger.add(sys.stderr, level=level, format=_HUMAN_FORMAT, colorize=sys.stderr.isatty())
-    logger.configure(patcher=_flatten_extra)
+        # Only the human format shows the extra fields inline; JSON lines write them as keys.
+        logger.configure(patcher=_flatten_extra)
     logging.basicConfig(handlers=[_InterceptHandler()], level=logging.WARNING, force=True)
     for noisy in ("sanic.access", "httpx", "httpx2", "openai"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
