@@ -1,0 +1,29 @@
+"""The request log line in both formats an operator can choose."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+from loguru import logger
+
+from calcifer.settings import LoggingSettings
+from calcifer.telemetry.logging import configure_logging
+
+
+def log_request() -> None:
+    logger.bind(request_id="r-1", model="echo4", cost="0.0002", error=None).info("request")
+
+
+def test_human_lines_show_the_fields_inline(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging(LoggingSettings(level="INFO", format="human"))
+    log_request()
+    line = capsys.readouterr().err.strip()
+    assert line.endswith("request request_id=r-1 model=echo4 cost=0.0002")
+
+
+def test_json_lines_carry_the_fields_as_keys(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging(LoggingSettings(level="INFO", format="json"))
+    log_request()
+    record = orjson.loads(capsys.readouterr().err.strip())
+    assert (record["message"], record["request_id"], record["cost"]) == ("request", "r-1", "0.0002")
+    assert "error" not in record and "fields" not in record
