@@ -77,14 +77,18 @@ def create_app(settings: Settings, catalog: Catalog | None = None) -> Sanic[Any,
     @app.before_server_start
     async def start_services(app: Sanic[Any, Any]) -> None:
         runtime.start()
-        loop = asyncio.get_running_loop()
-        loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(runtime.reload("SIGHUP")))
         if settings.catalog_watch_seconds > 0:
             app.add_task(runtime.watch(settings.catalog_watch_seconds), name="catalog-watch")
         # Everything built so far lives as long as the worker: keep it out of the garbage
         # collector's full scans, which otherwise stall a request for tens of milliseconds.
         gc.collect()
         gc.freeze()
+
+    @app.after_server_start
+    async def ready(app: Sanic[Any, Any]) -> None:
+        # Listening now: from here on a SIGHUP reloads this worker's catalog.
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(runtime.reload("SIGHUP")))
         logger.bind(pid=os.getpid()).info(
             "worker ready: catalog {}, {} models", catalog.version, len(catalog.models)
         )

@@ -76,16 +76,14 @@ def test_sighup_to_a_multi_worker_gateway_reloads_every_worker_and_keeps_serving
         with (tmp_path / "catalog.yaml").open("a") as catalog:
             catalog.write("  echo5:\n    provider: echo\n    pricing: {input: 1, output: 1}\n")
         assert gateway._process is not None
-        gateway._process.send_signal(signal.SIGHUP)
         body = {"model": "echo5", "messages": [{"role": "user", "content": "hi"}]}
-        deadline = time.monotonic() + 10
-        reloaded = 0  # both workers log the reload
-        while time.monotonic() < deadline:
-            time.sleep(0.1)
-            if gateway.log().count("catalog reloaded (SIGHUP)") == 2:
-                reloaded = 2
-                break
-        assert reloaded == 2
+        deadline = time.monotonic() + 15
+        while gateway.log().count("catalog reloaded (SIGHUP)") < 2 and time.monotonic() < deadline:
+            # repeated while a busy machine is still bringing a worker up; a reload of an
+            # unchanged catalog is a no-op, so each worker reloads (and logs) exactly once
+            gateway._process.send_signal(signal.SIGHUP)
+            time.sleep(0.5)
+        assert gateway.log().count("catalog reloaded (SIGHUP)") == 2
         statuses = {
             httpx.post(
                 gateway.url + "/v1/completions", json=body, headers={"Connection": "close"}
