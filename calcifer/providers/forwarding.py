@@ -1,5 +1,5 @@
 """Sending a JSON request to a provider and forwarding its answer, on the adapter's own
-aiohttp session.
+connection pool (`calcifer.providers.http_client`).
 
 The vendor SDKs build each request through a pipeline of option models, header merging
 and an httpx2-over-aiohttp transport that costs about 0.3 ms of CPU per call here, against
@@ -10,14 +10,15 @@ through this module. Transport failures become Calcifer errors here, in one plac
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncGenerator, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Protocol
 
-import aiohttp
 import orjson
 
 from calcifer.errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable
+from calcifer.providers.http_client import HttpClient, HttpClientError
 from calcifer.providers.sse import sse_batches
 from calcifer.providers.upstream_errors import from_status
 
@@ -46,23 +47,23 @@ def sdk_headers(client: SdkClient) -> dict[str, str]:
 class Forwarder:
     def __init__(self, provider_id: str, timeout: float) -> None:
         self._provider = provider_id
-        connect = min(_CONNECT_SECONDS, timeout)
-        self._complete_timeout = aiohttp.ClientTimeout(total=timeout, connect=connect)
-        # A stream may last long; its silences are bounded by the gateway (first-byte and
-        # idle timeouts), which costs less than aiohttp re-arming a read timer per chunk.
-        self._stream_timeout = aiohttp.ClientTimeout(connect=connect)
-        self._session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=0, ttl_dns_cache=300),
-            skip_auto_headers=("User-Agent",),
-        )
+        self._timeout = timeout
+        # A stream may last long; only its connection is timed here. Its silences are bounded
+        # by the gateway (first-byte and idle timeouts), which costs less than a read timer
+        # re-armed for every chunk.
+        self._client = HttpClient(connect_timeout=min(_CONNECT_SECONDS, timeout))
 
     async def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> bytes:
         """The body of a successful answer; an error status raises its Calcifer error."""
         with self._translated_errors():
-            async with self._session.post(
-                url, data=body, headers=headers, timeout=self._complete_timeout
-            ) as answer:
-                payload = await answer.read()
+            async with asyncio.timeout(self._timeout):
+                answer = await self._client.post(url, body, headers)
+                try:
+                    payload = await answer.read()
+                except BaseException:
+                    answer.close()
+                    raise
+                answer.release()
                 if answer.status >= 400:
                     raise self._status_error(answer.status, payload, answer.headers)
                 return payload
@@ -75,12 +76,12 @@ class Forwarder:
         Closing this generator before the end drops the connection, so the provider stops
         generating (and billing) for a client that has gone."""
         with self._translated_errors():
-            answer = await self._session.post(url, data=body, headers=headers, timeout=self._stream_timeout)
+            answer = await self._client.post(url, body, headers)
             finished = False
             try:
                 if answer.status >= 400:
                     raise self._status_error(answer.status, await answer.read(), answer.headers)
-                async for batch in sse_batches(answer.content.iter_any()):
+                async for batch in sse_batches(answer.pieces()):
                     yield batch
                 finished = True
             finally:
@@ -90,7 +91,7 @@ class Forwarder:
                     answer.close()
 
     async def aclose(self) -> None:
-        await self._session.close()
+        await self._client.aclose()
 
     def _status_error(self, status: int, payload: bytes, headers: Mapping[str, str]) -> UpstreamError:
         return from_status(self._provider, status, _error_message(payload, status), headers)
@@ -103,7 +104,7 @@ class Forwarder:
             raise UpstreamTimeout(
                 f"Provider '{self._provider}' did not answer in time", provider=self._provider
             ) from exc
-        except aiohttp.ClientError as exc:
+        except HttpClientError as exc:
             raise UpstreamUnavailable(
                 f"Provider '{self._provider}' could not be reached or dropped the connection",
                 provider=self._provider,
