@@ -7,11 +7,12 @@ import gzip
 import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
-import trustme
 
 from calcifer.providers.http_client import ConnectError, ConnectionDropped, HttpClient
+from tests.fakes.tls import CertificateAuthority
 
 Answer = Callable[[asyncio.StreamReader, asyncio.StreamWriter, int], Awaitable[bool]]
 """Reads nothing more, writes one answer to the request numbered n on its connection;
@@ -260,16 +261,11 @@ def test_header_values_cannot_smuggle_a_second_request() -> None:
     run(scenario)
 
 
-@pytest.fixture(scope="module")
-def authority() -> trustme.CA:
-    return trustme.CA()
-
-
-def test_https_checks_the_certificate_and_the_host_name(authority: trustme.CA) -> None:
-    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    authority.issue_cert("localhost").configure_cert(server_tls)
+def test_https_checks_the_certificate_and_the_host_name(tmp_path: Path) -> None:
+    authority = CertificateAuthority(tmp_path)
+    server_tls = authority.server_context("localhost")
     client_tls = ssl.create_default_context()
-    authority.configure_trust(client_tls)
+    authority.trust(client_tls)
 
     async def scenario() -> None:
         async with RawServer(length_answer(b"secure"), tls=server_tls) as server:
