@@ -6,7 +6,10 @@ import time
 
 import httpx
 import pytest
+from opentelemetry import propagate
 
+from calcifer.settings import TelemetrySettings
+from calcifer.telemetry.tracing import build_tracer_provider
 from tests.fakes.openai_upstream import Behaviour, FakeOpenAI
 from tests.fakes.otlp_collector import FakeCollector
 from tests.gateway_process import GatewayProcess
@@ -138,3 +141,14 @@ def test_each_provider_call_is_exactly_one_client_span_whose_context_goes_upstre
     assert sorted(s.kind for s in spans) == [SERVER, CLIENT]
     assert fake.last.headers["traceparent"] == f"00-{trace_id}-{client_spans[0].span_id}-01"
     assert client_spans[0].attributes["gen_ai.provider.name"] in {"anthropic", "gcp.gemini"}
+
+
+def test_without_an_exporter_spans_are_not_recorded_but_a_callers_sampled_trace_still_flows() -> None:
+    provider = build_tracer_provider(TelemetrySettings(traces_exporter="none"))
+    tracer = provider.get_tracer("test")
+    own = tracer.start_span("alone")
+    assert not own.is_recording()
+    assert own.get_span_context().is_valid  # an id to hand on, even so
+    caller = propagate.extract({"traceparent": f"00-{TRACE_ID}-{CALLER_SPAN}-01"})
+    child = tracer.start_span("continued", context=caller).get_span_context()
+    assert (format(child.trace_id, "032x"), child.trace_flags.sampled) == (TRACE_ID, True)
