@@ -48,6 +48,11 @@ ERROR_TABLE: dict[type[BaseException], ErrorRow] = {
     errors.DeploymentsUnavailable: ErrorRow(503, "upstream_error", "deployments_unavailable", "WARNING"),
     errors.UpstreamError: ErrorRow(502, "upstream_error", "upstream_error", "WARNING"),
     errors.CalciferError: ErrorRow(500, "server_error", "internal_error", "ERROR"),
+    # The client left while its request was served: nobody reads this answer; the request's
+    # own log line says 499 (nginx's "client closed request").
+    sanic_exceptions.RequestCancelled: ErrorRow(
+        499, "invalid_request_error", "client_closed_request", "INFO"
+    ),
     sanic_exceptions.NotFound: ErrorRow(404, "invalid_request_error", "not_found", "INFO"),
     sanic_exceptions.MethodNotAllowed: ErrorRow(405, "invalid_request_error", "method_not_allowed", "INFO"),
     sanic_exceptions.PayloadTooLarge: ErrorRow(413, "invalid_request_error", "payload_too_large", "INFO"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import traceback
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -51,8 +52,13 @@ def _json_sink(message: Message) -> None:
         "message": record["message"],
     }
     line.update((k, v) for k, v in record["extra"].items() if k != "fields" and v is not None)
-    if record["exception"] is not None:
-        line["exception"] = str(record["exception"].value)
+    failure = record["exception"]
+    if failure is not None and failure.type is not None:
+        # the type and where it was raised, or an error with an empty message says nothing
+        line["exception"] = f"{failure.type.__name__}: {failure.value}"
+        line["traceback"] = "".join(
+            traceback.format_exception(failure.type, failure.value, failure.traceback)
+        )
     sys.stderr.write(orjson.dumps(line, default=str).decode() + "\n")
 
 

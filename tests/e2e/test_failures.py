@@ -215,3 +215,22 @@ def test_no_secret_reaches_logs(gateway: GatewayProcess, upstream: FakeOpenAI) -
     log = gateway.log()
     assert '"route":"/v1/chat/completions"' in log
     assert UPSTREAM_KEY not in log
+
+
+def test_client_leaving_before_the_answer_is_logged_as_499_not_as_a_gateway_error(
+    gateway: GatewayProcess, upstream: FakeOpenAI
+) -> None:
+    upstream.script(Behaviour(first_byte_delay=0.5))
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(
+            gateway.url + CHAT,
+            json={"model": "gpt-4o", "messages": HELLO},
+            headers={"X-Request-Id": "leaving-early"},
+            timeout=0.1,
+        )
+    deadline = time.monotonic() + 3
+    while '"request_id":"leaving-early"' not in gateway.log() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    lines = [line for line in gateway.log().splitlines() if '"request_id":"leaving-early"' in line]
+    assert any('"status":499' in line for line in lines), lines
+    assert not any('"level":"ERROR"' in line for line in lines), lines

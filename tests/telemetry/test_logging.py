@@ -27,3 +27,18 @@ def test_json_lines_carry_the_fields_as_keys(capsys: pytest.CaptureFixture[str])
     record = orjson.loads(capsys.readouterr().err.strip())
     assert (record["message"], record["request_id"], record["cost"]) == ("request", "r-1", "0.0002")
     assert "error" not in record and "fields" not in record
+
+
+def test_json_lines_name_an_errors_type_and_where_it_was_raised(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging(LoggingSettings(level="INFO", format="json"))
+
+    def broken() -> None:
+        raise LookupError()  # no message: the type is all an operator would have to go on
+
+    try:
+        broken()
+    except LookupError as exc:
+        logger.opt(exception=exc).error("unhandled error")
+    record = orjson.loads(capsys.readouterr().err.strip())
+    assert record["exception"] == "LookupError: "
+    assert "in broken" in record["traceback"]
