@@ -24,7 +24,7 @@ class Cors:
             return "*"
         return origin if origin in self._origins else None
 
-    async def preflight(self, request: Request) -> HTTPResponse | None:
+    def preflight(self, request: Request) -> HTTPResponse | None:
         """Request middleware: answer OPTIONS pre-flights before routing."""
         if request.method != "OPTIONS" or "access-control-request-method" not in request.headers:
             return None
@@ -39,7 +39,7 @@ class Cors:
             headers["Access-Control-Allow-Origin"] = allowed
         return HTTPResponse(status=204, headers=headers)
 
-    async def decorate(self, request: Request, response: BaseHTTPResponse) -> None:
+    def decorate(self, request: Request, response: BaseHTTPResponse) -> None:
         """Response middleware: let allowed browser origins read the answer."""
         allowed = self._allowed(request.headers.get("origin"))
         if allowed:

