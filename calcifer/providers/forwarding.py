@@ -19,7 +19,7 @@ import orjson
 
 from calcifer.errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from calcifer.providers.http_client import HttpClient, HttpClientError
-from calcifer.providers.sse import sse_batches
+from calcifer.providers.sse import SseSplitter
 from calcifer.providers.upstream_errors import from_status
 
 __all__ = ["Forwarder", "SdkClient", "sdk_headers"]
@@ -81,8 +81,14 @@ class Forwarder:
             try:
                 if answer.status >= 400:
                     raise self._status_error(answer.status, await answer.read(), answer.headers)
-                async for batch in sse_batches(answer.pieces()):
-                    yield batch
+                events = SseSplitter()
+                while not events.done:
+                    piece = await answer.next_piece()
+                    batch = events.feed(piece) if piece is not None else events.end()
+                    if batch:
+                        yield batch
+                    if piece is None:
+                        break
                 finished = True
             finally:
                 if finished:

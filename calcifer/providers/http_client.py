@@ -26,7 +26,7 @@ import ssl
 import time
 import zlib
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import cast
@@ -179,7 +179,7 @@ class HttpClient:
 
 class Response:
     """An answer whose status and headers have arrived; its body is read once, by `read` or
-    `pieces`. `release` when done with it; `close` to abandon it (the connection is dropped,
+    `next_piece`. `release` when done with it; `close` to abandon it (the connection is dropped,
     which is how a provider learns to stop generating)."""
 
     __slots__ = ("_client", "_connection", "headers", "status")
@@ -192,12 +192,15 @@ class Response:
         """Lower-case names; repeated headers joined with ", "."""
 
     async def read(self) -> bytes:
-        return b"".join([piece async for piece in self.pieces()])
+        pieces = []
+        while (piece := await self.next_piece()) is not None:
+            pieces.append(piece)
+        return b"".join(pieces)
 
-    async def pieces(self) -> AsyncIterator[bytes]:
-        """The body as it arrives: everything received since the last piece, together."""
-        while (piece := await self._connection.next_piece()) is not None:
-            yield piece
+    def next_piece(self) -> Awaitable[bytes | None]:
+        """The body as it arrives: everything received since the last call, together;
+        None at its end."""
+        return self._connection.next_piece()
 
     def release(self) -> None:
         """Done with the answer: its connection goes back to the pool, once the answer has

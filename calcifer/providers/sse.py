@@ -2,33 +2,41 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-__all__ = ["sse_batches"]
-
-
-async def sse_batches(pieces: AsyncIterator[bytes]) -> AsyncIterator[list[bytes]]:
-    """The `data:` payloads of an event stream, in batches: every event completed by one
-    network read comes out together, so a caller can forward them in one write. Ends at
-    `[DONE]`."""
-    buffer = b""
-    async for piece in pieces:
-        buffer += piece
-        if b"\r" in buffer:
-            buffer = buffer.replace(b"\r\n", b"\n")
-        *events, buffer = buffer.split(b"\n\n")
-        payloads = [data for data in map(_data_of, events) if data is not None]
-        if _DONE in payloads:
-            yield payloads[: payloads.index(_DONE)]
-            return
-        if payloads:
-            yield payloads
-    tail = _data_of(buffer.strip(b"\n"))
-    if tail is not None and tail != _DONE:
-        yield [tail]
-
+__all__ = ["SseSplitter"]
 
 _DONE = b"[DONE]"
+
+
+class SseSplitter:
+    """The `data:` payloads of an event stream, fed the body piece by piece as it arrives.
+
+    Every event completed by one piece comes out together, so a caller can forward them in
+    one write. `[DONE]` ends the stream: nothing after it is returned, and `done` is set.
+    (A plain object rather than an async generator: one layer less per chunk.)
+    """
+
+    __slots__ = ("_buffer", "done")
+
+    def __init__(self) -> None:
+        self._buffer = b""
+        self.done = False
+
+    def feed(self, piece: bytes) -> list[bytes]:
+        buffer = self._buffer + piece if self._buffer else piece
+        if b"\r" in buffer:
+            buffer = buffer.replace(b"\r\n", b"\n")
+        *events, self._buffer = buffer.split(b"\n\n")
+        payloads = [data for data in map(_data_of, events) if data is not None]
+        if _DONE in payloads:
+            self.done = True
+            return payloads[: payloads.index(_DONE)]
+        return payloads
+
+    def end(self) -> list[bytes]:
+        """The body ended: a last event that lacked its blank line still counts."""
+        tail = _data_of(self._buffer.strip(b"\n"))
+        self._buffer = b""
+        return [tail] if tail is not None and tail != _DONE else []
 
 
 def _data_of(event: bytes) -> bytes | None:

@@ -149,7 +149,7 @@ def test_a_stream_released_before_its_last_chunk_arrives_still_returns_its_conne
         async with RawServer(answer) as server:
             client = HttpClient(connect_timeout=1)
             response = await client.post(server.url(), b"{}", {})
-            assert await anext(response.pieces()) == b"data: [DONE]\n\n"
+            assert await response.next_piece() == b"data: [DONE]\n\n"
             response.release()
             await asyncio.sleep(0.1)
             assert await post(client, server.url()) == (200, b"data: [DONE]\n\n")
@@ -229,7 +229,7 @@ def test_closing_an_unfinished_answer_drops_the_connection() -> None:
     async def scenario() -> None:
         async with RawServer(answer) as server:
             response = await HttpClient(connect_timeout=1).post(server.url(), b"{}", {})
-            await anext(response.pieces())
+            await response.next_piece()
             response.close()
             await asyncio.wait_for(server.closed.wait(), timeout=2)
 

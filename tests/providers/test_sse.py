@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
-
-from calcifer.providers.sse import sse_batches
+from calcifer.providers.sse import SseSplitter
 
 
 def batches(*pieces: bytes) -> list[list[bytes]]:
-    async def source() -> AsyncIterator[bytes]:
-        for piece in pieces:
-            yield piece
-
-    async def collect() -> list[list[bytes]]:
-        return [batch async for batch in sse_batches(source())]
-
-    return asyncio.run(collect())
+    splitter, out = SseSplitter(), []
+    for piece in pieces:
+        out.append(splitter.feed(piece))
+        if splitter.done:
+            return [batch for batch in out if batch]
+    out.append(splitter.end())
+    return [batch for batch in out if batch]
 
 
 def test_events_completed_by_one_read_come_out_together() -> None:
@@ -31,5 +27,11 @@ def test_crlf_line_endings_and_comments_and_multi_line_data() -> None:
     assert batches(b": keep-alive\r\n\r\nevent: x\r\ndata: a\r\ndata: b\r\n\r\n") == [[b"a\nb"]]
 
 
+def test_a_crlf_split_between_reads_still_ends_the_event() -> None:
+    assert batches(b"data: a\r\n\r", b"\ndata: b\r", b"\n\r\n") == [[b"a"], [b"b"]]
+
+
 def test_done_ends_the_stream_and_nothing_after_it_is_read() -> None:
-    assert batches(b"data: 1\n\ndata: [DONE]\n\ndata: 2\n\n") == [[b"1"]]
+    splitter = SseSplitter()
+    assert splitter.feed(b"data: 1\n\ndata: [DONE]\n\ndata: 2\n\n") == [b"1"]
+    assert splitter.done
