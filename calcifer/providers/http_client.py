@@ -7,10 +7,15 @@ before the first byte more than this client (docs/performance.md), on every requ
 HTTP parsing is httptools (llhttp, the parser Sanic and uvicorn use).
 
 Supported: HTTP and HTTPS (system CA bundle as certifi ships it, like the vendor SDKs),
-`Content-Length`, chunked and read-until-close bodies, gzip/deflate answers, keep-alive with
-one silent retry on a pooled connection the server had already closed, back-pressure on
-bodies nobody reads. Not supported: proxies, HTTP/2, redirects (provider APIs answer a POST
-where it was sent).
+`Content-Length`, chunked and read-until-close bodies, gzip/deflate answers, keep-alive,
+back-pressure on bodies nobody reads.
+
+A POST is not safe to send twice (RFC 9112 §9.3.1), with one exception made here: a pooled
+connection that the server closed for idleness just as the request went out. That shows as
+a drop with no byte of answer, within moments of sending; the request is then sent once more
+on a new connection. Any other failure is the gateway's to retry or report, by its policy.
+
+Not supported: proxies, HTTP/2, redirects (provider APIs answer a POST where it was sent).
 
 Errors:
     HttpClientError
@@ -41,6 +46,8 @@ _IDLE_SECONDS = 30.0
 """How long an idle connection is kept: less than providers' own keep-alive limits, so the
 pool rarely hands out a connection the server is about to close."""
 _DNS_SECONDS = 300.0
+_IDLE_CLOSE_SECONDS = 1.0
+"""A drop this soon after sending, with no answer, is a server's idle close crossing the request."""
 _FINISH_SECONDS = 5.0
 """How long a released answer may take to finish arriving before its connection is dropped."""
 _READ_HIGH_WATER = 256 * 1024
@@ -102,9 +109,8 @@ class HttpClient:
             try:
                 return await self._exchange(connection, request)
             except ConnectionDropped:
-                if connection.received_any:
+                if not connection.closed_while_idle:
                     raise
-                # the server closed this kept-alive connection before reading the request
         return await self._exchange(await self._connect(origin), request)
 
     async def aclose(self) -> None:
@@ -251,7 +257,9 @@ class _Connection(asyncio.Protocol):
         self._parser = httptools.HttpResponseParser(self)
         self.status = 0
         self.headers: dict[str, str] = {}
-        self.received_any = False
+        self._received_any = False
+        self._sent_at = 0.0
+        self._lost_at: float | None = None
         self._started = False
         self._complete = False
         self._keep_alive = False
@@ -266,6 +274,12 @@ class _Connection(asyncio.Protocol):
     @property
     def reusable(self) -> bool:
         return self._complete and self._keep_alive and not self._closed
+
+    @property
+    def closed_while_idle(self) -> bool:
+        """Dropped unanswered right after the request went out: the server had closed it."""
+        lost = self._lost_at
+        return not self._received_any and lost is not None and lost - self._sent_at < _IDLE_CLOSE_SECONDS
 
     @property
     def may_finish(self) -> bool:
@@ -283,6 +297,7 @@ class _Connection(asyncio.Protocol):
         if self._transport is None or self._closed:
             raise ConnectionDropped("the connection is closed")
         self._begin()
+        self._sent_at = time.monotonic()
         self._transport.write(request)
 
     async def response_started(self) -> None:
@@ -333,7 +348,7 @@ class _Connection(asyncio.Protocol):
         self._registry.add(self)
 
     def data_received(self, data: bytes) -> None:
-        self.received_any = True
+        self._received_any = True
         if self._complete:  # bytes nobody asked for: this connection can no longer be trusted
             self.abort()
             return
@@ -345,6 +360,7 @@ class _Connection(asyncio.Protocol):
             self.abort()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self._lost_at = time.monotonic()
         self._closed = True
         self._registry.discard(self)
         if self._started and self._until_close and not self._complete:

@@ -175,6 +175,25 @@ def test_a_kept_connection_the_server_dropped_is_replaced_without_failing_the_re
     run(scenario)
 
 
+def test_a_kept_connection_dropped_after_the_server_had_time_to_work_is_not_sent_twice() -> None:
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> bool:
+        if n == 1:
+            await asyncio.sleep(1.2)  # the server took the request, then failed without a word
+            return False
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        return True
+
+    async def scenario() -> None:
+        async with RawServer(answer) as server:
+            client = HttpClient(connect_timeout=1)
+            assert await post(client, server.url()) == (200, b"ok")
+            with pytest.raises(ConnectionDropped):
+                await post(client, server.url())
+        assert (server.connections, len(server.requests)) == (1, 2)
+
+    run(scenario)
+
+
 def test_a_new_connection_closed_without_an_answer_fails_once() -> None:
     async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> bool:
         return False
