@@ -180,6 +180,7 @@ class HttpClient:
     def _tls_context(self) -> ssl.SSLContext:
         if self._tls is None:
             self._tls = ssl.create_default_context(cafile=certifi.where())
+            self._tls.set_alpn_protocols(["http/1.1"])  # the only protocol this client speaks
         return self._tls
 
 
@@ -261,6 +262,7 @@ class _Connection(asyncio.Protocol):
         self._sent_at = 0.0
         self._lost_at: float | None = None
         self._started = False
+        self._interim = False
         self._complete = False
         self._keep_alive = False
         self._until_close = False
@@ -386,6 +388,9 @@ class _Connection(asyncio.Protocol):
 
     def on_headers_complete(self) -> None:
         self.status = self._parser.get_status_code()
+        if 100 <= self.status < 200:  # 100 Continue, 103 Early Hints: the answer is still to come
+            self._interim = True
+            return
         self._keep_alive = self._parser.should_keep_alive()
         headers = self.headers
         self._until_close = (
@@ -419,6 +424,10 @@ class _Connection(asyncio.Protocol):
         self._wake()
 
     def on_message_complete(self) -> None:
+        if self._interim:
+            self._interim = False
+            self.headers, self.status = {}, 0
+            return
         if self._inflater is not None:
             rest = self._inflater.flush()
             if rest:

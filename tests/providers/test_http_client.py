@@ -134,6 +134,24 @@ def test_status_and_headers_of_an_error_answer_are_kept() -> None:
     run(scenario)
 
 
+def test_interim_answers_are_skipped_for_the_final_one() -> None:
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> bool:
+        writer.write(b"HTTP/1.1 103 Early Hints\r\nLink: </x>; rel=preload\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfinal")
+        return True
+
+    async def scenario() -> None:
+        async with RawServer(answer) as server:
+            client = HttpClient(connect_timeout=1)
+            response = await client.post(server.url(), b"{}", {})
+            assert (response.status, "link" in response.headers) == (200, False)
+            assert await response.read() == b"final"
+            response.release()
+            assert await post(client, server.url()) == (200, b"final")  # and the connection is kept
+
+    run(scenario)
+
+
 def test_a_stream_released_before_its_last_chunk_arrives_still_returns_its_connection() -> None:
     async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> bool:
         event = b"data: [DONE]\n\n"
