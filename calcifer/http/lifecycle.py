@@ -14,7 +14,7 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from loguru import logger
 from opentelemetry.trace import Span, Status, StatusCode
@@ -26,6 +26,9 @@ from calcifer.errors import CalciferError
 from calcifer.http.errors import error_row, http_error
 from calcifer.http.jsonio import dumps
 from calcifer.telemetry.tracing import ServerTracing
+
+if TYPE_CHECKING:
+    from loguru import Logger
 
 __all__ = ["RequestScope", "assign_request_id", "json_response", "scoped"]
 
@@ -132,20 +135,26 @@ def _finish(scope: RequestScope, span: Span) -> None:
     span.set_attribute("calcifer.overhead_ms", overhead_ms)
     if scope.status >= 500 or scope.status == CLIENT_CLOSED_REQUEST:
         span.set_status(Status(StatusCode.ERROR, scope.error or ""))
-    usage = scope.usage
-    logger.bind(
+    line = logger.bind(
         request_id=scope.request_id,
         route=scope.route,
         model=scope.model,
         provider=scope.provider,
         status=scope.status,
         stream=scope.stream or None,
-        prompt_tokens=usage.prompt_tokens if usage else None,
-        completion_tokens=usage.completion_tokens if usage else None,
+        prompt_tokens=scope.usage.prompt_tokens if scope.usage else None,
+        completion_tokens=scope.usage.completion_tokens if scope.usage else None,
         cost=str(scope.cost) if scope.cost is not None else None,
         latency_ms=round((time.perf_counter() - scope.started) * 1000, 2),
         overhead_ms=overhead_ms,
         error=scope.error,
         metadata=scope.metadata,
         catalog=scope.catalog_version,
-    ).log(scope.log_level, "request")
+    )
+    # Written once the response has gone out (the task yields after writing it), so the
+    # client does not wait for the log line: ~0.05 ms at c=1.
+    asyncio.get_running_loop().call_soon(_log_request, line, scope.log_level)
+
+
+def _log_request(line: Logger, level: str) -> None:
+    line.log(level, "request")  # called here, so the line names this module as its logger
