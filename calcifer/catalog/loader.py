@@ -14,6 +14,7 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from jsonschema import Draft202012Validator, ValidationError
 
@@ -177,6 +178,9 @@ class _Builder:
         self._provider_origin[provider_id] = document.file
         key_env = raw.get("api_key_env")
         key = self._environ.get(key_env, "").strip() if key_env else ""
+        proxy = str(raw.get("proxy") or "").strip()
+        if proxy and (problem := _proxy_problem(proxy)):
+            self._problems.append(document.problem((*path, "proxy"), problem))
         self._providers[provider_id] = ProviderConfig(
             id=provider_id,
             kind=raw["kind"],
@@ -190,6 +194,7 @@ class _Builder:
             max_retries=int(raw.get("max_retries", _PROVIDER_DEFAULTS["max_retries"])),
             breaker=_breaker(raw.get("circuit_breaker") or {}),
             headers=tuple((str(k), str(v)) for k, v in (raw.get("headers") or {}).items()),
+            proxy=Secret(proxy) if proxy else None,
             description=raw.get("description", ""),
         )
 
@@ -264,3 +269,15 @@ class _Builder:
         self._names[name] = f"model '{path[1]}' ({document.file})"
         self._names_to_models[name] = str(path[1])
         return True
+
+
+def _proxy_problem(url: str) -> str | None:
+    """What is wrong with a proxy URL, in words that repeat none of it (it may hold a password)."""
+    parts = urlsplit(url)
+    if parts.scheme != "http" or not parts.hostname:
+        return "a proxy is an http://[user:password@]host:port URL"
+    try:
+        parts.port  # noqa: B018 — urlsplit checks the port only when asked
+    except ValueError:
+        return "the proxy's port is not a number from 0 to 65535"
+    return None

@@ -44,6 +44,8 @@ class ProviderConfig:
     max_retries: int = 2
     breaker: BreakerSettings = DEFAULT_BREAKER
     headers: tuple[tuple[str, str], ...] = ()
+    proxy: Secret | None = None
+    """The HTTP proxy's URL, which may hold credentials."""
     description: str = ""
 
     @property

@@ -92,7 +92,7 @@ class AnthropicProvider:
         headers = {**sdk_headers(self._client), "Content-Type": "application/json"}
         self._headers = {**headers, "Accept": "application/json"}
         self._stream_headers = {**headers, "Accept": "text/event-stream"}
-        self._forwarder = Forwarder(config.id, config.timeout)
+        self._forwarder = Forwarder(config)
 
     @property
     def id(self) -> str:

@@ -17,8 +17,10 @@ from typing import Protocol
 
 import orjson
 
+from calcifer.catalog.model import ProviderConfig
 from calcifer.errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from calcifer.providers.http_client import HttpClient, HttpClientError
+from calcifer.providers.http_proxy import Proxy
 from calcifer.providers.sse import SseSplitter
 from calcifer.providers.upstream_errors import from_status
 
@@ -45,13 +47,14 @@ def sdk_headers(client: SdkClient) -> dict[str, str]:
 
 
 class Forwarder:
-    def __init__(self, provider_id: str, timeout: float) -> None:
-        self._provider = provider_id
-        self._timeout = timeout
+    def __init__(self, config: ProviderConfig) -> None:
+        self._provider = config.id
+        self._timeout = config.timeout
+        proxy = Proxy.from_url(config.proxy.reveal()) if config.proxy else None  # checked by the catalog
         # A stream may last long; only its connection is timed here. Its silences are bounded
         # by the gateway (first-byte and idle timeouts), which costs less than a read timer
         # re-armed for every chunk.
-        self._client = HttpClient(connect_timeout=min(_CONNECT_SECONDS, timeout))
+        self._client = HttpClient(connect_timeout=min(_CONNECT_SECONDS, config.timeout), proxy=proxy)
 
     async def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> bytes:
         """The body of a successful answer; an error status raises its Calcifer error."""

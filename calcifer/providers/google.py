@@ -43,6 +43,7 @@ import orjson
 from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types
+from yarl import URL
 
 from calcifer.catalog.model import ProviderConfig
 from calcifer.domain.chat import Chunk, Completion
@@ -111,7 +112,12 @@ class GoogleProvider:
     def __init__(self, config: ProviderConfig) -> None:
         self._id = config.id
         self._opened = _OpenedResponses()
-        self._session = aiohttp.ClientSession(trace_configs=[self._opened.trace_config()])
+        proxy = URL(config.proxy.reveal()) if config.proxy else None
+        self._session = aiohttp.ClientSession(
+            trace_configs=[self._opened.trace_config()],
+            proxy=proxy.with_user(None) if proxy else None,
+            proxy_auth=aiohttp.BasicAuth.from_url(proxy) if proxy else None,
+        )
         options = types.HttpOptions(
             aiohttp_client=self._session,
             base_url=config.base_url or DEFAULT_BASE_URL,

@@ -15,7 +15,9 @@ connection that the server closed for idleness just as the request went out. Tha
 a drop with no byte of answer, within moments of sending; the request is then sent once more
 on a new connection. Any other failure is the gateway's to retry or report, by its policy.
 
-Not supported: proxies, HTTP/2, redirects (provider APIs answer a POST where it was sent).
+Through an HTTP proxy (`calcifer.providers.http_proxy`): HTTPS origins over a CONNECT
+tunnel, HTTP origins with absolute-form requests. Not supported: HTTP/2, redirects
+(provider APIs answer a POST where it was sent).
 
 Errors:
     HttpClientError
@@ -39,6 +41,8 @@ from urllib.parse import urlsplit
 
 import certifi
 import httptools
+
+from calcifer.providers.http_proxy import Proxy
 
 __all__ = ["ConnectError", "ConnectionDropped", "HttpClient", "HttpClientError", "Response"]
 
@@ -92,9 +96,13 @@ def _split(url: str) -> tuple[_Origin, str]:
 class HttpClient:
     """Connections kept per origin (last used first); one per request in flight."""
 
-    def __init__(self, *, connect_timeout: float, tls: ssl.SSLContext | None = None) -> None:
-        """`tls`: how to check servers' certificates; by default against certifi's CA bundle."""
+    def __init__(
+        self, *, connect_timeout: float, tls: ssl.SSLContext | None = None, proxy: Proxy | None = None
+    ) -> None:
+        """`tls`: how to check servers' certificates; by default against certifi's CA bundle.
+        `proxy`: where every connection goes first."""
         self._connect_timeout = connect_timeout
+        self._proxy = proxy
         self._idle: dict[_Origin, deque[_Connection]] = {}
         self._open: set[_Connection] = set()
         self._addresses: dict[_Origin, tuple[float, list[str]]] = {}
@@ -103,6 +111,8 @@ class HttpClient:
     async def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> Response:
         """Send a POST and wait for the answer's status and headers."""
         origin, target = _split(url)
+        if self._proxy is not None and not origin.tls:  # a plain-HTTP proxy wants the whole URL
+            target, headers = url, {**headers, **self._proxy.headers()}
         request = _request_bytes(origin, target, body, headers)
         connection = self._idle_connection(origin)
         if connection is not None:
@@ -147,6 +157,9 @@ class HttpClient:
     async def _connect(self, origin: _Origin) -> _Connection:
         loop = asyncio.get_running_loop()
         tls = self._tls_context() if origin.tls else None
+        if self._proxy is not None:
+            async with asyncio.timeout(self._connect_timeout):
+                return await self._connect_through(self._proxy, origin, tls)
         failure: OSError | None = None
         async with asyncio.timeout(self._connect_timeout):
             for address in await self._resolve(origin):
@@ -162,6 +175,27 @@ class HttpClient:
                 except OSError as exc:  # refused, unreachable, TLS handshake: try the next address
                     failure = exc
         raise ConnectError(f"could not connect to {origin.host_header}: {failure}") from failure
+
+    async def _connect_through(
+        self, proxy: Proxy, origin: _Origin, tls: ssl.SSLContext | None
+    ) -> _Connection:
+        loop = asyncio.get_running_loop()
+        connection = _Connection(origin, self._open)
+        try:
+            if tls is None:
+                await loop.create_connection(lambda: connection, proxy.host, proxy.port)
+                return connection
+            tunnel = await proxy.tunnel(origin.host, origin.port)
+            try:
+                secured = await loop.start_tls(tunnel, connection, tls, server_hostname=origin.host)
+            except BaseException:
+                tunnel.abort()
+                raise
+        except OSError as exc:  # the proxy refused or is down, or the TLS handshake failed
+            raise ConnectError(f"could not connect to {origin.host_header} through the proxy: {exc}") from exc
+        assert secured is not None
+        connection.connection_made(secured)  # start_tls hands the protocol a transport, silently
+        return connection
 
     async def _resolve(self, origin: _Origin) -> list[str]:
         """The origin's addresses, cached: a burst of new connections should not each ask DNS."""

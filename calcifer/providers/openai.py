@@ -49,7 +49,7 @@ class OpenAIProvider:
     def __init__(self, config: ProviderConfig) -> None:
         self._id = config.id
         self._endpoint = _Endpoint(_sdk_client(config))
-        self._forwarder = Forwarder(config.id, config.timeout)
+        self._forwarder = Forwarder(config)
 
     @property
     def id(self) -> str:

@@ -151,3 +151,19 @@ def test_catalog_check_command_summarizes_a_good_catalog() -> None:
 def test_every_provider_kind_resolves_to_an_adapter_class() -> None:
     for kind in ADAPTERS:
         assert callable(adapter_class(kind))
+
+
+def test_a_providers_proxy_is_kept_secret_and_a_bad_one_is_located_without_repeating_it(
+    tmp_path: Path,
+) -> None:
+    with_proxy = GOOD.replace("    kind: echo\n", "    kind: echo\n    proxy: ${EGRESS:-}\n")
+    (tmp_path / "ok.yaml").write_text(with_proxy)
+    proxied = load_catalog(tmp_path, {"EGRESS": "http://ops:pa55@proxy.internal:3128"}).providers["echo"]
+    assert proxied.proxy is not None and proxied.proxy.reveal() == "http://ops:pa55@proxy.internal:3128"
+    assert "pa55" not in repr(proxied)
+    assert load_catalog(tmp_path, {}).providers["echo"].proxy is None  # empty: no proxy
+    (tmp_path / "ok.yaml").unlink()
+    problems = problems_of(tmp_path, {"bad.yaml": with_proxy}, {"EGRESS": "socks5://ops:pa55@proxy:1080"})
+    assert problems == [
+        "bad.yaml:4:12: providers.echo.proxy: a proxy is an http://[user:password@]host:port URL"
+    ]

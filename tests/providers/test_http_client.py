@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 
 from calcifer.providers.http_client import ConnectError, ConnectionDropped, HttpClient
+from calcifer.providers.http_proxy import Proxy
+from tests.fakes.proxy import FakeProxy
 from tests.fakes.tls import CertificateAuthority
 
 Answer = Callable[[asyncio.StreamReader, asyncio.StreamWriter, int], Awaitable[bool]]
@@ -314,3 +316,62 @@ def test_https_checks_the_certificate_and_the_host_name(tmp_path: Path) -> None:
                 await post(HttpClient(connect_timeout=1), server.url("https", "localhost"))
 
     run(scenario)
+
+
+def test_https_goes_through_a_proxy_tunnel_with_the_proxys_credentials(tmp_path: Path) -> None:
+    authority = CertificateAuthority(tmp_path)
+    client_tls = ssl.create_default_context()
+    authority.trust(client_tls)
+
+    async def scenario() -> None:
+        origin = RawServer(length_answer(b"tunnelled"), tls=authority.server_context("localhost"))
+        async with origin, FakeProxy(credentials="ops:s3cret") as proxy:
+            through = Proxy.from_url(proxy.url("ops:s3cret"))
+            client = HttpClient(connect_timeout=1, tls=client_tls, proxy=through)
+            for _ in range(2):
+                assert await post(client, origin.url("https", "localhost")) == (200, b"tunnelled")
+        assert proxy.seen == [(f"CONNECT localhost:{origin.port} HTTP/1.1", "Basic b3BzOnMzY3JldA==")]
+        assert b"Proxy-Authorization" not in origin.requests[0]  # the provider never sees it
+
+    run(scenario)
+
+
+def test_plain_http_through_a_proxy_names_the_whole_url() -> None:
+    async def scenario() -> None:
+        async with RawServer(length_answer(b"proxied")) as origin, FakeProxy(credentials="ops:pw") as proxy:
+            client = HttpClient(connect_timeout=1, proxy=Proxy.from_url(proxy.url("ops:pw")))
+            assert await post(client, origin.url()) == (200, b"proxied")
+        assert proxy.seen == [(f"POST {origin.url()} HTTP/1.1", "Basic b3BzOnB3")]
+
+    run(scenario)
+
+
+def test_a_proxy_refusing_the_credentials_is_a_connect_error_that_does_not_repeat_them(
+    tmp_path: Path,
+) -> None:
+    async def scenario() -> None:
+        async with FakeProxy(credentials="ops:right") as proxy:
+            client = HttpClient(connect_timeout=1, proxy=Proxy.from_url(proxy.url("ops:wrong-pass")))
+            with pytest.raises(ConnectError) as refused:
+                await post(client, "https://localhost:9/v1")
+        assert "407" in str(refused.value) and "credentials were refused" in str(refused.value)
+        assert "wrong-pass" not in str(refused.value)
+
+    run(scenario)
+
+
+def test_a_proxy_that_is_down_is_a_connect_error() -> None:
+    async def scenario() -> None:
+        async with FakeProxy() as proxy:
+            url = proxy.url()
+        for target in ("https://localhost:9/v1", "http://127.0.0.1:9/v1"):
+            with pytest.raises(ConnectError):
+                await post(HttpClient(connect_timeout=1, proxy=Proxy.from_url(url)), target)
+
+    run(scenario)
+
+
+@pytest.mark.parametrize("url", ["https://proxy:3128", "proxy:3128", "http://proxy:port"])
+def test_a_proxy_url_that_is_not_http_host_port_is_refused(url: str) -> None:
+    with pytest.raises(ValueError):
+        Proxy.from_url(url)
