@@ -79,6 +79,8 @@ class Service:
         self.boot_seconds = 0.0
 
     def start(self, timeout: float = 60) -> Service:
+        if _answers(self.health_url):  # a leftover would answer for us, and be measured instead
+            raise RuntimeError(f"{self.name}: something already answers {self.health_url}; stop it first")
         output = self.log.open("wb") if self.log else subprocess.DEVNULL
         started = time.perf_counter()
         self.process = subprocess.Popen(
@@ -109,6 +111,14 @@ class Service:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+
+
+def _answers(url: str) -> bool:
+    try:
+        httpx.get(url, timeout=0.5)
+    except httpx.HTTPError:
+        return False
+    return True
 
 
 def python() -> str:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 
 import orjson
+import pytest
 
+from bench.processes import Service, python
 from bench.run import Measurement, markdown, parse_wrk, summarize
 from bench.stream_client import run_streams
 from tests.gateway_process import GatewayProcess
@@ -55,3 +57,9 @@ def test_stream_client_counts_every_event_and_done(gateway: GatewayProcess) -> N
     )
     assert len(stats.completed) == 6 and stats.errors == 0
     assert all(result.events == 7 for result in stats.results)  # role, 4 words, finish, [DONE]
+
+
+def test_a_service_refuses_to_start_where_a_leftover_already_answers(gateway: GatewayProcess) -> None:
+    leftover = Service("upstream", [python(), "-c", "pass"], gateway.url + "/health", cpus=None)
+    with pytest.raises(RuntimeError, match="already answers"):
+        leftover.start()
