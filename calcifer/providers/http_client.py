@@ -19,10 +19,8 @@ Through an HTTP proxy (`calcifer.providers.http_proxy`): HTTPS origins over a CO
 tunnel, HTTP origins with absolute-form requests. Not supported: HTTP/2, redirects
 (provider APIs answer a POST where it was sent).
 
-Errors:
-    HttpClientError
-    ├── ConnectError        the server could not be reached
-    └── ConnectionDropped   the connection failed or the answer broke HTTP
+Errors: `HttpClientError` (`ConnectError`, `ConnectionDropped`), from
+`calcifer.providers.http_connection`, where each connection's protocol lives.
 """
 
 from __future__ import annotations
@@ -31,17 +29,20 @@ import asyncio
 import socket
 import ssl
 import time
-import zlib
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Awaitable, Mapping
 from functools import lru_cache
-from typing import cast
 from urllib.parse import urlsplit
 
 import certifi
-import httptools
 
+from calcifer.providers.http_connection import (
+    ConnectError,
+    Connection,
+    ConnectionDropped,
+    HttpClientError,
+    Origin,
+)
 from calcifer.providers.http_proxy import Proxy
 
 __all__ = ["ConnectError", "ConnectionDropped", "HttpClient", "HttpClientError", "Response"]
@@ -50,45 +51,15 @@ _IDLE_SECONDS = 30.0
 """How long an idle connection is kept: less than providers' own keep-alive limits, so the
 pool rarely hands out a connection the server is about to close."""
 _DNS_SECONDS = 300.0
-_IDLE_CLOSE_SECONDS = 1.0
-"""A drop this soon after sending, with no answer, is a server's idle close crossing the request."""
-_FINISH_SECONDS = 5.0
-"""How long a released answer may take to finish arriving before its connection is dropped."""
-_READ_HIGH_WATER = 256 * 1024
-"""Bytes of body buffered before the client stops reading from the socket."""
-
-
-class HttpClientError(Exception):
-    """A request that got no complete HTTP answer."""
-
-
-class ConnectError(HttpClientError):
-    pass
-
-
-class ConnectionDropped(HttpClientError):
-    pass
-
-
-@dataclass(frozen=True, slots=True)
-class _Origin:
-    tls: bool
-    host: str
-    port: int
-
-    @property
-    def host_header(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return host if self.port == (443 if self.tls else 80) else f"{host}:{self.port}"
 
 
 @lru_cache(maxsize=512)
-def _split(url: str) -> tuple[_Origin, str]:
+def _split(url: str) -> tuple[Origin, str]:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConnectError(f"not an http(s) URL: {parts.scheme}://{parts.hostname or ''}")
     tls = parts.scheme == "https"
-    origin = _Origin(tls, parts.hostname, parts.port or (443 if tls else 80))
+    origin = Origin(tls, parts.hostname, parts.port or (443 if tls else 80))
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     return origin, target
 
@@ -103,9 +74,9 @@ class HttpClient:
         `proxy`: where every connection goes first."""
         self._connect_timeout = connect_timeout
         self._proxy = proxy
-        self._idle: dict[_Origin, deque[_Connection]] = {}
-        self._open: set[_Connection] = set()
-        self._addresses: dict[_Origin, tuple[float, list[str]]] = {}
+        self._idle: dict[Origin, deque[Connection]] = {}
+        self._open: set[Connection] = set()
+        self._addresses: dict[Origin, tuple[float, list[str]]] = {}
         self._tls = tls
 
     async def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> Response:
@@ -128,7 +99,7 @@ class HttpClient:
             connection.abort()
         self._idle.clear()
 
-    async def _exchange(self, connection: _Connection, request: bytes) -> Response:
+    async def _exchange(self, connection: Connection, request: bytes) -> Response:
         try:
             connection.send(request)
             await connection.response_started()
@@ -137,7 +108,7 @@ class HttpClient:
             raise
         return Response(connection, self)
 
-    def _idle_connection(self, origin: _Origin) -> _Connection | None:
+    def _idle_connection(self, origin: Origin) -> Connection | None:
         idle = self._idle.get(origin)
         now = time.monotonic()
         while idle:
@@ -147,14 +118,14 @@ class HttpClient:
             connection.abort()
         return None
 
-    def _keep(self, connection: _Connection) -> None:
+    def _keep(self, connection: Connection) -> None:
         idle = self._idle.setdefault(connection.origin, deque())
         connection.idle_since = now = time.monotonic()
         idle.append(connection)
         while idle and (not idle[0].reusable or now - idle[0].idle_since >= _IDLE_SECONDS):
             idle.popleft().abort()
 
-    async def _connect(self, origin: _Origin) -> _Connection:
+    async def _connect(self, origin: Origin) -> Connection:
         loop = asyncio.get_running_loop()
         tls = self._tls_context() if origin.tls else None
         if self._proxy is not None:
@@ -165,7 +136,7 @@ class HttpClient:
             for address in await self._resolve(origin):
                 try:
                     _, connection = await loop.create_connection(
-                        lambda: _Connection(origin, self._open),
+                        lambda: Connection(origin, self._open),
                         address,
                         origin.port,
                         ssl=tls,
@@ -176,11 +147,9 @@ class HttpClient:
                     failure = exc
         raise ConnectError(f"could not connect to {origin.host_header}: {failure}") from failure
 
-    async def _connect_through(
-        self, proxy: Proxy, origin: _Origin, tls: ssl.SSLContext | None
-    ) -> _Connection:
+    async def _connect_through(self, proxy: Proxy, origin: Origin, tls: ssl.SSLContext | None) -> Connection:
         loop = asyncio.get_running_loop()
-        connection = _Connection(origin, self._open)
+        connection = Connection(origin, self._open)
         try:
             if tls is None:
                 await loop.create_connection(lambda: connection, proxy.host, proxy.port)
@@ -197,7 +166,7 @@ class HttpClient:
         connection.connection_made(secured)  # start_tls hands the protocol a transport, silently
         return connection
 
-    async def _resolve(self, origin: _Origin) -> list[str]:
+    async def _resolve(self, origin: Origin) -> list[str]:
         """The origin's addresses, cached: a burst of new connections should not each ask DNS."""
         cached = self._addresses.get(origin)
         if cached is not None and time.monotonic() - cached[0] < _DNS_SECONDS:
@@ -225,7 +194,7 @@ class Response:
 
     __slots__ = ("_client", "_connection", "headers", "status")
 
-    def __init__(self, connection: _Connection, client: HttpClient) -> None:
+    def __init__(self, connection: Connection, client: HttpClient) -> None:
         self._connection = connection
         self._client = client
         self.status = connection.status
@@ -258,7 +227,7 @@ class Response:
         self._connection.abort()
 
 
-def _request_bytes(origin: _Origin, target: str, body: bytes, headers: Mapping[str, str]) -> bytes:
+def _request_bytes(origin: Origin, target: str, body: bytes, headers: Mapping[str, str]) -> bytes:
     lines = [f"POST {target} HTTP/1.1", f"Host: {origin.host_header}", f"Content-Length: {len(body)}"]
     encoding_set = False
     for name, value in headers.items():
@@ -273,204 +242,3 @@ def _request_bytes(origin: _Origin, target: str, body: bytes, headers: Mapping[s
     except UnicodeEncodeError as exc:
         raise ConnectError("a header holds characters HTTP cannot carry") from exc
     return head + body
-
-
-class _Connection(asyncio.Protocol):
-    """One connection, one exchange at a time: llhttp's callbacks fill the current answer."""
-
-    def __init__(self, origin: _Origin, registry: set[_Connection]) -> None:
-        self.origin = origin
-        self.idle_since = 0.0
-        self._registry = registry
-        self._transport: asyncio.Transport | None = None
-        self._closed = False
-        self._paused = False
-        self._waiter: asyncio.Future[None] | None = None
-        self._begin()
-
-    def _begin(self) -> None:
-        self._parser = httptools.HttpResponseParser(self)
-        self.status = 0
-        self.headers: dict[str, str] = {}
-        self._received_any = False
-        self._sent_at = 0.0
-        self._lost_at: float | None = None
-        self._started = False
-        self._interim = False
-        self._complete = False
-        self._keep_alive = False
-        self._until_close = False
-        self._inflater: zlib._Decompress | None = None
-        self._pieces: list[bytes] = []
-        self._buffered = 0
-        self._error: HttpClientError | None = None
-        self._on_complete: Callable[[_Connection], None] | None = None
-        self._give_up: asyncio.TimerHandle | None = None
-
-    @property
-    def reusable(self) -> bool:
-        return self._complete and self._keep_alive and not self._closed
-
-    @property
-    def closed_while_idle(self) -> bool:
-        """Dropped unanswered right after the request went out: the server had closed it."""
-        lost = self._lost_at
-        return not self._received_any and lost is not None and lost - self._sent_at < _IDLE_CLOSE_SECONDS
-
-    @property
-    def may_finish(self) -> bool:
-        return self._started and self._keep_alive and not self._closed and self._error is None
-
-    def keep_when_complete(self, keep: Callable[[_Connection], None]) -> None:
-        """Hand this connection to `keep` once the rest of the answer, unread, has arrived."""
-        self._pieces.clear()
-        self._on_complete = keep
-        self._give_up = asyncio.get_running_loop().call_later(_FINISH_SECONDS, self.abort)
-
-    # --- used by the client ----------------------------------------------------------
-
-    def send(self, request: bytes) -> None:
-        if self._transport is None or self._closed:
-            raise ConnectionDropped("the connection is closed")
-        self._begin()
-        self._sent_at = time.monotonic()
-        self._transport.write(request)
-
-    async def response_started(self) -> None:
-        while not self._started:
-            if self._error is not None:
-                raise self._error
-            await self._wait()
-
-    async def next_piece(self) -> bytes | None:
-        """Body received since the last call; None once the answer is complete."""
-        while not self._pieces:
-            if self._error is not None:
-                raise self._error
-            if self._complete:
-                return None
-            await self._wait()
-        pieces, self._pieces, self._buffered = self._pieces, [], 0
-        if self._paused and self._transport is not None:
-            self._paused = False
-            self._transport.resume_reading()
-        return pieces[0] if len(pieces) == 1 else b"".join(pieces)
-
-    def abort(self) -> None:
-        if self._give_up is not None:
-            self._give_up.cancel()
-            self._give_up = None
-        if not self._closed:
-            self._closed = True
-            if self._transport is not None:
-                self._transport.abort()
-
-    async def _wait(self) -> None:
-        self._waiter = asyncio.get_running_loop().create_future()
-        try:
-            await self._waiter
-        finally:
-            self._waiter = None
-
-    def _wake(self) -> None:
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
-
-    # --- asyncio protocol --------------------------------------------------------------
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self._transport = cast(asyncio.Transport, transport)  # uvloop's are not subclasses
-        self._registry.add(self)
-
-    def data_received(self, data: bytes) -> None:
-        self._received_any = True
-        if self._complete:  # bytes nobody asked for: this connection can no longer be trusted
-            self.abort()
-            return
-        try:
-            self._parser.feed_data(data)
-        except httptools.HttpParserError as exc:
-            if not self._complete:  # bytes after a complete answer only spoil the connection
-                self._fail(ConnectionDropped(f"the answer is not valid HTTP: {exc}"))
-            self.abort()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._lost_at = time.monotonic()
-        self._closed = True
-        self._registry.discard(self)
-        if self._started and self._until_close and not self._complete:
-            self.on_message_complete()  # the body was delimited by the end of the connection
-        elif not self._complete:
-            self._fail(ConnectionDropped("the connection closed before the answer was complete"))
-
-    def _fail(self, error: HttpClientError) -> None:
-        if self._error is None:
-            self._error = error
-        self._wake()
-
-    # --- llhttp callbacks ----------------------------------------------------------------
-
-    def on_message_begin(self) -> None:
-        if self._complete:
-            raise ConnectionDropped("a second answer to one request")
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        key = name.decode("latin-1").lower()
-        text = value.decode("latin-1")
-        self.headers[key] = f"{self.headers[key]}, {text}" if key in self.headers else text
-
-    def on_headers_complete(self) -> None:
-        self.status = self._parser.get_status_code()
-        if 100 <= self.status < 200:  # 100 Continue, 103 Early Hints: the answer is still to come
-            self._interim = True
-            return
-        self._keep_alive = self._parser.should_keep_alive()
-        headers = self.headers
-        self._until_close = (
-            "content-length" not in headers
-            and "chunked" not in headers.get("transfer-encoding", "").lower()
-            and self.status not in (204, 304)
-        )
-        encoding = headers.get("content-encoding", "").strip().lower()
-        if encoding in ("gzip", "deflate"):
-            self._inflater = zlib.decompressobj(zlib.MAX_WBITS | 32)  # gzip or zlib header
-        self._started = True
-        self._wake()
-
-    def on_body(self, body: bytes) -> None:
-        if self._inflater is not None:
-            try:
-                body = self._inflater.decompress(body)
-            except zlib.error as exc:
-                self._fail(ConnectionDropped(f"the answer's compressed body is corrupt: {exc}"))
-                self.abort()
-                return
-            if not body:
-                return
-        if self._on_complete is not None:
-            return  # released: nobody will read the rest
-        self._pieces.append(body)
-        self._buffered += len(body)
-        if self._buffered > _READ_HIGH_WATER and not self._paused and self._transport is not None:
-            self._paused = True
-            self._transport.pause_reading()
-        self._wake()
-
-    def on_message_complete(self) -> None:
-        if self._interim:
-            self._interim = False
-            self.headers, self.status = {}, 0
-            return
-        if self._inflater is not None:
-            rest = self._inflater.flush()
-            if rest:
-                self._pieces.append(rest)
-        self._complete = True
-        self._wake()
-        if self._on_complete is not None:
-            keep, self._on_complete = self._on_complete, None
-            if self._give_up is not None:
-                self._give_up.cancel()
-                self._give_up = None
-            keep(self)
