@@ -145,6 +145,7 @@ class HttpClient:
                     return connection
                 except OSError as exc:  # refused, unreachable, TLS handshake: try the next address
                     failure = exc
+        self._addresses.pop(origin, None)  # the next attempt asks DNS again: the host may have moved
         raise ConnectError(f"could not connect to {origin.host_header}: {failure}") from failure
 
     async def _connect_through(self, proxy: Proxy, origin: Origin, tls: ssl.SSLContext | None) -> Connection:
