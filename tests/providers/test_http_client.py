@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+import uvloop
 
 from calcifer.providers.http_client import ConnectError, ConnectionDropped, HttpClient
 from calcifer.providers.http_proxy import Proxy
@@ -74,7 +75,10 @@ async def post(client: HttpClient, url: str, body: bytes = b"{}") -> tuple[int, 
 
 
 def run(scenario: Callable[[], Awaitable[None]]) -> None:
-    asyncio.run(asyncio.wait_for(scenario(), timeout=10))
+    """On asyncio's loop and on uvloop, which the gateway runs on (their TLS paths differ)."""
+    for new_loop in (asyncio.new_event_loop, uvloop.new_event_loop):
+        with asyncio.Runner(loop_factory=new_loop) as runner:
+            runner.run(asyncio.wait_for(scenario(), timeout=10))
 
 
 def test_requests_in_turn_share_one_kept_alive_connection() -> None:
