@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import ssl
 from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from functools import cache
@@ -195,8 +196,24 @@ class _Builder:
             breaker=_breaker(raw.get("circuit_breaker") or {}),
             headers=tuple((str(k), str(v)) for k, v in (raw.get("headers") or {}).items()),
             proxy=Secret(proxy) if proxy else None,
+            ca_bundle=self._ca_bundle(document, path, raw.get("ca_bundle")),
             description=raw.get("description", ""),
         )
+
+    def _ca_bundle(self, document: SourceDocument, path: tuple[str, str], value: object) -> Path | None:
+        """The CA file, relative to the catalog file naming it, checked to hold certificates."""
+        if value is None:
+            return None
+        file = Path(document.file).parent / str(value)
+        try:
+            ssl.create_default_context(cafile=str(file))
+        except OSError as exc:  # missing, unreadable, or not PEM certificates (ssl.SSLError)
+            reason = exc.strerror or exc.args[-1] if exc.args else exc
+            self._problems.append(
+                document.problem((*path, "ca_bundle"), f"no certificates read from {file}: {reason}")
+            )
+            return None
+        return file
 
     def _add_model(self, document: SourceDocument, name: str, raw: dict[str, Any]) -> None:
         path = ("models", name)

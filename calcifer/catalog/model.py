@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from calcifer.domain.breaker import DEFAULT_BREAKER, BreakerSettings
 from calcifer.domain.models import ModelSpec
@@ -46,6 +47,8 @@ class ProviderConfig:
     headers: tuple[tuple[str, str], ...] = ()
     proxy: Secret | None = None
     """The HTTP proxy's URL, which may hold credentials."""
+    ca_bundle: Path | None = None
+    """Certificate authorities trusted for this provider instead of the public ones."""
     description: str = ""
 
     @property

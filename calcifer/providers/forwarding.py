@@ -16,10 +16,11 @@ from contextlib import contextmanager
 from typing import Protocol
 
 import orjson
+from loguru import logger
 
 from calcifer.catalog.model import ProviderConfig
 from calcifer.errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable
-from calcifer.providers.http_client import HttpClient, HttpClientError
+from calcifer.providers.http_client import HttpClient, HttpClientError, tls_context
 from calcifer.providers.http_proxy import Proxy
 from calcifer.providers.sse import SseSplitter
 from calcifer.providers.upstream_errors import from_status
@@ -54,7 +55,8 @@ class Forwarder:
         # A stream may last long; only its connection is timed here. Its silences are bounded
         # by the gateway (first-byte and idle timeouts), which costs less than a read timer
         # re-armed for every chunk.
-        self._client = HttpClient(connect_timeout=min(_CONNECT_SECONDS, config.timeout), proxy=proxy)
+        tls = tls_context(str(config.ca_bundle)) if config.ca_bundle else None
+        self._client = HttpClient(connect_timeout=min(_CONNECT_SECONDS, config.timeout), tls=tls, proxy=proxy)
 
     async def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> bytes:
         """The body of a successful answer; an error status raises its Calcifer error."""
@@ -114,6 +116,9 @@ class Forwarder:
                 f"Provider '{self._provider}' did not answer in time", provider=self._provider
             ) from exc
         except HttpClientError as exc:
+            # The client hears only that the provider failed; the operator needs the reason
+            # (refused, certificate, proxy, broken HTTP), which names hosts of their network.
+            logger.warning("provider '{}' unreachable: {}", self._provider, exc)
             raise UpstreamUnavailable(
                 f"Provider '{self._provider}' could not be reached or dropped the connection",
                 provider=self._provider,

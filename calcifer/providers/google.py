@@ -60,6 +60,7 @@ from calcifer.providers.chat_parts import (
     tool_definitions,
     usage_body,
 )
+from calcifer.providers.http_client import tls_context
 from calcifer.providers.upstream_errors import from_status
 
 __all__ = ["GoogleProvider", "ResponseReader", "usage_from_gemini"]
@@ -125,6 +126,8 @@ class GoogleProvider:
             headers=dict(config.headers),
             timeout=int(config.timeout * 1000),
             retry_options=types.HttpRetryOptions(attempts=1),  # the gateway retries, not the SDK
+            # the SDK sets `ssl` on each request itself, so a provider's own CAs go there
+            async_client_args={"ssl": tls_context(str(config.ca_bundle))} if config.ca_bundle else None,
         )
         api_key = config.api_key.reveal() if config.api_key else "no-key"
         self._client = genai.Client(api_key=api_key, http_options=options).aio

@@ -45,12 +45,19 @@ from calcifer.providers.http_connection import (
 )
 from calcifer.providers.http_proxy import Proxy
 
-__all__ = ["ConnectError", "ConnectionDropped", "HttpClient", "HttpClientError", "Response"]
+__all__ = ["ConnectError", "ConnectionDropped", "HttpClient", "HttpClientError", "Response", "tls_context"]
 
 _IDLE_SECONDS = 30.0
 """How long an idle connection is kept: less than providers' own keep-alive limits, so the
 pool rarely hands out a connection the server is about to close."""
 _DNS_SECONDS = 300.0
+
+
+def tls_context(ca_bundle: str | None = None) -> ssl.SSLContext:
+    """Certificates checked against `ca_bundle`, or against certifi's public CAs as the SDKs do."""
+    context = ssl.create_default_context(cafile=ca_bundle or certifi.where())
+    context.set_alpn_protocols(["http/1.1"])  # the only protocol this client speaks
+    return context
 
 
 @lru_cache(maxsize=512)
@@ -183,8 +190,7 @@ class HttpClient:
 
     def _tls_context(self) -> ssl.SSLContext:
         if self._tls is None:
-            self._tls = ssl.create_default_context(cafile=certifi.where())
-            self._tls.set_alpn_protocols(["http/1.1"])  # the only protocol this client speaks
+            self._tls = tls_context()
         return self._tls
 
 

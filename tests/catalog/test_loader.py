@@ -12,6 +12,7 @@ import pytest
 from calcifer.catalog import load_catalog, schema
 from calcifer.errors import CatalogError
 from calcifer.providers.registry import ADAPTERS, adapter_class
+from tests.fakes.tls import CertificateAuthority
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -167,3 +168,21 @@ def test_a_providers_proxy_is_kept_secret_and_a_bad_one_is_located_without_repea
     assert problems == [
         "bad.yaml:4:12: providers.echo.proxy: a proxy is an http://[user:password@]host:port URL"
     ]
+
+
+def test_a_ca_bundle_is_found_beside_its_catalog_file_and_checked_to_hold_certificates(
+    tmp_path: Path,
+) -> None:
+    with_bundle = GOOD.replace("    kind: echo\n", "    kind: echo\n    ca_bundle: certs/internal.pem\n")
+    (tmp_path / "certs").mkdir()
+    (tmp_path / "certs" / "internal.pem").write_text("not a certificate\n")
+    problems = problems_of(tmp_path, {"a.yaml": with_bundle})
+    assert len(problems) == 1 and problems[0].startswith(
+        "a.yaml:4:16: providers.echo.ca_bundle: no certificates read"
+    )
+    (tmp_path / "certs" / "internal.pem").unlink()
+    problems = problems_of(tmp_path, {"a.yaml": with_bundle})
+    assert problems[0].startswith("a.yaml:4:16: providers.echo.ca_bundle: no certificates read from")
+    CertificateAuthority(tmp_path).write_pem(tmp_path / "certs" / "internal.pem")
+    provider = load_catalog(tmp_path, {}).providers["echo"]
+    assert provider.ca_bundle == tmp_path / "certs" / "internal.pem"

@@ -8,6 +8,7 @@ runs in its own process and reaches them over real sockets.
 from __future__ import annotations
 
 import asyncio
+import ssl
 import threading
 from collections.abc import Callable
 
@@ -15,8 +16,9 @@ from aiohttp import web
 
 
 class BackgroundServer:
-    def __init__(self, build_app: Callable[[], web.Application]) -> None:
+    def __init__(self, build_app: Callable[[], web.Application], tls: ssl.SSLContext | None = None) -> None:
         self._build_app = build_app
+        self._tls = tls
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._runner: web.AppRunner | None = None
@@ -24,7 +26,8 @@ class BackgroundServer:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        """HTTPS names localhost, the host a test certificate is made for."""
+        return f"https://localhost:{self.port}" if self._tls else f"http://127.0.0.1:{self.port}"
 
     def start(self) -> BackgroundServer:
         self._thread.start()
@@ -34,7 +37,7 @@ class BackgroundServer:
     async def _start(self) -> None:
         self._runner = web.AppRunner(self._build_app(), handle_signals=False)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=self._tls)
         await site.start()
         server = site._server
         assert server is not None

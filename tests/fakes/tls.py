@@ -48,6 +48,11 @@ class CertificateAuthority:
         self._key = ec.generate_private_key(ec.SECP256R1())
         self._certificate = _certificate("Calcifer test CA", self._key, None, self._key)
 
+    def write_pem(self, file: Path) -> Path:
+        """The authority's certificate, as a CA bundle file."""
+        file.write_bytes(self._certificate.public_bytes(serialization.Encoding.PEM))
+        return file
+
     def trust(self, context: ssl.SSLContext) -> None:
         context.load_verify_locations(
             cadata=self._certificate.public_bytes(serialization.Encoding.PEM).decode()
