@@ -104,6 +104,9 @@ class Connection(asyncio.Protocol):
         self._pieces.clear()
         self._on_complete = keep
         self._give_up = asyncio.get_running_loop().call_later(_FINISH_SECONDS, self.abort)
+        if self._paused and self._transport is not None:  # the rest must be read to arrive
+            self._paused = False
+            self._transport.resume_reading()
 
     # --- used by the client ----------------------------------------------------------
 

@@ -182,6 +182,29 @@ def test_a_stream_released_before_its_last_chunk_arrives_still_returns_its_conne
     run(scenario)
 
 
+def test_an_unread_body_stops_the_reading_until_it_is_read() -> None:
+    size = 16 * 1024 * 1024
+    drained = asyncio.Event()
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> bool:
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % size + b"x" * size)
+        await writer.drain()
+        drained.set()
+        return True
+
+    async def scenario() -> None:
+        drained.clear()
+        async with RawServer(answer) as server:
+            client = HttpClient(connect_timeout=1)
+            response = await client.post(server.url(), b"{}", {})
+            await asyncio.sleep(0.3)
+            assert not drained.is_set()  # the client holds a bounded buffer, the rest waits
+            assert len(await response.read()) == size
+            await asyncio.wait_for(drained.wait(), timeout=2)
+
+    run(scenario)
+
+
 def test_a_kept_connection_the_server_dropped_is_replaced_without_failing_the_request() -> None:
     async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> bool:
         if n == 1:
