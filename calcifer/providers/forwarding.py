@@ -118,7 +118,7 @@ class Forwarder:
         except HttpClientError as exc:
             # The client hears only that the provider failed; the operator needs the reason
             # (refused, certificate, proxy, broken HTTP), which names hosts of their network.
-            logger.warning("provider '{}' unreachable: {}", self._provider, exc)
+            logger.warning("provider '{}': {}", self._provider, exc)
             raise UpstreamUnavailable(
                 f"Provider '{self._provider}' could not be reached or dropped the connection",
                 provider=self._provider,
