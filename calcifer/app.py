@@ -77,8 +77,12 @@ def create_app(settings: Settings, catalog: Catalog | None = None) -> Sanic[Any,
     @app.before_server_start
     async def start_services(app: Sanic[Any, Any]) -> None:
         runtime.start()
-        if settings.catalog_watch_seconds > 0:
-            app.add_task(runtime.watch(settings.catalog_watch_seconds), name="catalog-watch")
+        # Our own task, not Sanic's `add_task`: Sanic cancels its tasks first thing at a stop and
+        # logs each as cut short; this one ends by itself once told to.
+        watching = (
+            runtime.watch(settings.catalog_watch_seconds) if settings.catalog_watch_seconds > 0 else None
+        )
+        app.ctx.catalog_watch = asyncio.get_running_loop().create_task(watching) if watching else None
         # Everything built so far lives as long as the worker: keep it out of the garbage
         # collector's full scans, which otherwise stall a request for tens of milliseconds.
         gc.collect()
@@ -103,10 +107,13 @@ def create_app(settings: Settings, catalog: Catalog | None = None) -> Sanic[Any,
                 sink.shut_down()
 
         app.ctx.stream_ender = asyncio.get_running_loop().create_task(end_streams())
+        runtime.stop_watching()
 
     @app.after_server_stop
     async def stop_services(app: Sanic[Any, Any]) -> None:
         app.ctx.stream_ender.cancel()
+        if app.ctx.catalog_watch is not None:
+            await app.ctx.catalog_watch
         await runtime.close()
         tracer_provider.shutdown()
 

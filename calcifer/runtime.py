@@ -40,6 +40,7 @@ class Runtime:
         self._lock = asyncio.Lock()
         self._retired: set[Api] = set()
         self._fingerprint = _fingerprint(settings.catalog_path)
+        self._stop_watching = asyncio.Event()
 
     @property
     def current(self) -> Api:
@@ -77,11 +78,17 @@ class Runtime:
             return ReloadResult(True, catalog.version)
 
     async def watch(self, interval: float) -> None:
-        """Reload whenever the catalog files change (their names, sizes or mtimes)."""
-        while True:
-            await asyncio.sleep(interval)
-            if _fingerprint(self._settings.catalog_path) != self._fingerprint:
-                await self.reload("catalog files changed")
+        """Reload whenever the catalog files change (their names, sizes or mtimes), until
+        `stop_watching` (a task that ends on its own is not reported as cut short at exit)."""
+        while not self._stop_watching.is_set():
+            try:
+                await asyncio.wait_for(self._stop_watching.wait(), timeout=interval)
+            except TimeoutError:
+                if _fingerprint(self._settings.catalog_path) != self._fingerprint:
+                    await self.reload("catalog files changed")
+
+    def stop_watching(self) -> None:
+        self._stop_watching.set()
 
     async def close(self) -> None:
         for api in (*self._retired, self.current):
