@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import unquote
 
 import yaml
 
@@ -255,8 +256,11 @@ def _telemetry_overrides(telemetry: TelemetrySettings, env: Mapping[str, str]) -
     telemetry = _override(telemetry, env, table, _coerce_env)
     raw_headers = env.get("OTEL_EXPORTER_OTLP_HEADERS", "").strip()
     if raw_headers:
+        # The OpenTelemetry spec's format: `k=v` pairs, percent-encoded (`Bearer%20token`).
         pairs = (item.split("=", 1) for item in raw_headers.split(",") if "=" in item)
-        telemetry = replace(telemetry, otlp_headers=tuple((k.strip(), v.strip()) for k, v in pairs))
+        telemetry = replace(
+            telemetry, otlp_headers=tuple((unquote(k.strip()), unquote(v.strip())) for k, v in pairs)
+        )
     return telemetry
 
 

@@ -14,6 +14,7 @@ from tests.fakes.otlp_collector import FakeCollector
 from tests.gateway_process import GatewayProcess
 
 UPSTREAM_KEY = "sk-test-upstream-SECRET-4242"
+COLLECTOR_TOKEN = "otlp-token-SECRET-77"
 
 
 def gateway_catalog(openai_url: str, anthropic_url: str, gemini_url: str) -> str:
@@ -148,6 +149,7 @@ def gateway(
         "OTEL_EXPORTER_OTLP_ENDPOINT": collector.server.url,
         "OTEL_BSP_SCHEDULE_DELAY": "50",
         "OTEL_SERVICE_NAME": "calcifer-under-test",
+        "OTEL_EXPORTER_OTLP_HEADERS": f"Authorization=Bearer%20{COLLECTOR_TOKEN},x-team=search",
     }
     catalog = gateway_catalog(fake_openai.base_url, fake_anthropic.base_url, fake_gemini.base_url)
     process = GatewayProcess(workdir, catalog, env=env).start()

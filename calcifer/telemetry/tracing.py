@@ -8,6 +8,7 @@ settings and handed to whoever needs it; nothing is installed globally.
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -54,7 +55,7 @@ def build_tracer_provider(settings: TelemetrySettings) -> TracerProvider:
 
 def _exporter(settings: TelemetrySettings) -> SpanExporter | None:
     if settings.traces_exporter == "console":
-        return ConsoleSpanExporter()
+        return ConsoleSpanExporter(out=sys.stdout)  # the stdout of now, not of import time
     if settings.traces_exporter == "otlp":
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 

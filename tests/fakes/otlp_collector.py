@@ -39,6 +39,7 @@ def _value(any_value: Any) -> Any:
 class FakeCollector:
     def __init__(self) -> None:
         self.spans: list[ReceivedSpan] = []
+        self.export_headers: list[dict[str, str]] = []
         self._lock = threading.Lock()
         self.server = BackgroundServer(self._app)
 
@@ -50,6 +51,8 @@ class FakeCollector:
     async def _traces(self, request: web.Request) -> web.Response:
         export = ExportTraceServiceRequest()
         export.ParseFromString(await request.read())
+        with self._lock:
+            self.export_headers.append({k.lower(): v for k, v in request.headers.items()})
         for resource_spans in export.resource_spans:
             resource = {a.key: _value(a.value) for a in resource_spans.resource.attributes}
             for scope_spans in resource_spans.scope_spans:

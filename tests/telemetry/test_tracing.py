@@ -10,6 +10,7 @@ from opentelemetry import propagate
 
 from calcifer.settings import TelemetrySettings
 from calcifer.telemetry.tracing import build_tracer_provider
+from tests.conftest import COLLECTOR_TOKEN
 from tests.fakes.openai_upstream import Behaviour, FakeOpenAI
 from tests.fakes.otlp_collector import FakeCollector
 from tests.gateway_process import GatewayProcess
@@ -152,3 +153,25 @@ def test_without_an_exporter_spans_are_not_recorded_but_a_callers_sampled_trace_
     caller = propagate.extract({"traceparent": f"00-{TRACE_ID}-{CALLER_SPAN}-01"})
     child = tracer.start_span("continued", context=caller).get_span_context()
     assert (format(child.trace_id, "032x"), child.trace_flags.sampled) == (TRACE_ID, True)
+
+
+def test_spans_reach_the_collector_with_the_configured_headers_decoded(
+    gateway: GatewayProcess, upstream: FakeOpenAI, collector: FakeCollector
+) -> None:
+    httpx.post(
+        gateway.url + "/v1/chat/completions",
+        json={"model": "echo4", "messages": [{"role": "user", "content": "hi"}]},
+        timeout=10,
+    )
+    collector.wait_for(lambda span: span.name.startswith("POST"))
+    sent = collector.export_headers[-1]
+    assert (sent["authorization"], sent["x-team"]) == (f"Bearer {COLLECTOR_TOKEN}", "search")
+    assert COLLECTOR_TOKEN not in gateway.log()
+
+
+def test_the_console_exporter_prints_finished_spans(capsys: pytest.CaptureFixture[str]) -> None:
+    provider = build_tracer_provider(TelemetrySettings(traces_exporter="console"))
+    provider.get_tracer("test").start_span("chat console-check").end()
+    provider.force_flush()
+    assert '"name": "chat console-check"' in capsys.readouterr().out
+    provider.shutdown()
