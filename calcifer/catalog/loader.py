@@ -15,11 +15,10 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from jsonschema import Draft202012Validator, ValidationError
 
-from calcifer.catalog.model import Catalog, ProviderConfig, Secret
+from calcifer.catalog.model import Catalog, ProviderConfig, ProxyAddress, Secret
 from calcifer.catalog.yaml_source import JsonPath, SourceDocument, read_document
 from calcifer.domain.breaker import BreakerSettings
 from calcifer.domain.models import Deployment, ModelSpec
@@ -179,9 +178,7 @@ class _Builder:
         self._provider_origin[provider_id] = document.file
         key_env = raw.get("api_key_env")
         key = self._environ.get(key_env, "").strip() if key_env else ""
-        proxy = str(raw.get("proxy") or "").strip()
-        if proxy and (problem := _proxy_problem(proxy)):
-            self._problems.append(document.problem((*path, "proxy"), problem))
+        proxy = self._proxy(document, path, str(raw.get("proxy") or "").strip())
         self._providers[provider_id] = ProviderConfig(
             id=provider_id,
             kind=raw["kind"],
@@ -195,10 +192,19 @@ class _Builder:
             max_retries=int(raw.get("max_retries", _PROVIDER_DEFAULTS["max_retries"])),
             breaker=_breaker(raw.get("circuit_breaker") or {}),
             headers=tuple((str(k), str(v)) for k, v in (raw.get("headers") or {}).items()),
-            proxy=Secret(proxy) if proxy else None,
+            proxy=proxy,
             ca_bundle=self._ca_bundle(document, path, raw.get("ca_bundle")),
             description=raw.get("description", ""),
         )
+
+    def _proxy(self, document: SourceDocument, path: tuple[str, str], url: str) -> ProxyAddress | None:
+        if not url:  # empty, as `${HTTPS_PROXY:-}` is when unset: no proxy
+            return None
+        try:
+            return ProxyAddress.parse(url)
+        except ValueError as exc:
+            self._problems.append(document.problem((*path, "proxy"), str(exc)))
+            return None
 
     def _ca_bundle(self, document: SourceDocument, path: tuple[str, str], value: object) -> Path | None:
         """The CA file, relative to the catalog file naming it, checked to hold certificates."""
@@ -286,15 +292,3 @@ class _Builder:
         self._names[name] = f"model '{path[1]}' ({document.file})"
         self._names_to_models[name] = str(path[1])
         return True
-
-
-def _proxy_problem(url: str) -> str | None:
-    """What is wrong with a proxy URL, in words that repeat none of it (it may hold a password)."""
-    parts = urlsplit(url)
-    if parts.scheme != "http" or not parts.hostname:
-        return "a proxy is an http://[user:password@]host:port URL"
-    try:
-        parts.port  # noqa: B018 — urlsplit checks the port only when asked
-    except ValueError:
-        return "the proxy's port is not a number from 0 to 65535"
-    return None

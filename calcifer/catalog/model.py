@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 from calcifer.domain.breaker import DEFAULT_BREAKER, BreakerSettings
 from calcifer.domain.models import ModelSpec
 
-__all__ = ["Catalog", "ProviderConfig", "Secret"]
+__all__ = ["Catalog", "ProviderConfig", "ProxyAddress", "Secret"]
 
 
 class Secret:
@@ -29,6 +30,31 @@ class Secret:
 
 
 @dataclass(frozen=True, slots=True)
+class ProxyAddress:
+    """An HTTP proxy: where it listens, and the credentials it wants, if any."""
+
+    host: str
+    port: int
+    user: str | None = None
+    password: Secret | None = None
+
+    @classmethod
+    def parse(cls, url: str) -> ProxyAddress:
+        """`http://[user:password@]host[:port]`; ValueError otherwise, in words that repeat
+        none of the URL (it may hold a password)."""
+        parts = urlsplit(url)
+        if parts.scheme != "http" or not parts.hostname:
+            raise ValueError("a proxy is an http://[user:password@]host:port URL")
+        try:
+            port = parts.port or 80
+        except ValueError:
+            raise ValueError("the proxy's port is not a number from 0 to 65535") from None
+        if parts.username is None:
+            return cls(parts.hostname, port)
+        return cls(parts.hostname, port, unquote(parts.username), Secret(unquote(parts.password or "")))
+
+
+@dataclass(frozen=True, slots=True)
 class ProviderConfig:
     id: str
     kind: str
@@ -45,8 +71,7 @@ class ProviderConfig:
     max_retries: int = 2
     breaker: BreakerSettings = DEFAULT_BREAKER
     headers: tuple[tuple[str, str], ...] = ()
-    proxy: Secret | None = None
-    """The HTTP proxy's URL, which may hold credentials."""
+    proxy: ProxyAddress | None = None
     ca_bundle: Path | None = None
     """Certificate authorities trusted for this provider instead of the public ones."""
     description: str = ""

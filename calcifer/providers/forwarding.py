@@ -51,7 +51,7 @@ class Forwarder:
     def __init__(self, config: ProviderConfig) -> None:
         self._provider = config.id
         self._timeout = config.timeout
-        proxy = Proxy.from_url(config.proxy.reveal()) if config.proxy else None  # checked by the catalog
+        proxy = Proxy.of(config.proxy) if config.proxy else None
         # A stream may last long; only its connection is timed here. Its silences are bounded
         # by the gateway (first-byte and idle timeouts), which costs less than a read timer
         # re-armed for every chunk.

@@ -45,7 +45,7 @@ from google.genai import errors as genai_errors
 from google.genai import types
 from yarl import URL
 
-from calcifer.catalog.model import ProviderConfig
+from calcifer.catalog.model import ProviderConfig, ProxyAddress
 from calcifer.domain.chat import Chunk, Completion
 from calcifer.domain.provider import Capability, UpstreamCall
 from calcifer.domain.usage import Usage
@@ -109,15 +109,21 @@ class _OpenedResponses:
             response.close()
 
 
+def _proxy_auth(proxy: ProxyAddress) -> aiohttp.BasicAuth | None:
+    if proxy.user is None:
+        return None
+    return aiohttp.BasicAuth(proxy.user, proxy.password.reveal() if proxy.password else "")
+
+
 class GoogleProvider:
     def __init__(self, config: ProviderConfig) -> None:
         self._id = config.id
         self._opened = _OpenedResponses()
-        proxy = URL(config.proxy.reveal()) if config.proxy else None
+        proxy = config.proxy
         self._session = aiohttp.ClientSession(
             trace_configs=[self._opened.trace_config()],
-            proxy=proxy.with_user(None) if proxy else None,
-            proxy_auth=aiohttp.BasicAuth.from_url(proxy) if proxy else None,
+            proxy=URL.build(scheme="http", host=proxy.host, port=proxy.port) if proxy else None,
+            proxy_auth=_proxy_auth(proxy) if proxy else None,
         )
         options = types.HttpOptions(
             aiohttp_client=self._session,

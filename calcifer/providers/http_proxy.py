@@ -1,6 +1,6 @@
 """An HTTP proxy on the way to a provider: a CONNECT tunnel for HTTPS, absolute-form requests for HTTP.
 
-The proxy URL may carry credentials (`http://user:password@host:port`); they become a
+The catalog parses the proxy's URL (`ProxyAddress`); its credentials become a
 `Proxy-Authorization` header and appear in no message this module writes.
 """
 
@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 import base64
 from dataclasses import dataclass
-from urllib.parse import unquote, urlsplit
+
+from calcifer.catalog.model import ProxyAddress
 
 __all__ = ["Proxy", "ProxyRefused"]
 
@@ -28,20 +29,12 @@ class Proxy:
     """The `Proxy-Authorization` header value, when the URL has credentials."""
 
     @classmethod
-    def from_url(cls, url: str) -> Proxy:
-        """`http://[user:password@]host[:port]`; ValueError, naming no credential, otherwise."""
-        parts = urlsplit(url)
-        if parts.scheme != "http" or not parts.hostname:
-            raise ValueError("a proxy is an http://host:port URL")
-        try:
-            port = parts.port or 80
-        except ValueError:
-            raise ValueError("the proxy's port is not a number") from None
-        authorization = None
-        if parts.username is not None:
-            pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
-            authorization = "Basic " + base64.b64encode(pair.encode()).decode()
-        return cls(parts.hostname, port, authorization)
+    def of(cls, address: ProxyAddress) -> Proxy:
+        if address.user is None:
+            return cls(address.host, address.port)
+        password = address.password.reveal() if address.password else ""
+        pair = f"{address.user}:{password}".encode()
+        return cls(address.host, address.port, "Basic " + base64.b64encode(pair).decode())
 
     @property
     def name(self) -> str:

@@ -160,7 +160,9 @@ def test_a_providers_proxy_is_kept_secret_and_a_bad_one_is_located_without_repea
     with_proxy = GOOD.replace("    kind: echo\n", "    kind: echo\n    proxy: ${EGRESS:-}\n")
     (tmp_path / "ok.yaml").write_text(with_proxy)
     proxied = load_catalog(tmp_path, {"EGRESS": "http://ops:pa55@proxy.internal:3128"}).providers["echo"]
-    assert proxied.proxy is not None and proxied.proxy.reveal() == "http://ops:pa55@proxy.internal:3128"
+    assert proxied.proxy is not None and proxied.proxy.password is not None
+    address = (proxied.proxy.host, proxied.proxy.port, proxied.proxy.user, proxied.proxy.password.reveal())
+    assert address == ("proxy.internal", 3128, "ops", "pa55")
     assert "pa55" not in repr(proxied)
     assert load_catalog(tmp_path, {}).providers["echo"].proxy is None  # empty: no proxy
     (tmp_path / "ok.yaml").unlink()

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import uvloop
 
+from calcifer.catalog.model import ProxyAddress
 from calcifer.providers.http_client import ConnectError, ConnectionDropped, HttpClient
 from calcifer.providers.http_proxy import Proxy
 from tests.fakes.proxy import FakeProxy
@@ -79,6 +80,11 @@ def run(scenario: Callable[[], Awaitable[None]]) -> None:
     for new_loop in (asyncio.new_event_loop, uvloop.new_event_loop):
         with asyncio.Runner(loop_factory=new_loop) as runner:
             runner.run(asyncio.wait_for(scenario(), timeout=10))
+
+
+def proxy_at(url: str) -> Proxy:
+    """The proxy as the catalog and the adapters make it from a provider's `proxy` URL."""
+    return Proxy.of(ProxyAddress.parse(url))
 
 
 def test_requests_in_turn_share_one_kept_alive_connection() -> None:
@@ -353,7 +359,7 @@ def test_https_goes_through_a_proxy_tunnel_with_the_proxys_credentials(tmp_path:
     async def scenario() -> None:
         origin = RawServer(length_answer(b"tunnelled"), tls=authority.server_context("localhost"))
         async with origin, FakeProxy(credentials="ops:s3cret") as proxy:
-            through = Proxy.from_url(proxy.url("ops:s3cret"))
+            through = proxy_at(proxy.url("ops:s3cret"))
             client = HttpClient(connect_timeout=1, tls=client_tls, proxy=through)
             for _ in range(2):
                 assert await post(client, origin.url("https", "localhost")) == (200, b"tunnelled")
@@ -366,7 +372,7 @@ def test_https_goes_through_a_proxy_tunnel_with_the_proxys_credentials(tmp_path:
 def test_plain_http_through_a_proxy_names_the_whole_url() -> None:
     async def scenario() -> None:
         async with RawServer(length_answer(b"proxied")) as origin, FakeProxy(credentials="ops:pw") as proxy:
-            client = HttpClient(connect_timeout=1, proxy=Proxy.from_url(proxy.url("ops:pw")))
+            client = HttpClient(connect_timeout=1, proxy=proxy_at(proxy.url("ops:pw")))
             assert await post(client, origin.url()) == (200, b"proxied")
         assert proxy.seen == [(f"POST {origin.url()} HTTP/1.1", "Basic b3BzOnB3")]
 
@@ -378,7 +384,7 @@ def test_a_proxy_refusing_the_credentials_is_a_connect_error_that_does_not_repea
 ) -> None:
     async def scenario() -> None:
         async with FakeProxy(credentials="ops:right") as proxy:
-            client = HttpClient(connect_timeout=1, proxy=Proxy.from_url(proxy.url("ops:wrong-pass")))
+            client = HttpClient(connect_timeout=1, proxy=proxy_at(proxy.url("ops:wrong-pass")))
             with pytest.raises(ConnectError) as refused:
                 await post(client, "https://localhost:9/v1")
         assert "407" in str(refused.value) and "credentials were refused" in str(refused.value)
@@ -393,7 +399,7 @@ def test_a_proxy_that_is_down_is_a_connect_error() -> None:
             url = proxy.url()
         for target in ("https://localhost:9/v1", "http://127.0.0.1:9/v1"):
             with pytest.raises(ConnectError):
-                await post(HttpClient(connect_timeout=1, proxy=Proxy.from_url(url)), target)
+                await post(HttpClient(connect_timeout=1, proxy=proxy_at(url)), target)
 
     run(scenario)
 
@@ -401,4 +407,4 @@ def test_a_proxy_that_is_down_is_a_connect_error() -> None:
 @pytest.mark.parametrize("url", ["https://proxy:3128", "proxy:3128", "http://proxy:port"])
 def test_a_proxy_url_that_is_not_http_host_port_is_refused(url: str) -> None:
     with pytest.raises(ValueError):
-        Proxy.from_url(url)
+        proxy_at(url)
