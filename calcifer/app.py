@@ -79,10 +79,10 @@ def create_app(settings: Settings, catalog: Catalog | None = None) -> Sanic[Any,
         runtime.start()
         # Our own task, not Sanic's `add_task`: Sanic cancels its tasks first thing at a stop and
         # logs each as cut short; this one ends by itself once told to.
-        watching = (
-            runtime.watch(settings.catalog_watch_seconds) if settings.catalog_watch_seconds > 0 else None
-        )
-        app.ctx.catalog_watch = asyncio.get_running_loop().create_task(watching) if watching else None
+        app.ctx.catalog_watch = None
+        if settings.catalog_watch_seconds > 0:
+            watch = runtime.watch(settings.catalog_watch_seconds)
+            app.ctx.catalog_watch = asyncio.get_running_loop().create_task(watch)
         # Everything built so far lives as long as the worker: keep it out of the garbage
         # collector's full scans, which otherwise stall a request for tens of milliseconds.
         gc.collect()

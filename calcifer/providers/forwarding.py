@@ -52,10 +52,10 @@ class Forwarder:
         self._provider = config.id
         self._timeout = config.timeout
         proxy = Proxy.of(config.proxy) if config.proxy else None
+        tls = tls_context(str(config.ca_bundle)) if config.ca_bundle else None
         # A stream may last long; only its connection is timed here. Its silences are bounded
         # by the gateway (first-byte and idle timeouts), which costs less than a read timer
         # re-armed for every chunk.
-        tls = tls_context(str(config.ca_bundle)) if config.ca_bundle else None
         self._client = HttpClient(connect_timeout=min(_CONNECT_SECONDS, config.timeout), tls=tls, proxy=proxy)
 
     async def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> bytes:
@@ -87,13 +87,11 @@ class Forwarder:
                 if answer.status >= 400:
                     raise self._status_error(answer.status, await answer.read(), answer.headers)
                 events = SseSplitter()
-                while not events.done:
-                    piece = await answer.next_piece()
-                    batch = events.feed(piece) if piece is not None else events.end()
-                    if batch:
+                while not events.done and (piece := await answer.next_piece()) is not None:
+                    if batch := events.feed(piece):
                         yield batch
-                    if piece is None:
-                        break
+                if not events.done and (tail := events.end()):
+                    yield tail
                 finished = True
             finally:
                 if finished:
