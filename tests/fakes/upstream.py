@@ -48,6 +48,8 @@ class Received:
     headers: dict[str, str]
     body: dict[str, Any]
     query: dict[str, str] = field(default_factory=dict)
+    peer: tuple[str, int] | None = None
+    """The gateway's end of the connection the request came on."""
 
 
 @dataclass
@@ -98,7 +100,10 @@ class FakeUpstream:
         return self.received[-1]
 
     def next_behaviour(self, request: web.Request, body: dict[str, Any]) -> Behaviour:
-        self.received.append(Received(request.path, dict(request.headers), body, dict(request.query)))
+        peer = request.transport.get_extra_info("peername") if request.transport else None
+        self.received.append(
+            Received(request.path, dict(request.headers), body, dict(request.query), peer and tuple(peer[:2]))
+        )
         with self._lock:
             queue = self._by_model.get(str(body.get("model", body.get("_model"))))
             if queue:
