@@ -19,7 +19,8 @@ from calcifer.domain.models import ModelSpec
 from calcifer.domain.priced_stream import PricedStream
 from calcifer.domain.pricing import format_usd
 from calcifer.errors import AdminDenied, AdminDisabled, InvalidRequest, ModelNotFound
-from calcifer.http import openai_api, seed_api
+from calcifer.http.api import completions as seed_api
+from calcifer.http.api import openai_chat as openai_api
 from calcifer.http.errors import http_error
 from calcifer.http.jsonio import dumps, loads_object
 from calcifer.http.lifecycle import RequestScope, json_response

@@ -1,5 +1,5 @@
 """Sending a JSON request to a provider and forwarding its answer, on the adapter's own
-connection pool (`calcifer.providers.http_client`).
+connection pool (`calcifer.transport.http_client`).
 
 The vendor SDKs build each request through a pipeline of option models, header merging
 and an httpx2-over-aiohttp transport that costs about 0.3 ms of CPU per call here, against
@@ -20,10 +20,10 @@ from loguru import logger
 
 from calcifer.catalog.model import ProviderConfig
 from calcifer.errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable
-from calcifer.providers.http_client import HttpClient, HttpClientError, tls_context
-from calcifer.providers.http_proxy import Proxy
-from calcifer.providers.sse import SseSplitter
 from calcifer.providers.upstream_errors import from_status
+from calcifer.transport.http_client import HttpClient, HttpClientError, tls_context
+from calcifer.transport.http_proxy import Proxy
+from calcifer.transport.sse import SseSplitter
 
 __all__ = ["Forwarder", "SdkClient", "sdk_headers"]
 

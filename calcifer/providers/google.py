@@ -60,8 +60,8 @@ from calcifer.providers.chat_parts import (
     tool_definitions,
     usage_body,
 )
-from calcifer.providers.http_client import tls_context
 from calcifer.providers.upstream_errors import from_status
+from calcifer.transport.http_client import tls_context
 
 __all__ = ["GoogleProvider", "ResponseReader", "usage_from_gemini"]
 

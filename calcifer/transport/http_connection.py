@@ -1,6 +1,6 @@
 """One connection to a provider, one exchange at a time: llhttp's callbacks fill the answer.
 
-Used by `calcifer.providers.http_client`, which pools these.
+Used by `calcifer.transport.http_client`, which pools these.
 
 Errors:
     HttpClientError

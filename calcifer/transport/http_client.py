@@ -15,12 +15,12 @@ connection that the server closed for idleness just as the request went out. Tha
 a drop with no byte of answer, within moments of sending; the request is then sent once more
 on a new connection. Any other failure is the gateway's to retry or report, by its policy.
 
-Through an HTTP proxy (`calcifer.providers.http_proxy`): HTTPS origins over a CONNECT
+Through an HTTP proxy (`calcifer.transport.http_proxy`): HTTPS origins over a CONNECT
 tunnel, HTTP origins with absolute-form requests. Not supported: HTTP/2, redirects
 (provider APIs answer a POST where it was sent).
 
 Errors: `HttpClientError` (`ConnectError`, `ConnectionDropped`), from
-`calcifer.providers.http_connection`, where each connection's protocol lives.
+`calcifer.transport.http_connection`, where each connection's protocol lives.
 """
 
 from __future__ import annotations
@@ -36,14 +36,14 @@ from urllib.parse import urlsplit
 
 import certifi
 
-from calcifer.providers.http_connection import (
+from calcifer.transport.http_connection import (
     ConnectError,
     Connection,
     ConnectionDropped,
     HttpClientError,
     Origin,
 )
-from calcifer.providers.http_proxy import Proxy
+from calcifer.transport.http_proxy import Proxy
 
 __all__ = ["ConnectError", "ConnectionDropped", "HttpClient", "HttpClientError", "Response", "tls_context"]
 

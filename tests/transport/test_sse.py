@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from calcifer.providers.sse import SseSplitter
+from calcifer.transport.sse import SseSplitter
 
 
 def batches(*pieces: bytes) -> list[list[bytes]]:

@@ -13,8 +13,8 @@ import pytest
 import uvloop
 
 from calcifer.catalog.model import ProxyAddress
-from calcifer.providers.http_client import ConnectError, ConnectionDropped, HttpClient
-from calcifer.providers.http_proxy import Proxy
+from calcifer.transport.http_client import ConnectError, ConnectionDropped, HttpClient
+from calcifer.transport.http_proxy import Proxy
 from tests.fakes.proxy import FakeProxy
 from tests.fakes.tls import CertificateAuthority
 

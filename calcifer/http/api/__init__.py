@@ -1,0 +1,1 @@
+"""One module per public dialect: how it reads requests and writes answers."""

@@ -1,0 +1,1 @@
+"""Vendor-neutral outbound HTTP: the connections provider adapters send their calls on."""
