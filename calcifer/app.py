@@ -1,4 +1,10 @@
-"""The composition root: the one place that builds objects and wires them together."""
+"""The composition root: the one place that builds objects and wires them together.
+
+    manager process   MachineState (breakers and catalog generation the workers share),
+                      when there are several workers
+    each worker       ProcessScope (health, adapters, tracing) → Runtime (the serving
+                      CatalogScope, reloads) → the request pipeline and routes
+"""
 
 from __future__ import annotations
 
@@ -10,79 +16,76 @@ from typing import Any
 
 import punq
 from loguru import logger
-from opentelemetry.trace import Tracer
 from sanic import Sanic
 
 from calcifer.catalog import Catalog, load_catalog
-from calcifer.domain.balancing import Balancer
-from calcifer.domain.breaker import BreakerState
-from calcifer.domain.directory import ProviderDirectory
-from calcifer.domain.gateway import Gateway
-from calcifer.domain.models import Deployment
-from calcifer.domain.observer import CallObserver
-from calcifer.domain.routing import ModelRouter
-from calcifer.http.cors import Cors
-from calcifer.http.handlers import Api
+from calcifer.http.hooks.admit import Admit
+from calcifer.http.hooks.authenticate import Authenticate
+from calcifer.http.hooks.cors import Cors
+from calcifer.http.hooks.log_line import LogLine
+from calcifer.http.hooks.metrics import Metrics
+from calcifer.http.hooks.pin_catalog import PinCatalog
+from calcifer.http.hooks.settle import Settle
+from calcifer.http.hooks.span import ServerSpan
+from calcifer.http.pipeline import Hook, Pipeline
 from calcifer.http.routes import register_http
-from calcifer.providers.registry import build_directory
 from calcifer.runtime import Runtime
+from calcifer.runtime.process_scope import ProcessScope
 from calcifer.settings import Settings
+from calcifer.state.machine import MachineState
 from calcifer.telemetry.logging import configure_logging
-from calcifer.telemetry.tracing import ServerTracing, SpanObserver, build_tracer_provider
+from calcifer.telemetry.tracing import build_tracer_provider
 
-__all__ = ["build_api", "create_app"]
+__all__ = ["create_app"]
 
 APP_NAME = "calcifer"
 
 
-def build_api(settings: Settings, catalog: Catalog, tracer: Tracer) -> Api:
-    """Everything one catalog needs, resolved once per catalog; never per request.
+class _Wiring:
+    """What one worker builds when it starts; resolved once through the container."""
 
-    Called at start-up and again on each reload; must run inside the worker's event loop,
-    because provider clients bind their connection pools to it."""
-    container = punq.Container()
-    container.register(Settings, instance=settings)
-    container.register(Catalog, instance=catalog)
-    kinds = {pid: config.kind for pid, config in catalog.providers.items()}
-    container.register(CallObserver, instance=SpanObserver(tracer, kinds))
-    container.register(ModelRouter, instance=ModelRouter(catalog.models.values()))
-    container.register(ProviderDirectory, instance=build_directory(catalog))
-    balancer = Balancer(
-        catalog.models.values(),
-        breaker_settings=lambda provider_id: catalog.providers[provider_id].breaker,
-        on_breaker_change=_log_breaker,
-    )
-    container.register(Balancer, instance=balancer)
-    container.register(Gateway, scope=punq.Scope.singleton)
-    container.register(Api, scope=punq.Scope.singleton)
-    api: Api = container.resolve(Api)
-    return api
+    def __init__(self, settings: Settings, catalog: Catalog, machine: MachineState | None) -> None:
+        self.process = ProcessScope.build(settings, build_tracer_provider(settings.telemetry), machine)
+        self.runtime = Runtime(self.process, catalog)
+        container = punq.Container()
+        container.register(Runtime, instance=self.runtime)
+        container.register(PinCatalog)
+        container.register(Authenticate)
+        container.register(Admit)
+        container.register(ServerSpan, instance=ServerSpan(self.process.tracer))
+        container.register(Settle)
+        container.register(Metrics)
+        container.register(LogLine)
+        # The order requests go through them (see calcifer.http.pipeline).
+        order = (PinCatalog, Authenticate, Admit, ServerSpan, Settle, Metrics, LogLine)
+        self.hooks: list[Hook] = [container.resolve(hook) for hook in order]
 
 
 def create_app(settings: Settings, catalog: Catalog | None = None) -> Sanic[Any, Any]:
     """A ready Sanic app; also the factory each worker process calls."""
     configure_logging(settings.logging)
     catalog = catalog or load_catalog(settings.catalog_path, settings.environment)
-    tracer_provider = build_tracer_provider(settings.telemetry)
-    tracer = tracer_provider.get_tracer("calcifer")
-    runtime = Runtime(settings, catalog, lambda current: build_api(settings, current, tracer))
     app = Sanic(APP_NAME, configure_logging=False)
     _configure_server(app, settings)
-    app.ctx.tracing = ServerTracing(tracer)
-    app.ctx.runtime = runtime
     app.ctx.master_key = settings.master_key
     app.ctx.open_sinks = set()
-    register_http(app, Cors(settings.cors))
+    pipeline = Pipeline()
+    register_http(app, pipeline, Cors(settings.cors))
+
+    @app.main_process_start
+    async def share_machine_state(app: Sanic[Any, Any]) -> None:
+        if settings.server.workers > 1:
+            MachineState.create().put(app.shared_ctx)
 
     @app.before_server_start
     async def start_services(app: Sanic[Any, Any]) -> None:
-        runtime.start()
+        wiring = _Wiring(settings, catalog, MachineState.taken_from(app.shared_ctx))
+        app.ctx.process, app.ctx.runtime = wiring.process, wiring.runtime
+        pipeline.install(wiring.hooks)
         # Our own task, not Sanic's `add_task`: Sanic cancels its tasks first thing at a stop and
         # logs each as cut short; this one ends by itself once told to.
-        app.ctx.catalog_watch = None
-        if settings.catalog_watch_seconds > 0:
-            watch = runtime.watch(settings.catalog_watch_seconds)
-            app.ctx.catalog_watch = asyncio.get_running_loop().create_task(watch)
+        watch = wiring.runtime.watch(settings.catalog_watch_seconds)
+        app.ctx.catalog_watch = asyncio.get_running_loop().create_task(watch)
         # Everything built so far lives as long as the worker: keep it out of the garbage
         # collector's full scans, which otherwise stall a request for tens of milliseconds.
         gc.collect()
@@ -91,6 +94,7 @@ def create_app(settings: Settings, catalog: Catalog | None = None) -> Sanic[Any,
     @app.after_server_start
     async def ready(app: Sanic[Any, Any]) -> None:
         # Listening now: from here on a SIGHUP reloads this worker's catalog.
+        runtime: Runtime = app.ctx.runtime
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(runtime.reload("SIGHUP")))
         logger.bind(pid=os.getpid()).info(
@@ -107,24 +111,16 @@ def create_app(settings: Settings, catalog: Catalog | None = None) -> Sanic[Any,
                 sink.shut_down()
 
         app.ctx.stream_ender = asyncio.get_running_loop().create_task(end_streams())
-        runtime.stop_watching()
+        app.ctx.runtime.stop_watching()
 
     @app.after_server_stop
     async def stop_services(app: Sanic[Any, Any]) -> None:
         app.ctx.stream_ender.cancel()
-        if app.ctx.catalog_watch is not None:
-            await app.ctx.catalog_watch
-        await runtime.close()
-        tracer_provider.shutdown()
+        await app.ctx.catalog_watch
+        await app.ctx.runtime.close()
+        await app.ctx.process.aclose()
 
     return app
-
-
-def _log_breaker(deployment: Deployment, old: BreakerState, new: BreakerState) -> None:
-    level = "INFO" if new is BreakerState.CLOSED else "WARNING"
-    logger.bind(provider=deployment.provider_id, upstream_model=deployment.upstream_model).log(
-        level, "circuit breaker {} -> {}", old, new
-    )
 
 
 def _configure_server(app: Sanic[Any, Any], settings: Settings) -> None:

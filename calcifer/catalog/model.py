@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -25,6 +27,14 @@ class Secret:
 
     def __repr__(self) -> str:
         return "Secret('****')"
+
+    def __eq__(self, other: object) -> bool:
+        # Compared when a reload decides whether a provider changed; in constant time,
+        # like any comparison of a credential.
+        return isinstance(other, Secret) and hmac.compare_digest(self._value, other._value)
+
+    def __hash__(self) -> int:
+        return hash(hashlib.sha256(self._value.encode()).digest())
 
     __str__ = __repr__
 

@@ -5,45 +5,14 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Iterable
 
-from calcifer.domain.breaker import DEFAULT_BREAKER, BreakerSettings, BreakerState, CircuitBreaker
+from calcifer.domain.breaker import DEFAULT_BREAKER, BreakerSettings
+from calcifer.domain.health import BreakerListener, DeploymentHealth, DeploymentState
 from calcifer.domain.models import Deployment, ModelSpec
 
 __all__ = ["Balancer", "DeploymentState"]
 
-_EWMA_WEIGHT = 0.3
 _EXPLORE = 0.1
 """Share of lowest-latency picks sent to a random deployment, so a slow one that recovered is noticed."""
-
-
-class DeploymentState:
-    """What the gateway currently knows of one deployment."""
-
-    def __init__(self, deployment: Deployment, breaker: CircuitBreaker) -> None:
-        self.deployment = deployment
-        self.breaker = breaker
-        self.in_flight = 0
-        self.latency: float | None = None
-        """EWMA of the time to first byte (whole answer, for non-streamed calls), in seconds."""
-
-    @property
-    def key(self) -> str:
-        return self.deployment.key
-
-    def observe_latency(self, seconds: float) -> None:
-        self.latency = (
-            seconds if self.latency is None else (_EWMA_WEIGHT * seconds + (1 - _EWMA_WEIGHT) * self.latency)
-        )
-
-    def snapshot(self) -> dict[str, object]:
-        return {
-            "provider": self.deployment.provider_id,
-            "upstream_model": self.deployment.upstream_model,
-            "weight": self.deployment.weight,
-            "breaker": str(self.breaker.state),
-            "cooldown_remaining_s": round(self.breaker.cooldown_remaining(), 3),
-            "in_flight": self.in_flight,
-            "latency_ewma_ms": None if self.latency is None else round(self.latency * 1000, 2),
-        }
 
 
 class Balancer:
@@ -51,23 +20,23 @@ class Balancer:
         self,
         models: Iterable[ModelSpec],
         breaker_settings: Callable[[str], BreakerSettings] = lambda provider_id: DEFAULT_BREAKER,
-        on_breaker_change: Callable[[Deployment, BreakerState, BreakerState], None] | None = None,
+        on_breaker_change: BreakerListener | None = None,
         rng: random.Random | None = None,
+        health: DeploymentHealth | None = None,
+        identity: Callable[[Deployment], str] = lambda deployment: deployment.key,
     ) -> None:
+        """`health` outlives this balancer (one per process); without one, the balancer has
+        its own and `on_breaker_change` is told of its breakers' changes."""
         self._rng = rng or random.Random()
+        health = health or DeploymentHealth(on_breaker_change=on_breaker_change)
         self._states: dict[str, DeploymentState] = {}
         models = list(models)
         for model in models:
             for deployment in model.deployments:
                 if deployment.key not in self._states:
-                    self._states[deployment.key] = DeploymentState(
-                        deployment,
-                        CircuitBreaker(
-                            breaker_settings(deployment.provider_id),
-                            on_change=_notify(deployment, on_breaker_change),
-                        ),
+                    self._states[deployment.key] = health.state(
+                        deployment, breaker_settings(deployment.provider_id), identity(deployment)
                     )
-
         self._by_model = {model.name: [self._states[d.key] for d in model.deployments] for model in models}
 
     def states(self, model: ModelSpec) -> list[DeploymentState]:
@@ -122,11 +91,3 @@ class Balancer:
             return min(available, key=lambda s: s.latency or 0.0)
         weights = [s.deployment.weight for s in available]
         return self._rng.choices(available, weights=weights)[0]
-
-
-def _notify(
-    deployment: Deployment, callback: Callable[[Deployment, BreakerState, BreakerState], None] | None
-) -> Callable[[BreakerState, BreakerState], None] | None:
-    if callback is None:
-        return None
-    return lambda old, new: callback(deployment, old, new)

@@ -6,23 +6,33 @@
 
 Only failures of the upstream count (5xx, timeouts, dropped connections, rate limits);
 errors caused by the request itself never trip it.
+
+The breaker's numbers live in a `BreakerCell` (`calcifer.domain.ports`), so that the workers
+of one machine can share one breaker per deployment: the logic here reads and changes the
+cell under its lock, and never keeps state of its own.
 """
 
 from __future__ import annotations
 
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from enum import StrEnum
+from enum import IntEnum
 
-__all__ = ["DEFAULT_BREAKER", "BreakerSettings", "BreakerState", "CircuitBreaker"]
+from calcifer.domain.ports import WINDOW_BUCKETS, BreakerCell, BreakerFields
+
+__all__ = ["DEFAULT_BREAKER", "BreakerSettings", "BreakerState", "CircuitBreaker", "LocalBreakerCell"]
 
 
-class BreakerState(StrEnum):
-    CLOSED = "closed"
-    OPEN = "open"
-    HALF_OPEN = "half_open"
+class BreakerState(IntEnum):
+    """Stored as an integer (a shared cell holds numbers); shown by name."""
+
+    CLOSED = 0
+    OPEN = 1
+    HALF_OPEN = 2
+
+    def __str__(self) -> str:
+        return self.name.lower()
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +49,49 @@ class BreakerSettings:
 
 
 DEFAULT_BREAKER = BreakerSettings()
+_NEVER = -(1 << 62)
+"""The bucket number of a window bucket that has not been used yet."""
+
+
+class _Fields:
+    __slots__ = (
+        "bucket_calls",
+        "bucket_failures",
+        "bucket_index",
+        "failures_in_row",
+        "opened_at",
+        "state",
+        "trial_in_flight",
+    )
+
+    def __init__(self) -> None:
+        self.state = 0
+        self.failures_in_row = 0
+        self.opened_at = 0.0
+        self.trial_in_flight = 0
+        self.bucket_index = [_NEVER] * WINDOW_BUCKETS
+        self.bucket_calls = [0] * WINDOW_BUCKETS
+        self.bucket_failures = [0] * WINDOW_BUCKETS
+
+
+class _NoLock:
+    """One worker's breaker needs no lock: the event loop runs one change at a time."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+class LocalBreakerCell:
+    """A breaker's numbers in this process only."""
+
+    __slots__ = ("fields", "lock")
+
+    def __init__(self) -> None:
+        self.fields: BreakerFields = _Fields()
+        self.lock = _NoLock()
 
 
 class CircuitBreaker:
@@ -47,77 +100,122 @@ class CircuitBreaker:
         settings: BreakerSettings = DEFAULT_BREAKER,
         clock: Callable[[], float] = time.monotonic,
         on_change: Callable[[BreakerState, BreakerState], None] | None = None,
+        cell: BreakerCell | None = None,
     ) -> None:
-        self._settings = settings
+        self.settings = settings
+        """Replaced in place when a reload changes the provider's breaker settings."""
         self._clock = clock
         self._on_change = on_change
-        self._state = BreakerState.CLOSED
-        self._failures_in_row = 0
-        self._opened_at = 0.0
-        self._trial_in_flight = False
-        self._calls: deque[tuple[float, bool]] = deque()
+        self._cell: BreakerCell = cell or LocalBreakerCell()
+        self._moved: tuple[BreakerState, BreakerState] | None = None
 
     @property
     def state(self) -> BreakerState:
-        return self._state
+        return BreakerState(self._cell.fields.state)
 
     def available(self) -> bool:
         """Whether a request may go to this deployment now (does not take the trial slot)."""
-        if self._state is BreakerState.CLOSED:
+        if self._cell.fields.state == BreakerState.CLOSED:  # one read, no lock: the common case
             return True
-        if self._state is BreakerState.OPEN:
-            return self.cooldown_remaining() <= 0
-        return not self._trial_in_flight
+        with self._cell.lock:
+            return self._available(self._cell.fields)
 
     def acquire(self) -> None:
         """A request is about to be sent: an open breaker past its cooldown lets it be the trial."""
-        if self._state is BreakerState.OPEN and self.cooldown_remaining() <= 0:
-            self._move(BreakerState.HALF_OPEN)
-        if self._state is BreakerState.HALF_OPEN:
-            self._trial_in_flight = True
+        if self._cell.fields.state == BreakerState.CLOSED:
+            return
+        with self._cell.lock:
+            fields = self._cell.fields
+            if fields.state == BreakerState.OPEN and self._cooldown_left(fields) <= 0:
+                self._move(fields, BreakerState.HALF_OPEN)
+            if fields.state == BreakerState.HALF_OPEN:
+                fields.trial_in_flight = 1
+        self._notify()
 
     def release(self) -> None:
         """The request ended without saying anything about the upstream's health."""
-        self._trial_in_flight = False
+        if self._cell.fields.trial_in_flight:
+            with self._cell.lock:
+                self._cell.fields.trial_in_flight = 0
 
     def succeeded(self) -> None:
-        self._record(ok=True)
-        self._failures_in_row = 0
-        self._trial_in_flight = False
-        if self._state is not BreakerState.CLOSED:
-            self._move(BreakerState.CLOSED)
+        with self._cell.lock:
+            fields = self._cell.fields
+            self._record(fields, ok=True)
+            fields.failures_in_row = 0
+            fields.trial_in_flight = 0
+            if fields.state != BreakerState.CLOSED:
+                self._move(fields, BreakerState.CLOSED)
+        self._notify()
 
     def failed(self) -> None:
-        self._record(ok=False)
-        self._failures_in_row += 1
-        self._trial_in_flight = False
-        if self._state is BreakerState.HALF_OPEN or self._should_open():
-            self._opened_at = self._clock()
-            if self._state is not BreakerState.OPEN:
-                self._move(BreakerState.OPEN)
+        with self._cell.lock:
+            fields = self._cell.fields
+            self._record(fields, ok=False)
+            fields.failures_in_row += 1
+            fields.trial_in_flight = 0
+            if fields.state == BreakerState.HALF_OPEN or self._should_open(fields):
+                fields.opened_at = self._clock()
+                if fields.state != BreakerState.OPEN:
+                    self._move(fields, BreakerState.OPEN)
+        self._notify()
 
     def cooldown_remaining(self) -> float:
-        if self._state is BreakerState.CLOSED:
-            return 0.0
-        return max(0.0, self._opened_at + self._settings.cooldown_seconds - self._clock())
+        with self._cell.lock:
+            return self._cooldown_left(self._cell.fields)
 
-    def _should_open(self) -> bool:
-        settings = self._settings
-        if self._failures_in_row >= settings.consecutive_failures:
+    def _available(self, fields: BreakerFields) -> bool:
+        if fields.state == BreakerState.CLOSED:
             return True
-        if len(self._calls) < settings.min_calls:
+        if fields.state == BreakerState.OPEN:
+            return self._cooldown_left(fields) <= 0
+        return not fields.trial_in_flight
+
+    def _cooldown_left(self, fields: BreakerFields) -> float:
+        if fields.state == BreakerState.CLOSED:
+            return 0.0
+        return max(0.0, fields.opened_at + self.settings.cooldown_seconds - self._clock())
+
+    def _should_open(self, fields: BreakerFields) -> bool:
+        settings = self.settings
+        if fields.failures_in_row >= settings.consecutive_failures:
+            return True
+        calls, failures = self._window_totals(fields)
+        if calls < settings.min_calls:
             return False
-        failures = sum(1 for _, ok in self._calls if not ok)
-        return failures / len(self._calls) > settings.error_rate
+        return failures / calls > settings.error_rate
 
-    def _record(self, *, ok: bool) -> None:
-        now = self._clock()
-        self._calls.append((now, ok))
-        horizon = now - self._settings.window_seconds
-        while self._calls and self._calls[0][0] < horizon:
-            self._calls.popleft()
+    def _bucket_index(self) -> int:
+        """The window is kept as WINDOW_BUCKETS buckets of equal length, numbered by time."""
+        return int(self._clock() * WINDOW_BUCKETS / self.settings.window_seconds)
 
-    def _move(self, state: BreakerState) -> None:
-        previous, self._state = self._state, state
-        if self._on_change is not None:
-            self._on_change(previous, state)
+    def _record(self, fields: BreakerFields, *, ok: bool) -> None:
+        index = self._bucket_index()
+        slot = index % WINDOW_BUCKETS
+        if fields.bucket_index[slot] != index:  # the bucket holds an older period: start it anew
+            fields.bucket_index[slot] = index
+            fields.bucket_calls[slot] = 0
+            fields.bucket_failures[slot] = 0
+        fields.bucket_calls[slot] += 1
+        if not ok:
+            fields.bucket_failures[slot] += 1
+
+    def _window_totals(self, fields: BreakerFields) -> tuple[int, int]:
+        oldest = self._bucket_index() - WINDOW_BUCKETS + 1
+        calls = failures = 0
+        for slot in range(WINDOW_BUCKETS):
+            if fields.bucket_index[slot] >= oldest:
+                calls += fields.bucket_calls[slot]
+                failures += fields.bucket_failures[slot]
+        return calls, failures
+
+    def _move(self, fields: BreakerFields, state: BreakerState) -> None:
+        self._moved = (BreakerState(fields.state), state)
+        fields.state = int(state)
+
+    def _notify(self) -> None:
+        """Tell of a change once the cell's lock is released (a shared lock is held briefly)."""
+        if self._moved is not None:
+            (previous, state), self._moved = self._moved, None
+            if self._on_change is not None:
+                self._on_change(previous, state)

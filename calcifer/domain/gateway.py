@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
+from calcifer.domain.access import ANONYMOUS, Principal
 from calcifer.domain.balancing import Balancer, DeploymentState
 from calcifer.domain.chat import ChatRequest, Completion, PricedCompletion
 from calcifer.domain.directory import ProviderDirectory
@@ -59,9 +60,10 @@ async def _within(seconds: float | None, work: Awaitable[Completion]) -> Complet
 
 @dataclass(slots=True)
 class _Trail:
-    """How one request went: attempts made so far, and the deadline it must keep."""
+    """How one request goes: who it is for, the deadline it must keep, attempts so far."""
 
     deadline: float | None
+    principal: Principal = ANONYMOUS
     attempts: int = 0
 
     def remaining(self) -> float | None:
@@ -88,17 +90,20 @@ class Gateway:
     def balancer(self) -> Balancer:
         return self._balancer
 
-    async def complete(self, request: ChatRequest, deadline: float | None = None) -> PricedCompletion:
-        return await self._serve(request, deadline, self._complete_on)
+    async def complete(
+        self, request: ChatRequest, deadline: float | None = None, principal: Principal = ANONYMOUS
+    ) -> PricedCompletion:
+        return await self._serve(request, _Trail(deadline, principal), self._complete_on)
 
-    async def stream(self, request: ChatRequest, deadline: float | None = None) -> PricedStream:
+    async def stream(
+        self, request: ChatRequest, deadline: float | None = None, principal: Principal = ANONYMOUS
+    ) -> PricedStream:
         """A stream whose first chunk has arrived: failing to start fails here, before the
         client has been sent any byte, so it can still be retried or get a plain error."""
-        return await self._serve(request, deadline, self._stream_on)
+        return await self._serve(request, _Trail(deadline, principal), self._stream_on)
 
-    async def _serve(self, request: ChatRequest, deadline: float | None, attempt: Attempt[_T]) -> _T:
+    async def _serve(self, request: ChatRequest, trail: _Trail, attempt: Attempt[_T]) -> _T:
         model = self._router.route(request.model, request.provider_hint)
-        trail = _Trail(deadline)
         chain = [model, *self._resolve_all(model.fallbacks)]
         last_error: CalciferError | None = None
         while chain:

@@ -6,11 +6,12 @@ from decimal import Decimal
 from typing import Any
 
 import orjson
+from sanic.response import HTTPResponse, raw
 
 from calcifer.domain.pricing import format_usd
 from calcifer.errors import InvalidRequest
 
-__all__ = ["dumps", "loads_object"]
+__all__ = ["dumps", "json_response", "loads_object"]
 
 
 def _default(value: object) -> Any:
@@ -35,3 +36,7 @@ def loads_object(body: bytes) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise InvalidRequest(f"The request body must be a JSON object, not {type(value).__name__}")
     return value
+
+
+def json_response(body: object, status: int = 200, headers: dict[str, str] | None = None) -> HTTPResponse:
+    return raw(dumps(body), status=status, headers=headers, content_type="application/json")

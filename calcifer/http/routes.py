@@ -1,4 +1,4 @@
-"""The HTTP surface: routes, middleware and the error handler, attached to an app."""
+"""The HTTP surface: routes, the pipeline around API routes, and the error handler."""
 
 from __future__ import annotations
 
@@ -9,57 +9,49 @@ from sanic import Request, Sanic
 from sanic.handlers import ErrorHandler
 from sanic.response import BaseHTTPResponse, HTTPResponse
 
-from calcifer.http import handlers
-from calcifer.http.cors import Cors
+from calcifer.http.admin.reload import admin_reload
+from calcifer.http.api.completions import completions
+from calcifer.http.api.health import health
+from calcifer.http.api.models import list_models, retrieve_model
+from calcifer.http.api.openai_chat import chat_completions
 from calcifer.http.errors import http_error
-from calcifer.http.lifecycle import REQUEST_ID_HEADER, assign_request_id, json_response, scoped
+from calcifer.http.hooks.cors import Cors
+from calcifer.http.hooks.request_id import RequestId
+from calcifer.http.jsonio import json_response
+from calcifer.http.pipeline import Handler, Pipeline
 
 __all__ = ["JsonErrorHandler", "register_http"]
 
+# path, methods, route name, handler
+_API_ROUTES: tuple[tuple[str, str, str, Handler], ...] = (
+    ("/v1/chat/completions", "POST", "chat_completions", chat_completions),
+    ("/v1/completions", "POST", "completions", completions),
+    ("/v1/models", "GET", "models", list_models),
+    ("/v1/models/<name:path>", "GET", "model", retrieve_model),
+    ("/admin/reload", "POST", "reload", admin_reload),
+)
 
-def register_http(app: Sanic[Any, Any], cors: Cors) -> None:
-    app.add_route(
-        scoped("/v1/chat/completions", handlers.chat_completions),
-        "/v1/chat/completions",
-        methods=["POST"],
-        name="chat_completions",
-    )
-    app.add_route(
-        scoped("/v1/completions", handlers.completions),
-        "/v1/completions",
-        methods=["POST"],
-        name="completions",
-    )
-    app.add_route(scoped("/v1/models", handlers.list_models), "/v1/models", methods=["GET"], name="models")
-    app.add_route(
-        scoped("/v1/models/<name:path>", handlers.retrieve_model),
-        "/v1/models/<name:path>",
-        methods=["GET"],
-        name="model",
-    )
-    app.add_route(handlers.health, "/health", methods=["GET"], name="health")
-    app.add_route(
-        scoped("/admin/reload", handlers.admin_reload), "/admin/reload", methods=["POST"], name="reload"
-    )
 
-    # One plain function each way: every middleware Sanic runs costs a few µs per request.
+def register_http(app: Sanic[Any, Any], pipeline: Pipeline, cors: Cors) -> None:
+    for path, method, name, handler in _API_ROUTES:
+        app.add_route(pipeline.wrap(path, handler), path, methods=[method], name=name)
+    app.add_route(health, "/health", methods=["GET"], name="health")
+
+    # The edge of the pipeline, on every response (404s too): one plain function each way,
+    # because every middleware Sanic runs costs a few µs per request.
+    request_id = RequestId()
+
     def on_request(request: Request) -> HTTPResponse | None:
-        assign_request_id(request)
+        request_id.assign(request)
         return cors.preflight(request)
 
     def on_response(request: Request, response: BaseHTTPResponse) -> None:
-        _tag_response(request, response)
+        request_id.tag(request, response)
         cors.decorate(request, response)
 
     app.register_middleware(on_request, "request")
     app.register_middleware(on_response, "response")
     app.error_handler = JsonErrorHandler()
-
-
-def _tag_response(request: Request, response: BaseHTTPResponse) -> None:
-    request_id = getattr(request.ctx, "request_id", None)
-    if request_id:
-        response.headers[REQUEST_ID_HEADER] = request_id
 
 
 class JsonErrorHandler(ErrorHandler):

@@ -7,14 +7,12 @@ from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import cast
 
-from loguru import logger
-
 from calcifer.catalog.model import Catalog, ProviderConfig
 from calcifer.domain.directory import ProviderDirectory, ProviderPolicy
 from calcifer.domain.provider import Provider
 from calcifer.domain.retry import RetryPolicy
 
-__all__ = ["ADAPTERS", "adapter_class", "build_directory", "unavailable_providers"]
+__all__ = ["ADAPTERS", "adapter_class", "build_adapter", "build_directory", "unavailable_providers"]
 
 # kind → "module:class". Modules are imported only for kinds a worker actually serves:
 # each vendor SDK costs tens of megabytes and a good part of a second to import.
@@ -43,17 +41,15 @@ def unavailable_providers(catalog: Catalog) -> dict[str, str]:
     }
 
 
-def build_directory(catalog: Catalog) -> ProviderDirectory:
-    """One adapter per usable provider; call inside the worker's event loop."""
-    unavailable = unavailable_providers(catalog)
-    adapters = {
-        provider_id: adapter_class(config.kind)(config)
-        for provider_id, config in catalog.providers.items()
-        if provider_id not in unavailable
-    }
-    logger.debug("provider adapters ready: {}", ", ".join(sorted(adapters)) or "none")
+def build_adapter(config: ProviderConfig) -> Provider:
+    """A provider's adapter; call inside the worker's event loop (it opens connection pools)."""
+    return adapter_class(config.kind)(config)
+
+
+def build_directory(catalog: Catalog, adapters: Mapping[str, Provider]) -> ProviderDirectory:
+    """The catalog's providers: `adapters` for the usable ones, the reason for the others."""
     policies = {pid: _policy(config) for pid, config in catalog.providers.items()}
-    return ProviderDirectory(adapters, unavailable, policies)
+    return ProviderDirectory(adapters, unavailable_providers(catalog), policies)
 
 
 def _policy(config: ProviderConfig) -> ProviderPolicy:

@@ -1,16 +1,20 @@
-"""The running catalog of one worker, and its safe replacement while requests are in flight.
+"""The serving catalog of one worker, its safe replacement while requests are in flight, and
+how the workers of a machine reload together.
 
 A reload validates the catalog files first; a catalog with problems never replaces the one
-serving (its `file:line` problems are logged and returned). A valid one is built whole into
-a new `Api` (router, prices, balancer, provider clients) and swapped in with one assignment:
-a request uses the `Api` it started with to its end, and a replaced one closes its provider
-clients once its last request has finished.
+serving (its `file:line` problems are logged and returned). A valid one is built into a new
+`CatalogScope` and swapped in with one assignment: a request uses the scope it started on to
+its end, and a replaced scope hands its adapters back once its last request has finished.
+Deployment health and unchanged providers' adapters belong to the process and carry over.
+
+Workers reload together: a worker that reloaded raises the machine's catalog generation, and
+every worker checks it twice a second; SIGHUP (to a worker or the manager) and the file watch
+reach each worker directly.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,10 +22,12 @@ from loguru import logger
 
 from calcifer.catalog import Catalog, catalog_files, load_catalog
 from calcifer.errors import CatalogError
-from calcifer.http.handlers import Api
-from calcifer.settings import Settings
+from calcifer.runtime.catalog_scope import CatalogScope
+from calcifer.runtime.process_scope import ProcessScope
 
 __all__ = ["ReloadResult", "Runtime"]
+
+GENERATION_CHECK_SECONDS = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,25 +38,21 @@ class ReloadResult:
 
 
 class Runtime:
-    def __init__(self, settings: Settings, catalog: Catalog, build: Callable[[Catalog], Api]) -> None:
-        self._settings = settings
-        self._build = build
-        self._catalog = catalog
-        self._current: Api | None = None
+    def __init__(self, process: ProcessScope, catalog: Catalog) -> None:
+        self._process = process
+        self._settings = process.settings
         self._lock = asyncio.Lock()
-        self._retired: set[Api] = set()
-        self._fingerprint = _fingerprint(settings.catalog_path)
-        self._stop_watching = asyncio.Event()
+        self._retired: set[CatalogScope] = set()
+        self._fingerprint = _fingerprint(self._settings.catalog_path)
+        self._generation = process.generation.current()
+        self._stop = asyncio.Event()
+        self._current = CatalogScope(process, catalog)
 
     @property
-    def current(self) -> Api:
-        assert self._current is not None, "the runtime is started with the server"
+    def current(self) -> CatalogScope:
         return self._current
 
-    def start(self) -> None:
-        self._current = self._build(self._catalog)
-
-    async def reload(self, reason: str) -> ReloadResult:
+    async def reload(self, reason: str, *, tell_others: bool = True) -> ReloadResult:
         async with self._lock:
             self._fingerprint = _fingerprint(self._settings.catalog_path)
             try:
@@ -60,13 +62,16 @@ class Runtime:
                 logger.warning(
                     "catalog reload ({}) refused; still serving {}:\n{}",
                     reason,
-                    self.current.catalog_version,
+                    self._current.catalog_version,
                     "\n".join(problems),
                 )
-                return ReloadResult(False, self.current.catalog_version, problems)
-            if catalog.version == self.current.catalog_version:
+                return ReloadResult(False, self._current.catalog_version, problems)
+            if catalog.version == self._current.catalog_version:
                 return ReloadResult(False, catalog.version)
-            old, self._current = self.current, self._build(catalog)
+            old, self._current = self._current, CatalogScope(self._process, catalog)
+            self._process.health.keep_only(self._current.identities())
+            if tell_others:
+                self._generation = self._process.generation.advance()
             logger.info(
                 "catalog reloaded ({}): {} -> {}, {} models",
                 reason,
@@ -77,30 +82,43 @@ class Runtime:
             self._retire(old)
             return ReloadResult(True, catalog.version)
 
-    async def watch(self, interval: float) -> None:
-        """Reload whenever the catalog files change (their names, sizes or mtimes), until
-        `stop_watching` (a task that ends on its own is not reported as cut short at exit)."""
-        while not self._stop_watching.is_set():
+    async def watch(self, file_interval: float) -> None:
+        """Until `stop_watching`: follow the other workers' reloads, and reload when the catalog
+        files change (names, sizes or mtimes) every `file_interval` seconds (0: never)."""
+        loop = asyncio.get_running_loop()
+        next_file_check = loop.time() + file_interval
+        while not self._stop.is_set():
             try:
-                await asyncio.wait_for(self._stop_watching.wait(), timeout=interval)
+                await asyncio.wait_for(self._stop.wait(), timeout=GENERATION_CHECK_SECONDS)
             except TimeoutError:
-                if _fingerprint(self._settings.catalog_path) != self._fingerprint:
-                    await self.reload("catalog files changed")
+                await self._follow_others()
+                if file_interval > 0 and loop.time() >= next_file_check:
+                    next_file_check = loop.time() + file_interval
+                    if _fingerprint(self._settings.catalog_path) != self._fingerprint:
+                        await self.reload("catalog files changed")
 
     def stop_watching(self) -> None:
-        self._stop_watching.set()
+        self._stop.set()
 
     async def close(self) -> None:
-        for api in (*self._retired, self.current):
-            await api.close()
+        for scope in (*self._retired, self._current):
+            await scope.close()
+        self._retired.clear()
 
-    def _retire(self, api: Api) -> None:
-        self._retired.add(api)
+    async def _follow_others(self) -> None:
+        generation = self._process.generation.current()
+        if generation != self._generation:
+            self._generation = generation
+            await self.reload("another worker reloaded", tell_others=False)
+
+    def _retire(self, scope: CatalogScope) -> None:
+        self._retired.add(scope)
 
         async def close_when_drained() -> None:
-            await api.drained()
-            await api.close()
-            self._retired.discard(api)
+            await scope.drained()
+            if scope in self._retired:
+                self._retired.discard(scope)
+                await scope.close()
 
         asyncio.get_running_loop().create_task(close_when_drained())
 

@@ -232,7 +232,6 @@ def test_client_leaving_before_the_answer_is_logged_as_499_not_as_a_gateway_erro
     while '"request_id":"leaving-early"' not in gateway.log() and time.monotonic() < deadline:
         time.sleep(0.05)
     lines = [line for line in gateway.log().splitlines() if '"request_id":"leaving-early"' in line]
-    assert any('"status":499' in line and '"logger":"calcifer.http.lifecycle"' in line for line in lines), (
-        lines
-    )
+    logged_by = '"logger":"calcifer.http.hooks.log_line"'
+    assert any('"status":499' in line and logged_by in line for line in lines), lines
     assert not any('"level":"ERROR"' in line for line in lines), lines

@@ -6,13 +6,19 @@ from contextlib import aclosing
 from datetime import UTC, datetime
 from typing import Any
 
-from calcifer.domain.chat import PricedCompletion
+from sanic import Request
+from sanic.response import HTTPResponse
+
+from calcifer.domain.chat import ChatRequest, PricedCompletion
 from calcifer.domain.priced_stream import PricedStream
 from calcifer.domain.usage import Usage
+from calcifer.http.api.serving import serve_chat
 from calcifer.http.jsonio import dumps
+from calcifer.http.parsing import parse_seed_request
+from calcifer.http.scope import RequestScope
 from calcifer.http.sse import SseSink
 
-__all__ = ["completion_body", "send_delta_stream"]
+__all__ = ["completion_body", "completions", "send_delta_stream"]
 
 
 def completion_body(priced: PricedCompletion) -> dict[str, Any]:
@@ -63,3 +69,12 @@ async def send_delta_stream(sink: SseSink, stream: PricedStream) -> None:
             "usage": usage_body(stream.usage, stream.cost),
         }
         await sink.send(b"".join(pending) + b"data: " + dumps(done) + b"\n\n")
+
+
+async def completions(request: Request, scope: RequestScope) -> HTTPResponse | None:
+    """`POST /v1/completions`, the seeds' API."""
+    return await serve_chat(request, scope, parse_seed_request, completion_body, _send_deltas)
+
+
+async def _send_deltas(sink: SseSink, stream: PricedStream, chat: ChatRequest) -> None:
+    await send_delta_stream(sink, stream)

@@ -5,12 +5,18 @@ from __future__ import annotations
 from contextlib import aclosing
 from typing import Any
 
-from calcifer.domain.chat import Chunk, PricedCompletion
+from sanic import Request
+from sanic.response import HTTPResponse
+
+from calcifer.domain.chat import ChatRequest, Chunk, PricedCompletion
 from calcifer.domain.priced_stream import PricedStream
+from calcifer.http.api.serving import serve_chat
 from calcifer.http.jsonio import dumps
+from calcifer.http.parsing import parse_chat_request
+from calcifer.http.scope import RequestScope
 from calcifer.http.sse import SseSink
 
-__all__ = ["completion_body", "send_chunk_stream"]
+__all__ = ["chat_completions", "completion_body", "send_chunk_stream"]
 
 
 def completion_body(priced: PricedCompletion) -> dict[str, Any]:
@@ -61,3 +67,12 @@ def _client_payload(chunk: Chunk, include_usage: bool) -> bytes | None:
         chunk.data.pop("usage", None)
         chunk.raw = None
     return chunk.raw if chunk.raw is not None else dumps(chunk.data)
+
+
+async def chat_completions(request: Request, scope: RequestScope) -> HTTPResponse | None:
+    """`POST /v1/chat/completions`."""
+    return await serve_chat(request, scope, parse_chat_request, completion_body, _send_chunks)
+
+
+async def _send_chunks(sink: SseSink, stream: PricedStream, chat: ChatRequest) -> None:
+    await send_chunk_stream(sink, stream, chat.include_usage)

@@ -1,0 +1,1 @@
+"""The admin API: what operators call with the master key."""

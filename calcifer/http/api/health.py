@@ -1,0 +1,26 @@
+"""`GET /health`: a constant answer for probes; `?detail=1` adds the catalog and each
+deployment's breaker (the same whichever worker answers: breakers are shared)."""
+
+from __future__ import annotations
+
+import os
+
+from sanic import Request
+from sanic.response import HTTPResponse
+
+from calcifer.http.jsonio import json_response
+
+__all__ = ["health"]
+
+
+async def health(request: Request) -> HTTPResponse:
+    if not request.args.get("detail"):
+        return HTTPResponse(b'{"status":"healthy"}', content_type="application/json")
+    catalog = request.app.ctx.runtime.current
+    detail = {
+        "status": "healthy",
+        "catalog_version": catalog.catalog_version,
+        "worker_pid": os.getpid(),
+        "deployments": [state.snapshot() for state in catalog.gateway.balancer.all_states()],
+    }
+    return json_response(detail)

@@ -1,0 +1,62 @@
+"""`GET /v1/models` and `/v1/models/{name}`: OpenAI's model objects plus price and limits."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sanic import Request
+from sanic.response import HTTPResponse
+
+from calcifer.domain.models import ModelSpec
+from calcifer.domain.pricing import format_usd
+from calcifer.errors import ModelNotFound
+from calcifer.http.jsonio import dumps, json_response
+from calcifer.http.scope import RequestScope
+
+__all__ = ["ModelListing", "list_models", "retrieve_model"]
+
+
+class ModelListing:
+    """The catalog's models as the API shows them, encoded once per catalog."""
+
+    def __init__(self, models: Iterable[ModelSpec]) -> None:
+        models = list(models)
+        self._entries = {model.name: _model_entry(model) for model in models}
+        self._aliases = {alias: model.name for model in models for alias in model.aliases}
+        self.body = dumps({"object": "list", "data": list(self._entries.values())})
+
+    def entry(self, name: str) -> dict[str, Any]:
+        entry = self._entries.get(self._aliases.get(name, name))
+        if entry is None:
+            raise ModelNotFound(name)
+        return entry
+
+
+async def list_models(request: Request, scope: RequestScope) -> HTTPResponse:
+    return HTTPResponse(scope.serving.listing.body, content_type="application/json")
+
+
+async def retrieve_model(request: Request, scope: RequestScope, name: str) -> HTTPResponse:
+    return json_response(scope.serving.listing.entry(name))
+
+
+def _model_entry(model: ModelSpec) -> dict[str, Any]:
+    """OpenAI's model object plus `provider` and OpenRouter-style `pricing` (USD per token)."""
+    price = model.price
+    return {
+        "id": model.name,
+        "object": "model",
+        "created": 0,
+        "owned_by": model.provider_id,
+        "provider": model.provider_id,
+        "aliases": list(model.aliases),
+        "context_length": model.context_window,
+        "max_output_tokens": model.max_output_tokens,
+        "pricing": {
+            "prompt": format_usd(price.per_token("input")),
+            "completion": format_usd(price.per_token("output")),
+            "input_cache_read": format_usd(price.per_token("cached_input")),
+            "input_cache_write": format_usd(price.per_token("cache_write")),
+        },
+    }

@@ -1,0 +1,72 @@
+"""What the chat dialects share: parse, call the gateway, answer whole or as a stream."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from sanic import Request
+from sanic.response import HTTPResponse, raw
+
+from calcifer.domain.chat import ChatRequest, PricedCompletion
+from calcifer.domain.priced_stream import PricedStream
+from calcifer.domain.pricing import format_usd
+from calcifer.errors import InvalidRequest
+from calcifer.http.errors import http_error
+from calcifer.http.jsonio import dumps, loads_object
+from calcifer.http.scope import RequestScope
+from calcifer.http.sse import SseSink
+
+__all__ = ["COST_HEADER", "DEADLINE_HEADER", "PROVIDER_HEADER", "serve_chat"]
+
+PROVIDER_HEADER = "X-Provider"
+DEADLINE_HEADER = "X-Calcifer-Timeout-Ms"
+COST_HEADER = "X-Calcifer-Cost"
+
+Parse = Callable[[dict[str, Any], str | None], ChatRequest]
+BodyOf = Callable[[PricedCompletion], dict[str, Any]]
+SendStream = Callable[[SseSink, PricedStream, ChatRequest], Awaitable[None]]
+
+
+async def serve_chat(
+    request: Request, scope: RequestScope, parse: Parse, body_of: BodyOf, send_stream: SendStream
+) -> HTTPResponse | None:
+    chat = parse(loads_object(request.body), request.headers.get(PROVIDER_HEADER))
+    deadline = _deadline(request.headers.get(DEADLINE_HEADER))
+    scope.stream, scope.metadata = chat.stream, chat.metadata
+    gateway = scope.serving.gateway
+    if chat.stream:
+        stream = await gateway.stream(chat, deadline, scope.principal)
+        headers = scope.served_by(stream.model.name, stream.model.provider_id, stream.attempts)
+        scope.upstream_seconds = stream.upstream_seconds
+        try:
+            sink = await SseSink.open(request, headers | scope.overhead_header(), scope.request_id)
+            await send_stream(sink, stream, chat)
+        finally:
+            await stream.aclose()  # a no-op once the stream was read to its end
+            scope.priced(stream.usage, stream.cost, stream.upstream_seconds)
+        if sink.failure is not None:
+            scope.error = http_error(sink.failure)[1]["error"]["code"]
+        return None
+    priced = await gateway.complete(chat, deadline, scope.principal)
+    headers = scope.served_by(priced.model.name, priced.model.provider_id, priced.attempts)
+    scope.priced(priced.completion.usage, priced.cost, priced.upstream_seconds)
+    headers[COST_HEADER] = format_usd(priced.cost)
+    encoded = dumps(body_of(priced))  # before measuring: encoding is the gateway's time too
+    return raw(encoded, headers=headers | scope.overhead_header(), content_type="application/json")
+
+
+def _deadline(header: str | None) -> float | None:
+    """The monotonic time by which the client wants its answer (`X-Calcifer-Timeout-Ms`)."""
+    if header is None:
+        return None
+    try:
+        milliseconds = float(header)
+    except ValueError:
+        milliseconds = -1
+    if not 0 < milliseconds < 86_400_000:
+        raise InvalidRequest(
+            f"{DEADLINE_HEADER} must be a positive number of milliseconds", param=DEADLINE_HEADER
+        )
+    return time.monotonic() + milliseconds / 1000

@@ -1,0 +1,78 @@
+"""What is known of one API request as it is served: filled in by the hooks and the handler."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from opentelemetry.trace import Span
+
+from calcifer.domain.access import ANONYMOUS, Principal
+from calcifer.domain.usage import Usage
+
+if TYPE_CHECKING:
+    from calcifer.runtime.catalog_scope import CatalogScope
+
+__all__ = ["CLIENT_CLOSED_REQUEST", "OVERHEAD_HEADER", "RequestScope"]
+
+OVERHEAD_HEADER = "X-Calcifer-Overhead-Ms"
+CLIENT_CLOSED_REQUEST = 499
+"""The status logged for a client that left before the answer ended (nginx's convention)."""
+
+
+@dataclass(slots=True)
+class RequestScope:
+    request_id: str
+    route: str
+    started: float = field(default_factory=time.perf_counter)
+    principal: Principal = ANONYMOUS
+    catalog: CatalogScope | None = None
+    """The catalog this request started on; it serves the request to its end."""
+    span: Span | None = None
+    span_token: object = None
+    """The tracing context to restore when the span ends."""
+    status: int = 200
+    model: str | None = None
+    provider: str | None = None
+    usage: Usage | None = None
+    cost: Decimal | None = None
+    stream: bool = False
+    error: str | None = None
+    log_level: str = "INFO"
+    metadata: dict[str, Any] | None = None
+    """The client's `metadata` object, recorded on the request's log line."""
+    upstream_seconds: float = 0.0
+    """Time spent waiting for the provider; everything else is the gateway's own time."""
+    finished: float | None = None
+    """perf_counter time the request was settled (its answer is complete)."""
+
+    @property
+    def serving(self) -> CatalogScope:
+        assert self.catalog is not None, "the catalog is pinned before any handler runs"
+        return self.catalog
+
+    def served_by(self, model: str, provider: str, attempts: int) -> dict[str, str]:
+        """Note who serves the request; returns the headers saying so."""
+        self.model, self.provider = model, provider
+        return {
+            "X-Calcifer-Model": model,
+            "X-Calcifer-Provider": provider,
+            "X-Calcifer-Attempts": str(attempts),
+        }
+
+    def priced(self, usage: Usage | None, cost: Decimal | None, upstream_seconds: float) -> None:
+        self.usage, self.cost, self.upstream_seconds = usage, cost, upstream_seconds
+
+    def overhead_ms(self) -> float:
+        """Milliseconds spent in the gateway so far (or until settled), the provider's time excluded."""
+        end = self.finished if self.finished is not None else time.perf_counter()
+        return (end - self.started - self.upstream_seconds) * 1000
+
+    def latency_ms(self) -> float:
+        end = self.finished if self.finished is not None else time.perf_counter()
+        return (end - self.started) * 1000
+
+    def overhead_header(self) -> dict[str, str]:
+        return {OVERHEAD_HEADER: f"{self.overhead_ms():.3f}"}

@@ -1,0 +1,79 @@
+"""Everything one catalog needs, built once per catalog: router, balancer, adapters, listing.
+
+A request uses the catalog scope it started on to its end, even when a reload swaps in a
+new one meanwhile; a replaced scope hands its adapters back once its last request is done.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from calcifer.catalog import Catalog
+from calcifer.domain.balancing import Balancer
+from calcifer.domain.gateway import Gateway
+from calcifer.domain.models import Deployment
+from calcifer.domain.routing import ModelRouter
+from calcifer.http.api.models import ModelListing
+from calcifer.providers.registry import build_directory, unavailable_providers
+from calcifer.runtime.process_scope import ProcessScope
+from calcifer.telemetry.tracing import SpanObserver
+
+__all__ = ["CatalogScope"]
+
+
+class CatalogScope:
+    def __init__(self, process: ProcessScope, catalog: Catalog) -> None:
+        self.catalog = catalog
+        self.catalog_version = catalog.version
+        usable = [pid for pid in catalog.providers if pid not in unavailable_providers(catalog)]
+        self._adapters = process.adapters.take(catalog, usable)
+        self._process = process
+        balancer = Balancer(
+            catalog.models.values(),
+            breaker_settings=lambda provider_id: catalog.providers[provider_id].breaker,
+            health=process.health,
+            identity=lambda deployment: deployment_identity(catalog, deployment),
+        )
+        kinds = {pid: config.kind for pid, config in catalog.providers.items()}
+        self.gateway = Gateway(
+            ModelRouter(catalog.models.values()),
+            build_directory(catalog, self._adapters),
+            SpanObserver(process.tracer, kinds),
+            balancer,
+        )
+        self.listing = ModelListing(catalog.models.values())
+        self._in_flight = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    def identities(self) -> set[str]:
+        return {
+            deployment_identity(self.catalog, deployment)
+            for model in self.catalog.models.values()
+            for deployment in model.deployments
+        }
+
+    def enter(self) -> None:
+        """A request starts on this catalog (it keeps it to its end, even across a reload)."""
+        self._in_flight += 1
+        self._idle.clear()
+
+    def leave(self) -> None:
+        self._in_flight -= 1
+        if self._in_flight == 0:
+            self._idle.set()
+
+    async def drained(self) -> None:
+        await self._idle.wait()
+
+    async def close(self) -> None:
+        """Hand the adapters back; those no newer catalog uses are closed."""
+        await self._process.adapters.give_back(self._adapters)
+
+
+def deployment_identity(catalog: Catalog, deployment: Deployment) -> str:
+    """Who a deployment's health belongs to: the provider's endpoint and the upstream model.
+    A provider pointed somewhere else starts with a fresh breaker."""
+    config = catalog.providers[deployment.provider_id]
+    endpoint = f"{config.kind}|{config.base_url or ''}|{config.api_version or ''}"
+    return f"{deployment.key}@{endpoint}"

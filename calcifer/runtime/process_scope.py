@@ -1,0 +1,91 @@
+"""What lives as long as a worker: built when it starts, closed when it stops.
+
+Deployment health (breakers and latency, shared by the workers of a machine when there
+are several), provider adapters and their connection pools, tracing, and the catalog
+generation the workers watch to reload together. The next features (key store, shared
+counters, ledger writer, metrics) are built here too, once, and never per catalog.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from loguru import logger
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.trace import Tracer
+
+from calcifer.catalog.model import ProviderConfig
+from calcifer.domain.breaker import BreakerState
+from calcifer.domain.health import DeploymentHealth
+from calcifer.domain.models import Deployment
+from calcifer.domain.provider import Provider
+from calcifer.providers.registry import build_adapter
+from calcifer.runtime.adapters import AdapterPool
+from calcifer.settings import Settings
+from calcifer.state.machine import MachineState
+
+__all__ = ["Generation", "LocalGeneration", "ProcessScope"]
+
+
+class Generation(Protocol):
+    """A catalog generation number a worker can raise and watch."""
+
+    def current(self) -> int: ...
+
+    def advance(self) -> int: ...
+
+
+class LocalGeneration:
+    """One worker alone: nobody else to tell."""
+
+    def __init__(self) -> None:
+        self._value = 0
+
+    def current(self) -> int:
+        return self._value
+
+    def advance(self) -> int:
+        self._value += 1
+        return self._value
+
+
+@dataclass(slots=True)
+class ProcessScope:
+    settings: Settings
+    tracer_provider: TracerProvider
+    tracer: Tracer
+    health: DeploymentHealth
+    adapters: AdapterPool
+    generation: Generation
+
+    @classmethod
+    def build(
+        cls,
+        settings: Settings,
+        tracer_provider: TracerProvider,
+        machine: MachineState | None,
+        build_adapter: Callable[[ProviderConfig], Provider] = build_adapter,
+    ) -> ProcessScope:
+        """Call inside the worker's event loop (adapters bind their pools to it)."""
+        breakers = machine.breakers() if machine is not None else None
+        return cls(
+            settings=settings,
+            tracer_provider=tracer_provider,
+            tracer=tracer_provider.get_tracer("calcifer"),
+            health=DeploymentHealth(breakers, on_breaker_change=_log_breaker),
+            adapters=AdapterPool(build_adapter),
+            generation=machine.generation() if machine is not None else LocalGeneration(),
+        )
+
+    async def aclose(self) -> None:
+        await self.adapters.aclose()
+        self.tracer_provider.shutdown()
+
+
+def _log_breaker(deployment: Deployment, old: BreakerState, new: BreakerState) -> None:
+    level = "INFO" if new is BreakerState.CLOSED else "WARNING"
+    logger.bind(provider=deployment.provider_id, upstream_model=deployment.upstream_model).log(
+        level, "circuit breaker {} -> {}", old, new
+    )
