@@ -87,9 +87,10 @@ class Runtime:
         files change (names, sizes or mtimes) every `file_interval` seconds (0: never)."""
         loop = asyncio.get_running_loop()
         next_file_check = loop.time() + file_interval
+        tick = min(GENERATION_CHECK_SECONDS, file_interval or GENERATION_CHECK_SECONDS)
         while not self._stop.is_set():
             try:
-                await asyncio.wait_for(self._stop.wait(), timeout=GENERATION_CHECK_SECONDS)
+                await asyncio.wait_for(self._stop.wait(), timeout=tick)
             except TimeoutError:
                 await self._follow_others()
                 if file_interval > 0 and loop.time() >= next_file_check:
