@@ -5,21 +5,39 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from opentelemetry.trace import Span
 
 from calcifer.domain.access import ANONYMOUS, Principal
+from calcifer.domain.gateway import Gateway
 from calcifer.domain.usage import Usage
 
 if TYPE_CHECKING:
-    from calcifer.runtime.catalog_scope import CatalogScope
+    from calcifer.http.api.models import ModelListing
 
-__all__ = ["CLIENT_CLOSED_REQUEST", "OVERHEAD_HEADER", "RequestScope"]
+__all__ = ["CLIENT_CLOSED_REQUEST", "OVERHEAD_HEADER", "RequestScope", "ServingCatalog"]
 
 OVERHEAD_HEADER = "X-Calcifer-Overhead-Ms"
 CLIENT_CLOSED_REQUEST = 499
 """The status logged for a client that left before the answer ended (nginx's convention)."""
+
+
+class ServingCatalog(Protocol):
+    """What a request uses of the catalog it is served on (`calcifer.runtime.CatalogScope`)."""
+
+    @property
+    def catalog_version(self) -> str: ...
+
+    @property
+    def gateway(self) -> Gateway: ...
+
+    @property
+    def listing(self) -> ModelListing: ...
+
+    def enter(self) -> None: ...
+
+    def leave(self) -> None: ...
 
 
 @dataclass(slots=True)
@@ -28,7 +46,7 @@ class RequestScope:
     route: str
     started: float = field(default_factory=time.perf_counter)
     principal: Principal = ANONYMOUS
-    catalog: CatalogScope | None = None
+    catalog: ServingCatalog | None = None
     """The catalog this request started on; it serves the request to its end."""
     span: Span | None = None
     span_token: object = None
@@ -49,7 +67,7 @@ class RequestScope:
     """perf_counter time the request was settled (its answer is complete)."""
 
     @property
-    def serving(self) -> CatalogScope:
+    def serving(self) -> ServingCatalog:
         assert self.catalog is not None, "the catalog is pinned before any handler runs"
         return self.catalog
 

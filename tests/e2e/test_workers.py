@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -91,3 +93,15 @@ def test_a_breaker_opened_by_one_worker_is_open_in_every_worker(
         refused = httpx.post(gateway.url + "/v1/chat/completions", json=body, timeout=10)
         assert refused.status_code == 503
     assert len(upstream.received_for("flaky")) == 2
+
+
+def test_sighup_to_the_manager_reloads_every_worker(gateway: GatewayProcess, upstream: FakeOpenAI) -> None:
+    before = {detail["catalog_version"] for detail in details_from_every_worker(gateway).values()}
+    (gateway.workdir / "catalog.yaml").write_text(
+        catalog(upstream.base_url, "  echo6:\n    provider: echo\n    pricing: {input: 1, output: 1}\n")
+    )
+    assert gateway._process is not None
+    os.kill(gateway._process.pid, signal.SIGHUP)
+    time.sleep(2)
+    after = {detail["catalog_version"] for detail in details_from_every_worker(gateway).values()}
+    assert len(after) == 1 and after != before

@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sanic import Request
 
-from calcifer.http.scope import RequestScope
-from calcifer.runtime.catalog_runtime import Runtime
+from calcifer.http.scope import RequestScope, ServingCatalog
 
 __all__ = ["PinCatalog"]
 
 
 class PinCatalog:
-    def __init__(self, runtime: Runtime) -> None:
-        self._runtime = runtime
+    def __init__(self, current: Callable[[], ServingCatalog]) -> None:
+        self._current = current
 
     async def enter(self, request: Request, scope: RequestScope) -> None:
-        catalog = scope.catalog = self._runtime.current
+        catalog = scope.catalog = self._current()
         catalog.enter()
 
     def exit(self, scope: RequestScope) -> None:
