@@ -34,7 +34,7 @@ from calcifer.runtime.process_scope import ProcessScope
 from calcifer.settings import Settings
 from calcifer.state.machine import MachineState
 from calcifer.telemetry.logging import configure_logging
-from calcifer.telemetry.tracing import build_tracer_provider
+from calcifer.telemetry.tracing import build_tracer_provider, records_spans
 
 __all__ = ["create_app"]
 
@@ -51,7 +51,9 @@ class _Wiring:
         container.register(PinCatalog, instance=PinCatalog(lambda: self.runtime.current))
         container.register(Authenticate)
         container.register(Admit)
-        container.register(ServerSpan, instance=ServerSpan(self.process.tracer))
+        container.register(
+            ServerSpan, instance=ServerSpan(self.process.tracer, records_spans(settings.telemetry))
+        )
         container.register(Settle)
         container.register(Metrics)
         container.register(LogLine)

@@ -10,8 +10,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from decimal import Decimal
 
 from opentelemetry import propagate, trace
@@ -29,7 +28,7 @@ from calcifer.domain.usage import Usage
 from calcifer.errors import CalciferError
 from calcifer.settings import TelemetrySettings
 
-__all__ = ["ServerTracing", "SpanObserver", "build_tracer_provider"]
+__all__ = ["SpanObserver", "build_tracer_provider", "records_spans"]
 
 # `gen_ai.provider.name` has well-known values; other kinds are reported as they are.
 _PROVIDER_NAMES = {
@@ -53,6 +52,11 @@ def build_tracer_provider(settings: TelemetrySettings) -> TracerProvider:
     return provider
 
 
+def records_spans(settings: TelemetrySettings) -> bool:
+    """Whether spans are recorded for their own sake (an exporter sends them somewhere)."""
+    return settings.traces_exporter in ("console", "otlp")
+
+
 def _exporter(settings: TelemetrySettings) -> SpanExporter | None:
     if settings.traces_exporter == "console":
         return ConsoleSpanExporter(out=sys.stdout)  # the stdout of now, not of import time
@@ -62,25 +66,6 @@ def _exporter(settings: TelemetrySettings) -> SpanExporter | None:
         endpoint = settings.otlp_traces_endpoint or settings.otlp_endpoint.rstrip("/") + "/v1/traces"
         return OTLPSpanExporter(endpoint=endpoint, headers=dict(settings.otlp_headers))
     return None
-
-
-class ServerTracing:
-    """The SERVER span of one HTTP request, continuing the caller's `traceparent`."""
-
-    def __init__(self, tracer: Tracer) -> None:
-        self._tracer = tracer
-
-    @contextmanager
-    def server_span(self, method: str, route: str, headers: Mapping[str, str]) -> Iterator[Span]:
-        parent = propagate.extract(headers)
-        span = self._tracer.start_span(
-            f"{method} {route}",
-            context=parent,
-            kind=SpanKind.SERVER,
-            attributes={"http.request.method": method, "http.route": route, "url.path": route},
-        )
-        with trace.use_span(span, end_on_exit=True, record_exception=False, set_status_on_exception=False):
-            yield span
 
 
 class SpanObserver:

@@ -1,4 +1,10 @@
-"""The request's SERVER span, continuing the caller's `traceparent`; upstream calls are its children."""
+"""The request's SERVER span, continuing the caller's `traceparent`; upstream calls are its children.
+
+When no exporter records spans, a request without a `traceparent` gets no SERVER span at all
+(it would be dropped unrecorded; making it costs ~12 µs); its upstream calls still carry trace
+context of their own. A caller's `traceparent` always gets its span, so a sampled trace stays
+sampled through the gateway to the provider.
+"""
 
 from __future__ import annotations
 
@@ -11,12 +17,17 @@ from calcifer.http.scope import CLIENT_CLOSED_REQUEST, RequestScope
 
 __all__ = ["ServerSpan"]
 
+_TRACE_HEADER = "traceparent"
+
 
 class ServerSpan:
-    def __init__(self, tracer: Tracer) -> None:
+    def __init__(self, tracer: Tracer, recording: bool) -> None:
         self._tracer = tracer
+        self._recording = recording
 
     async def enter(self, request: Request, scope: RequestScope) -> None:
+        if not self._recording and _TRACE_HEADER not in request.headers:
+            return
         span = scope.span = self._tracer.start_span(
             f"{request.method} {scope.route}",
             context=propagate.extract(request.headers),
