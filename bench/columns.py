@@ -37,6 +37,7 @@ class Column:
     setup: str = ""
     only: frozenset[str] | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    beside: str | None = None  # measured right next to this column in every round: their difference counts
 
     def runs(self, scenario: str) -> bool:
         return self.only is None or scenario in self.only
@@ -57,12 +58,15 @@ class CalciferVariant:
     log_level: str | None = None  # None: as shipped
     transport: str | None = None  # None: the catalog's default (no `transport:` line)
     only: frozenset[str] | None = None
+    beside: str | None = None
 
 
 CALCIFER_VARIANTS = [
     CalciferVariant("calcifer-1w"),
     CalciferVariant("calcifer-1w-aiohttp", transport="aiohttp"),
-    CalciferVariant("calcifer-1w-warning", log_level="WARNING", only=LOG_LINE_SCENARIOS),
+    CalciferVariant(
+        "calcifer-1w-warning", log_level="WARNING", only=LOG_LINE_SCENARIOS, beside="calcifer-1w"
+    ),
     CalciferVariant("calcifer-2w", workers=2),
 ]
 COLUMN_NAMES = ["direct", "floor", *(v.name for v in CALCIFER_VARIANTS)]
@@ -145,13 +149,15 @@ def calcifer_column(variant: CalciferVariant, workdir: Path, port: int) -> Colum
         changes.append(f"provider transport: {variant.transport}")
         refusal = catalog_refusal(catalog_file)
         if refusal:
-            return Skipped(variant.name, f"the catalog refuses `transport: {variant.transport}`: {refusal}")
+            where = refusal.replace(f"{home}/", "")
+            return Skipped(variant.name, f"the catalog refuses `transport: {variant.transport}` ({where})")
     return Column(
         variant.name,
         f"http://127.0.0.1:{port}/v1",
         _calcifer_starter(variant, home, port, workdir),
         setup="; ".join(changes),
         only=variant.only,
+        beside=variant.beside,
     )
 
 

@@ -181,8 +181,8 @@ def render(report: Report) -> str:
 
 
 def _setup_lines(report: Report) -> list[str]:
-    lines = [f"- {name}: {setup}" for name, setup in report.setups.items()]
-    return lines + [f"- {note}" for note in report.notes]
+    notes = [f"- {note}" for note in report.notes]
+    return notes + [f"- {name}: {setup}" for name, setup in report.setups.items()]
 
 
 def _table(rows: list[dict[str, Any]]) -> list[str]:

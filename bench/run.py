@@ -60,11 +60,15 @@ def main() -> None:
     columns, skipped = build_columns(args, workdir)
     setups = {column.name: column.setup for column in columns}
     notes = [_catalog_note(), *(f"{s.name}: skipped, {s.reason}" for s in skipped)]
-    for name, setup in setups.items():
-        print(f"{name}: {setup}", flush=True)
-    for note in notes:
-        print(note, flush=True)
+    for line in [*notes, *(f"{name}: {setup}" for name, setup in setups.items())]:
+        print(line, flush=True)
+    load_before = os.getloadavg()[0]
     measurements, boots, idle = run_rounds(columns, scenarios, args.rounds, args.seconds, workdir)
+    notes.append(
+        f"machine load average (1 min) {load_before:.1f} at start, {os.getloadavg()[0]:.1f} at end, "
+        f"on {os.cpu_count()} CPUs; {args.rounds} round(s)"
+        + (": one round has no median, read it as a smoke test" if args.rounds == 1 else "")
+    )
     report = Report(
         rows=summarize(measurements, order=[column.name for column in columns]),
         boots=boots,
@@ -89,6 +93,7 @@ def main() -> None:
         )
     )
     print("\n" + render(report))
+    print(f"raw numbers: {args.out}; configs, catalogs and logs: {workdir}")
 
 
 def _arguments() -> argparse.Namespace:
@@ -155,7 +160,7 @@ def run_rounds(
     try:
         for round_number in range(1, rounds + 1):
             for scenario in scenarios:
-                for column in _in_turn(columns, round_number):
+                for column in columns_in_turn(columns, round_number):
                     if not column.runs(scenario.name):
                         continue
                     target = _started(column, boots, idle)
@@ -175,12 +180,19 @@ def run_rounds(
     return measurements, boots, idle
 
 
-def _in_turn(columns: list[Column], round_number: int) -> list[Column]:
+def columns_in_turn(columns: list[Column], round_number: int) -> list[Column]:
     """Direct first (the others' added latency is against it); the rest in an order that turns each
-    round, so no column always follows the same neighbour."""
-    rest = columns[1:]
+    round, so no column always follows the same neighbour. A column measured `beside` another runs
+    right after it in odd rounds and right before it in even ones."""
+    paired = {column.beside: column for column in columns if column.beside}
+    rest = [column for column in columns[1:] if not column.beside]
     shift = (round_number - 1) % len(rest) if rest else 0
-    return [columns[0], *rest[shift:], *rest[:shift]]
+    order = [columns[0]]
+    for column in rest[shift:] + rest[:shift]:
+        partner = paired.pop(column.name, None)
+        pair = [column, partner] if partner else [column]
+        order += pair if round_number % 2 else pair[::-1]
+    return order + list(paired.values())  # a partner left out by --column: its twin still runs
 
 
 def _started(column: Column, boots: dict[str, list[float]], idle: dict[str, float]) -> Target:

@@ -23,6 +23,7 @@ from bench.fake_upstream import COMPLETION
 from bench.load import Measurement, parse_wrk
 from bench.processes import Service, python
 from bench.report import Report, check_targets, log_line_cost, render, summarize
+from bench.run import columns_in_turn
 from bench.stream_client import run_streams
 from tests.gateway_process import GatewayProcess, free_port
 
@@ -119,8 +120,21 @@ def test_the_warning_variant_differs_from_the_shipped_config_by_its_log_level_on
 def test_a_transport_the_catalog_refuses_skips_its_column_with_the_reason(tmp_path: Path) -> None:
     column = calcifer_column(CalciferVariant("pigeon", transport="carrier-pigeon"), tmp_path, free_port())
     assert isinstance(column, Skipped)
-    assert "transport: carrier-pigeon" in column.reason and "bench.yaml" in column.reason
+    assert "transport: carrier-pigeon" in column.reason
+    assert "(catalog/bench.yaml:" in column.reason and "providers.bench.transport" in column.reason
+    assert str(tmp_path) not in column.reason
     assert "transport: carrier-pigeon" in (tmp_path / "pigeon" / "catalog" / "bench.yaml").read_text()
+
+
+def test_columns_take_turns_and_the_log_level_twins_stay_side_by_side() -> None:
+    names = ["direct", "floor", "calcifer-1w", "calcifer-1w-warning", "calcifer-2w"]
+    columns = [Column(name, "", beside="calcifer-1w" if "warning" in name else None) for name in names]
+    orders = [
+        [column.name for column in columns_in_turn(columns, round_number)] for round_number in (1, 2, 3)
+    ]
+    assert orders[0] == ["direct", "floor", "calcifer-1w", "calcifer-1w-warning", "calcifer-2w"]
+    assert orders[1] == ["direct", "calcifer-1w-warning", "calcifer-1w", "calcifer-2w", "floor"]
+    assert orders[2] == ["direct", "calcifer-2w", "floor", "calcifer-1w", "calcifer-1w-warning"]
 
 
 @pytest.fixture(scope="module")
