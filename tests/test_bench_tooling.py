@@ -3,14 +3,29 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
+from pathlib import Path
 
+import httpx
 import orjson
 import pytest
+import yaml
 
+from bench.columns import (
+    SHIPPED_CONFIG,
+    CalciferVariant,
+    Column,
+    Skipped,
+    calcifer_column,
+    catalog_refusal,
+)
+from bench.fake_upstream import COMPLETION
+from bench.load import Measurement, parse_wrk
 from bench.processes import Service, python
-from bench.run import Measurement, markdown, parse_wrk, summarize
+from bench.report import Report, check_targets, log_line_cost, render, summarize
+from bench.run import columns_in_turn
 from bench.stream_client import run_streams
-from tests.gateway_process import GatewayProcess
+from tests.gateway_process import GatewayProcess, free_port
 
 WRK_OUTPUT = """Running 2s test @ http://127.0.0.1:9200/v1/chat/completions
   1 threads and 1 connections
@@ -43,7 +58,126 @@ def test_summary_reports_added_latency_against_the_same_round() -> None:
     gateway = next(row for row in rows if row["target"] == "calcifer-1w")
     assert round(gateway["added_p50_ms"], 6) == 0.3  # median of 0.4 and 0.2
     assert gateway["cpu_ms_per_request"] == 0.4
-    assert "| non-stream c=1 | calcifer-1w |" in markdown(rows, {"calcifer-1w": [0.8]}, {"calcifer-1w": 70.0})
+    table = render(Report(rows, {"calcifer-1w": [0.8]}, {"calcifer-1w": 70.0}))
+    assert "| non-stream c=1 | calcifer-1w |" in table
+
+
+def _run(
+    scenario: str, target: str, p50: float, rps: float = 1000.0, cpu: float | None = None
+) -> Measurement:
+    return Measurement(scenario, target, 1, 100, 0, rps, p50, p50 * 2, cpu_ms_per_request=cpu)
+
+
+def test_calcifer_is_set_against_the_floor_and_the_targets_are_checked() -> None:
+    measurements = [
+        _run("non-stream c=1", "direct", 0.05),
+        _run("non-stream c=1", "floor", 0.25),  # adds 0.20
+        _run("non-stream c=1", "calcifer-1w", 0.45, cpu=0.30),  # adds 0.40: 2×, missed
+        _run("non-stream c=1", "calcifer-1w-aiohttp", 0.33),  # adds 0.28: 1.4×, met
+        _run("non-stream c=1", "calcifer-1w-warning", 0.42, cpu=0.26),  # the log line: 0.03 ms
+        _run("non-stream c=64", "direct", 2.0, rps=20000),
+        _run("non-stream c=64", "floor", 15.0, rps=4000),
+        _run("non-stream c=64", "calcifer-1w", 18.0, rps=3400),  # 85%, met
+        _run("non-stream c=64", "calcifer-1w-aiohttp", 25.0, rps=3000),  # 75%, missed
+    ]
+    report = Report(summarize(measurements), log_line=log_line_cost(measurements))
+    rows = {(r["scenario"], r["target"]): r for r in report.rows}
+    assert round(rows["non-stream c=1", "calcifer-1w"]["added_vs_floor"], 6) == 2.0
+    assert round(rows["non-stream c=64", "calcifer-1w"]["rps_vs_floor"], 6) == 0.85
+    assert rows["non-stream c=1", "floor"]["added_vs_floor"] is None
+    assert round(report.log_line["non-stream c=1"]["p50_ms"] or 0, 6) == 0.03
+    verdicts = {t["target"].split(":")[0]: t["columns"] for t in check_targets(report)}
+    assert verdicts["non-stream c=1"]["calcifer-1w"]["met"] is False
+    assert verdicts["non-stream c=1"]["calcifer-1w-aiohttp"]["met"] is True
+    assert verdicts["non-stream c=64"]["calcifer-1w"]["met"] is True
+    assert verdicts["non-stream c=64"]["calcifer-1w-aiohttp"]["met"] is False
+    assert verdicts["50-chunk stream c=1"]["calcifer-1w"]["value"] is None  # not run: not measured
+    log_line = next(columns for name, columns in verdicts.items() if name.startswith("request log line"))
+    assert log_line["calcifer-1w"]["met"] is True  # 0.03 ms ≤ 0.05 ms
+    table = render(report)
+    assert "| non-stream c=1: added p50 ≤ 1.5× the floor's | 0.20 ms | 0.40 ms (2.00×) | missed |" in table
+    assert "3,400 req/s (85%) | met" in table
+
+
+def test_calcifer_runs_the_shipped_config_unchanged_with_the_bench_catalog(tmp_path: Path) -> None:
+    column = calcifer_column(CalciferVariant("calcifer-1w"), tmp_path, free_port())
+    assert isinstance(column, Column)
+    assert (tmp_path / "calcifer-1w" / "config.yaml").read_bytes() == SHIPPED_CONFIG.read_bytes()
+    assert catalog_refusal(tmp_path / "calcifer-1w" / "catalog" / "bench.yaml") is None
+    assert column.setup.startswith("--port ") and ";" not in column.setup  # nothing else differs
+
+
+def test_the_warning_variant_differs_from_the_shipped_config_by_its_log_level_only(tmp_path: Path) -> None:
+    column = calcifer_column(CalciferVariant("quiet", log_level="WARNING"), tmp_path, free_port())
+    assert isinstance(column, Column) and "logging.level WARNING" in column.setup
+    written = yaml.safe_load((tmp_path / "quiet" / "config.yaml").read_text())
+    shipped = yaml.safe_load(SHIPPED_CONFIG.read_text())
+    assert written["logging"].pop("level") == "WARNING"
+    shipped["logging"].pop("level")
+    assert written == shipped
+
+
+def test_a_transport_the_catalog_refuses_skips_its_column_with_the_reason(tmp_path: Path) -> None:
+    column = calcifer_column(CalciferVariant("pigeon", transport="carrier-pigeon"), tmp_path, free_port())
+    assert isinstance(column, Skipped)
+    assert "transport: carrier-pigeon" in column.reason
+    assert "(catalog/bench.yaml:" in column.reason and "providers.bench.transport" in column.reason
+    assert str(tmp_path) not in column.reason
+    assert "transport: carrier-pigeon" in (tmp_path / "pigeon" / "catalog" / "bench.yaml").read_text()
+
+
+def test_columns_take_turns_and_the_log_level_twins_stay_side_by_side() -> None:
+    names = ["direct", "floor", "calcifer-1w", "calcifer-1w-warning", "calcifer-2w"]
+    columns = [Column(name, "", beside="calcifer-1w" if "warning" in name else None) for name in names]
+    orders = [
+        [column.name for column in columns_in_turn(columns, round_number)] for round_number in (1, 2, 3)
+    ]
+    assert orders[0] == ["direct", "floor", "calcifer-1w", "calcifer-1w-warning", "calcifer-2w"]
+    assert orders[1] == ["direct", "calcifer-1w-warning", "calcifer-1w", "calcifer-2w", "floor"]
+    assert orders[2] == ["direct", "calcifer-2w", "floor", "calcifer-1w", "calcifer-1w-warning"]
+
+
+@pytest.fixture(scope="module")
+def floor(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    logs = tmp_path_factory.mktemp("floor")
+    upstream_port, floor_port = free_port(), free_port()
+    upstream = Service(
+        "upstream",
+        [python(), "-m", "bench.fake_upstream", "--port", str(upstream_port)],
+        f"http://127.0.0.1:{upstream_port}/health",
+        cpus=None,
+        log=logs / "upstream.log",
+    ).start()
+    command = [python(), "-m", "bench.floor", "--port", str(floor_port)]
+    command += ["--upstream", f"http://127.0.0.1:{upstream_port}/v1"]
+    forwarder = Service(
+        "floor", command, f"http://127.0.0.1:{floor_port}/health", cpus=None, log=logs / "floor.log"
+    )
+    try:
+        forwarder.start()
+        yield f"http://127.0.0.1:{floor_port}/v1"
+    finally:
+        forwarder.stop()
+        upstream.stop()
+
+
+def test_the_floor_forwards_a_completion(floor: str) -> None:
+    body = {"model": "bench-model", "messages": [{"role": "user", "content": "Say ok"}]}
+    response = httpx.post(floor + "/chat/completions", json=body)
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/json")
+    assert response.content == COMPLETION
+
+
+def test_the_floor_streams_every_chunk_through(floor: str) -> None:
+    body = orjson.dumps(
+        {"model": "bench-model", "messages": [], "stream": True, "bench_chunks": 7, "bench_delay_ms": 1}
+    )
+    stats = asyncio.run(
+        run_streams(floor + "/chat/completions", body, concurrency=2, per_worker=2, expected_events=9)
+    )
+    assert len(stats.completed) == 4 and stats.errors == 0
+    assert all(result.events == 10 for result in stats.results)  # role, 7 tokens, finish, [DONE]
 
 
 def test_stream_client_counts_every_event_and_done(gateway: GatewayProcess) -> None:
