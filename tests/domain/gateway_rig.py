@@ -30,6 +30,8 @@ from calcifer.errors import UpstreamError, UpstreamRateLimited
 
 __all__ = [
     "FAST_RETRY",
+    "PRICE",
+    "REPORTED_USAGE",
     "Answer",
     "Clock",
     "Fail",
@@ -45,7 +47,9 @@ FAST_RETRY = RetryPolicy(attempts=3, base_delay=0.001, max_delay=0.002, max_retr
 """Three calls in all, with back-offs of a couple of milliseconds so the suite stays fast."""
 
 REPORTED_USAGE = Usage(input_tokens=10, output_tokens=5)
+"""What every fake upstream reports for an answer."""
 PRICE = Price(Decimal(1), Decimal(2))
+"""USD per million input and output tokens of a model built by `model` unless told otherwise."""
 DEFAULT_BREAKER = BreakerSettings()
 
 

@@ -137,6 +137,24 @@ def test_unsupported_features_are_refused_without_calling_the_upstream_or_blamin
     assert rig.breaker("a") is BreakerState.CLOSED
 
 
+@pytest.mark.xfail(
+    strict=True,
+    raises=UnsupportedFeature,
+    reason="not yet filed: the capability check refuses the request when the picked deployment lacks "
+    "a capability, though another deployment of the model has it",
+)
+def test_a_request_needing_a_capability_goes_to_a_deployment_that_has_it() -> None:
+    plain, capable = FakeProvider("a"), FakeProvider("b", capabilities=frozenset({Capability.TOOLS}))
+    rig = build_rig([model("m", "a", "b")], plain, capable)
+
+    async def scenario() -> None:
+        for _ in range(10):
+            await rig.ask("m", tools=TOOLS)
+
+    asyncio.run(scenario())
+    assert rig.log == ["b"] * 10
+
+
 @MODES
 def test_a_silent_upstream_becomes_a_timeout_at_the_deadline(stream: bool) -> None:
     upstream = FakeProvider("a", otherwise=Hang())
