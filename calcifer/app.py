@@ -34,6 +34,7 @@ from calcifer.runtime.process_scope import ProcessScope
 from calcifer.settings import Settings
 from calcifer.state.machine import MachineState
 from calcifer.telemetry.logging import configure_logging
+from calcifer.telemetry.request_log import RequestLog
 from calcifer.telemetry.tracing import build_tracer_provider, records_spans
 
 __all__ = ["create_app"]
@@ -56,7 +57,7 @@ class _Wiring:
         )
         container.register(Settle)
         container.register(Metrics)
-        container.register(LogLine)
+        container.register(LogLine, instance=LogLine(RequestLog(settings.logging)))
         # The order requests go through them (see calcifer.http.pipeline).
         order = (PinCatalog, Authenticate, Admit, ServerSpan, Settle, Metrics, LogLine)
         self.hooks: list[Hook] = [container.resolve(hook) for hook in order]

@@ -1,0 +1,58 @@
+"""The fast request line reads exactly like the line loguru would have written."""
+
+from __future__ import annotations
+
+import re
+
+import orjson
+import pytest
+from loguru import logger
+
+from calcifer.settings import LoggingSettings
+from calcifer.telemetry.logging import configure_logging
+from calcifer.telemetry.request_log import LOGGER_NAME, RequestLog
+
+FIELDS = {"request_id": "r-1", "model": "echo4", "status": 200, "cost": "0.0002", "error": None}
+STAMP = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} ")
+
+
+def through_loguru(fields: dict[str, object], level: str = "INFO") -> None:
+    logger.patch(lambda record: record.update(name=LOGGER_NAME)).bind(**fields).log(level, "request")
+
+
+@pytest.mark.parametrize("level", ["INFO", "WARNING"])
+def test_human_line_matches_loguru_after_the_time(capsys: pytest.CaptureFixture[str], level: str) -> None:
+    settings = LoggingSettings(level="INFO", format="human")
+    configure_logging(settings)
+    through_loguru(FIELDS, level)
+    RequestLog(settings).write(level, FIELDS)  # no event loop here: written at once
+    ours, theirs = capsys.readouterr().err.splitlines()[::-1]
+    assert STAMP.match(ours) and STAMP.match(theirs)
+    assert STAMP.sub("", ours) == STAMP.sub("", theirs)
+    assert ours.endswith("request request_id=r-1 model=echo4 status=200 cost=0.0002")
+
+
+def test_json_line_has_loguru_keys(capsys: pytest.CaptureFixture[str]) -> None:
+    settings = LoggingSettings(level="INFO", format="json")
+    configure_logging(settings)
+    through_loguru(FIELDS)
+    RequestLog(settings).write("INFO", FIELDS)
+    theirs, ours = (orjson.loads(line) for line in capsys.readouterr().err.splitlines())
+    assert theirs.pop("time")[:16] == ours.pop("time")[:16]
+    assert ours == theirs == {
+        "level": "INFO",
+        "logger": LOGGER_NAME,
+        "message": "request",
+        "request_id": "r-1",
+        "model": "echo4",
+        "status": 200,
+        "cost": "0.0002",
+    }
+
+
+def test_lines_below_the_configured_level_are_not_written(capsys: pytest.CaptureFixture[str]) -> None:
+    log = RequestLog(LoggingSettings(level="WARNING", format="json"))
+    log.write("INFO", FIELDS)
+    log.write("ERROR", FIELDS)
+    lines = capsys.readouterr().err.splitlines()
+    assert [orjson.loads(line)["level"] for line in lines] == ["ERROR"]
