@@ -9,7 +9,7 @@ from typing import Protocol
 from calcifer.domain.provider import UpstreamCall
 from calcifer.domain.usage import Usage
 
-__all__ = ["CallObserver", "CallRecord", "CallResult", "NullObserver"]
+__all__ = ["NULL_RECORD", "CallObserver", "CallRecord", "CallResult", "NullObserver"]
 
 
 class CallResult(Protocol):
@@ -48,10 +48,12 @@ class _NullRecord:
         return None
 
 
+NULL_RECORD: CallRecord = _NullRecord()
+"""A record that keeps nothing and sends no trace context upstream."""
+
+
 class NullObserver:
     """Observes nothing; for tools that run the gateway without telemetry."""
 
-    _record = _NullRecord()
-
     def start(self, call: UpstreamCall) -> CallRecord:
-        return self._record
+        return NULL_RECORD

@@ -16,7 +16,7 @@ from calcifer.domain.routing import ModelRouter
 from calcifer.http.api.models import ModelListing
 from calcifer.providers.registry import build_directory, unavailable_providers
 from calcifer.runtime.process_scope import ProcessScope
-from calcifer.telemetry.tracing import SpanObserver
+from calcifer.telemetry.tracing import SpanObserver, records_spans
 
 __all__ = ["CatalogScope"]
 
@@ -38,7 +38,7 @@ class CatalogScope:
         self.gateway = Gateway(
             ModelRouter(catalog.models.values()),
             build_directory(catalog, self._adapters),
-            SpanObserver(process.tracer, kinds),
+            SpanObserver(process.tracer, kinds, records_spans(process.settings.telemetry)),
             balancer,
         )
         self.listing = ModelListing(catalog.models.values())

@@ -21,7 +21,7 @@ from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ParentBased
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
 
 from calcifer import __version__
-from calcifer.domain.observer import CallRecord, CallResult
+from calcifer.domain.observer import NULL_RECORD, CallRecord, CallResult
 from calcifer.domain.pricing import format_usd
 from calcifer.domain.provider import UpstreamCall
 from calcifer.domain.usage import Usage
@@ -44,8 +44,8 @@ def build_tracer_provider(settings: TelemetrySettings) -> TracerProvider:
     exporter = _exporter(settings)
     if exporter is None:
         # Spans nobody exports are not recorded (a recorded span costs ~30 µs a request),
-        # but trace context still flows: ids are made, and a caller's sampled trace stays
-        # sampled for the providers we call.
+        # but a caller's trace context still flows: its sampled trace stays sampled for the
+        # providers we call. Without a caller's trace, no span is made at all.
         return TracerProvider(resource=resource, sampler=ParentBased(ALWAYS_OFF))
     provider = TracerProvider(resource=resource)
     provider.add_span_processor(BatchSpanProcessor(exporter))
@@ -71,11 +71,16 @@ def _exporter(settings: TelemetrySettings) -> SpanExporter | None:
 class SpanObserver:
     """Implements the domain's `CallObserver` with one CLIENT span per upstream call."""
 
-    def __init__(self, tracer: Tracer, provider_kinds: Mapping[str, str]) -> None:
+    def __init__(self, tracer: Tracer, provider_kinds: Mapping[str, str], recording: bool = True) -> None:
         self._tracer = tracer
+        self._recording = recording
         self._provider_names = {pid: _PROVIDER_NAMES.get(kind, kind) for pid, kind in provider_kinds.items()}
 
     def start(self, call: UpstreamCall) -> CallRecord:
+        if not self._recording and not trace.get_current_span().get_span_context().is_valid:
+            # Nothing records spans and no caller's trace is running: a span here would be
+            # dropped unrecorded, and a trace id of ours would mean nothing to the provider.
+            return NULL_RECORD
         model = call.model
         span = self._tracer.start_span(
             f"chat {model.upstream_model}",
