@@ -29,13 +29,14 @@ from calcifer.runtime import Runtime
 from calcifer.settings import Settings
 from calcifer.telemetry.logging import configure_logging
 from calcifer.telemetry.tracing import ServerTracing, SpanObserver, build_tracer_provider
+from calcifer.transport.registry import Transports
 
 __all__ = ["build_api", "create_app"]
 
 APP_NAME = "calcifer"
 
 
-def build_api(settings: Settings, catalog: Catalog, tracer: Tracer) -> Api:
+def build_api(settings: Settings, catalog: Catalog, tracer: Tracer, transports: Transports) -> Api:
     """Everything one catalog needs, resolved once per catalog; never per request.
 
     Called at start-up and again on each reload; must run inside the worker's event loop,
@@ -46,7 +47,7 @@ def build_api(settings: Settings, catalog: Catalog, tracer: Tracer) -> Api:
     kinds = {pid: config.kind for pid, config in catalog.providers.items()}
     container.register(CallObserver, instance=SpanObserver(tracer, kinds))
     container.register(ModelRouter, instance=ModelRouter(catalog.models.values()))
-    container.register(ProviderDirectory, instance=build_directory(catalog))
+    container.register(ProviderDirectory, instance=build_directory(catalog, transports))
     balancer = Balancer(
         catalog.models.values(),
         breaker_settings=lambda provider_id: catalog.providers[provider_id].breaker,
@@ -65,7 +66,9 @@ def create_app(settings: Settings, catalog: Catalog | None = None) -> Sanic[Any,
     catalog = catalog or load_catalog(settings.catalog_path, settings.environment)
     tracer_provider = build_tracer_provider(settings.telemetry)
     tracer = tracer_provider.get_tracer("calcifer")
-    runtime = Runtime(settings, catalog, lambda current: build_api(settings, current, tracer))
+    # The worker's upstream connection pools: they outlive every catalog (closed at stop).
+    transports = Transports()
+    runtime = Runtime(settings, catalog, lambda current: build_api(settings, current, tracer, transports))
     app = Sanic(APP_NAME, configure_logging=False)
     _configure_server(app, settings)
     app.ctx.tracing = ServerTracing(tracer)
@@ -115,6 +118,7 @@ def create_app(settings: Settings, catalog: Catalog | None = None) -> Sanic[Any,
         if app.ctx.catalog_watch is not None:
             await app.ctx.catalog_watch
         await runtime.close()
+        await transports.aclose()
         tracer_provider.shutdown()
 
     return app

@@ -13,6 +13,7 @@ from calcifer.catalog.model import Catalog, ProviderConfig
 from calcifer.domain.directory import ProviderDirectory, ProviderPolicy
 from calcifer.domain.provider import Provider
 from calcifer.domain.retry import RetryPolicy
+from calcifer.transport.registry import Transports
 
 __all__ = ["ADAPTERS", "adapter_class", "build_directory", "unavailable_providers"]
 
@@ -28,10 +29,10 @@ ADAPTERS: Mapping[str, str] = MappingProxyType(
 )
 
 
-def adapter_class(kind: str) -> Callable[[ProviderConfig], Provider]:
+def adapter_class(kind: str) -> Callable[[ProviderConfig, Transports], Provider]:
     module_name, _, class_name = ADAPTERS[kind].partition(":")
     adapter = getattr(importlib.import_module(module_name), class_name)
-    return cast(Callable[[ProviderConfig], Provider], adapter)
+    return cast(Callable[[ProviderConfig, Transports], Provider], adapter)
 
 
 def unavailable_providers(catalog: Catalog) -> dict[str, str]:
@@ -43,11 +44,12 @@ def unavailable_providers(catalog: Catalog) -> dict[str, str]:
     }
 
 
-def build_directory(catalog: Catalog) -> ProviderDirectory:
-    """One adapter per usable provider; call inside the worker's event loop."""
+def build_directory(catalog: Catalog, transports: Transports) -> ProviderDirectory:
+    """One adapter per usable provider, sending on the worker's `transports`; call inside the
+    worker's event loop."""
     unavailable = unavailable_providers(catalog)
     adapters = {
-        provider_id: adapter_class(config.kind)(config)
+        provider_id: adapter_class(config.kind)(config, transports)
         for provider_id, config in catalog.providers.items()
         if provider_id not in unavailable
     }
