@@ -12,37 +12,50 @@ import httpx
 import pytest
 
 from tests.fakes.anthropic_upstream import FakeAnthropic
+from tests.fakes.gemini_upstream import FakeGemini
 from tests.fakes.openai_upstream import Behaviour, FakeOpenAI
 from tests.gateway_process import GatewayProcess
 
 CHAT = "/v1/chat/completions"
 
 
+Fakes = tuple[FakeOpenAI, FakeAnthropic, FakeGemini]
+MASTER_KEY = "transport-master-key"
+
+
 @pytest.fixture(scope="module")
-def fakes() -> Iterator[tuple[FakeOpenAI, FakeAnthropic]]:
-    openai, anthropic = FakeOpenAI(), FakeAnthropic()
-    openai.server.start()
-    anthropic.server.start()
-    yield openai, anthropic
-    openai.server.stop()
-    anthropic.server.stop()
+def fakes() -> Iterator[Fakes]:
+    servers = FakeOpenAI(), FakeAnthropic(), FakeGemini()
+    for fake in servers:
+        fake.server.start()
+    yield servers
+    for fake in servers:
+        fake.server.stop()
 
 
 @pytest.fixture
-def upstream(fakes: tuple[FakeOpenAI, FakeAnthropic]) -> FakeOpenAI:
+def upstream(fakes: Fakes) -> FakeOpenAI:
     fakes[0].reset()
     return fakes[0]
 
 
 @pytest.fixture(scope="module")
-def gateway(
-    tmp_path_factory: pytest.TempPathFactory, fakes: tuple[FakeOpenAI, FakeAnthropic]
-) -> Iterator[GatewayProcess]:
-    openai, anthropic = fakes[0].base_url, fakes[1].base_url
+def gateway(tmp_path_factory: pytest.TempPathFactory, fakes: Fakes) -> Iterator[GatewayProcess]:
+    process = GatewayProcess(
+        tmp_path_factory.mktemp("transport"),
+        catalog(*(fake.base_url for fake in fakes)),
+        env={"KEY": "k", "CALCIFER_MASTER_KEY": MASTER_KEY},
+        config_extra="  watch_seconds: 0\n",
+    ).start()
+    yield process
+    process.stop()
+
+
+def catalog(openai: str, anthropic: str, gemini: str, plain_price: int = 1) -> str:
     common = (
         "api_key_env: KEY, max_retries: 0, circuit_breaker: {consecutive_failures: 1000, min_calls: 1000}"
     )
-    catalog = f"""
+    return f"""
 providers:
   capped: {{kind: openai, base_url: "{openai}", max_connections: 10, timeout: 20, {common}}}
   library: {{kind: openai, base_url: "{openai}", transport: aiohttp, {common}}}
@@ -50,6 +63,7 @@ providers:
   small: {{kind: openai, base_url: "{openai}", max_response_bytes: 2048, max_event_bytes: 1024, {common}}}
   single: {{kind: openai, base_url: "{openai}", max_connections: 1, timeout: 0.5, {common}}}
   plain: {{kind: openai, base_url: "{openai}", {common}}}
+  gemini: {{kind: google, base_url: "{gemini}", max_connections: 3, {common}}}
 models:
   gpt-capped: {{provider: capped, pricing: {{input: 1, output: 1}}}}
   gpt-library: {{provider: library, pricing: {{input: 1, output: 1}}}}
@@ -57,11 +71,9 @@ models:
     {{provider: library-claude, upstream_model: claude-sonnet-4-5, pricing: {{input: 1, output: 1}}}}
   gpt-small: {{provider: small, pricing: {{input: 1, output: 1}}}}
   gpt-single: {{provider: single, pricing: {{input: 1, output: 1}}}}
-  gpt-plain: {{provider: plain, pricing: {{input: 1, output: 1}}}}
+  gpt-plain: {{provider: plain, pricing: {{input: {plain_price}, output: 1}}}}
+  gemini-capped: {{provider: gemini, upstream_model: gemini-2.5-flash, pricing: {{input: 1, output: 1}}}}
 """
-    process = GatewayProcess(tmp_path_factory.mktemp("transport"), catalog, env={"KEY": "k"}).start()
-    yield process
-    process.stop()
 
 
 def body(model: str, stream: bool = False) -> dict[str, object]:
@@ -151,3 +163,27 @@ def test_a_provider_that_drops_the_connection_after_reading_gets_the_request_onc
     assert dropped.json()["error"]["code"] == "upstream_unavailable"
     assert len(upstream.received) == 2  # not re-sent: the provider may have started (and billed) it
     assert chat(gateway, "gpt-plain").status_code == 200
+
+
+def test_the_google_sdks_session_is_capped_at_max_connections(gateway: GatewayProcess, fakes: Fakes) -> None:
+    gemini = fakes[2]
+    gemini.reset()
+    gemini.script(*(Behaviour(first_byte_delay=0.05) for _ in range(30)))
+    with ThreadPoolExecutor(30) as pool:
+        answers = list(pool.map(lambda _: chat(gateway, "gemini-capped").status_code, range(30)))
+    assert answers == [200] * 30
+    assert 1 <= len({received.peer for received in gemini.received}) <= 3
+
+
+def test_a_price_only_reload_keeps_the_warm_upstream_connection(
+    gateway: GatewayProcess, upstream: FakeOpenAI, fakes: Fakes
+) -> None:
+    assert chat(gateway, "gpt-plain").status_code == 200
+    (gateway.workdir / "catalog.yaml").write_text(catalog(*(f.base_url for f in fakes), plain_price=2))
+    reloaded = httpx.post(
+        gateway.url + "/admin/reload", headers={"Authorization": f"Bearer {MASTER_KEY}"}, timeout=10
+    )
+    assert reloaded.json()["reloaded"] is True, reloaded.text
+    assert chat(gateway, "gpt-plain").status_code == 200
+    first, second = upstream.received
+    assert first.peer == second.peer  # the same connection, though every adapter was rebuilt
