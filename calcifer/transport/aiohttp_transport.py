@@ -142,6 +142,7 @@ class AiohttpTransport:
         self._connector: aiohttp.TCPConnector | None = None
         self._gates: dict[str, _Gate] = {}
         self._finishing: set[asyncio.Task[None]] = set()
+        self._closed = False
 
     @property
     def limits(self) -> Limits:
@@ -161,6 +162,9 @@ class AiohttpTransport:
         if proxy is not None and parts.scheme == "http":  # aiohttp sends proxy_headers on CONNECT only
             headers.update(proxy.headers())
         await gate.enter(pool_timeout)
+        if self._closed:
+            gate.leave()
+            raise ConnectFailed("the transport is closed (the worker is stopping)")
         try:
             with _translated():
                 answer = await self._open().post(
@@ -178,6 +182,7 @@ class AiohttpTransport:
         return AiohttpResponse(answer, gate, self)
 
     async def aclose(self) -> None:
+        self._closed = True
         for task in list(self._finishing):
             task.cancel()
         if self._session is not None:

@@ -82,6 +82,7 @@ class HttpClient:
         self._tls = tls
         self._resolver = resolver or SystemResolver()
         self._pools: dict[Origin, OriginPool] = {}
+        self._closed = False
         self._addresses: dict[Origin, tuple[float, list[str]]] = {}
 
     @property
@@ -96,6 +97,8 @@ class HttpClient:
         if self._proxy is not None and not origin.tls:  # a plain-HTTP proxy wants the whole URL
             target, headers = url, {**headers, **self._proxy.headers()}
         request = _request_bytes(origin, target, body, headers)
+        if self._closed:
+            raise ConnectFailed("the transport is closed (the worker is stopping)")
         pool = self._pools.get(origin) or self._new_pool(origin)
         connection = await pool.acquire(pool_timeout)
         if connection is None:
@@ -117,6 +120,7 @@ class HttpClient:
         return NativeResponse(connection, pool, self._limits.max_response_bytes)
 
     async def aclose(self) -> None:
+        self._closed = True
         for pool in self._pools.values():
             pool.close()
         self._pools.clear()

@@ -104,7 +104,7 @@ class OriginPool:
         except BaseException as exc:
             if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
                 self._give_back(waiter.result())  # granted just as this request gave up
-            else:
+            elif waiter in self._waiters:  # (not when `close` failed it: the pool is gone)
                 waiter.cancel()
                 self._waiters.remove(waiter)
             if isinstance(exc, TimeoutError):

@@ -45,7 +45,11 @@ class TransportSettings:
 
 class Transports:
     """Built once per worker, closed when it stops (`aclose`). Transports are made at first
-    use, inside the worker's event loop."""
+    use, inside the worker's event loop.
+
+    A transport no provider uses any more (its settings changed in a reload) stays until the
+    worker stops; its idle connections close on their idle timers, so it holds no socket for
+    long, and the settings a catalog can name are few."""
 
     def __init__(self, *, resolver: Resolver | None = None) -> None:
         """`resolver`: how host names are resolved (the system's by default)."""

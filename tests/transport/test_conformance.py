@@ -628,3 +628,22 @@ def test_a_proxy_that_is_down_is_a_connect_error(make: Make) -> None:
 def test_a_proxy_url_that_is_not_http_host_port_is_refused(url: str) -> None:
     with pytest.raises(ValueError):
         proxy_at(url)
+
+
+def test_requests_waiting_for_a_connection_fail_when_the_transport_closes(make: Make) -> None:
+    async def scenario() -> None:
+        async with RawServer(length_answer(b"ok", delay=0.3)) as server:
+            transport = make(Limits(max_connections=1, connect_timeout=1))
+            busy = asyncio.ensure_future(post(transport, server.url()))
+            await asyncio.sleep(0.05)
+            waiting = asyncio.ensure_future(post(transport, server.url(), pool_timeout=5))
+            await asyncio.sleep(0.05)
+            await transport.aclose()
+            for request in (busy, waiting):
+                with pytest.raises((ConnectFailed, ConnectionDropped)):
+                    await request
+            with pytest.raises(ConnectFailed, match="closed"):
+                await post(transport, server.url())
+        assert len(server.requests) == 1
+
+    run(scenario)
