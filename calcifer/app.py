@@ -84,6 +84,10 @@ def create_app(settings: Settings, catalog: Catalog | None = None) -> Sanic[Any,
         wiring = _Wiring(settings, catalog, MachineState.taken_from(app.shared_ctx))
         app.ctx.process, app.ctx.runtime = wiring.process, wiring.runtime
         pipeline.install(wiring.hooks)
+        # Before the socket answers anything: a SIGHUP that arrives as soon as the gateway is
+        # seen healthy must reload, not end the process (SIGHUP's default).
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(wiring.runtime.reload("SIGHUP")))
         # Our own task, not Sanic's `add_task`: Sanic cancels its tasks first thing at a stop and
         # logs each as cut short; this one ends by itself once told to.
         watch = wiring.runtime.watch(settings.catalog_watch_seconds)
@@ -95,10 +99,6 @@ def create_app(settings: Settings, catalog: Catalog | None = None) -> Sanic[Any,
 
     @app.after_server_start
     async def ready(app: Sanic[Any, Any]) -> None:
-        # Listening now: from here on a SIGHUP reloads this worker's catalog.
-        runtime: Runtime = app.ctx.runtime
-        loop = asyncio.get_running_loop()
-        loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(runtime.reload("SIGHUP")))
         logger.bind(pid=os.getpid()).info(
             "worker ready: catalog {}, {} models", catalog.version, len(catalog.models)
         )

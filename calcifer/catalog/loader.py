@@ -28,6 +28,18 @@ from calcifer.errors import CatalogError, Problem
 __all__ = ["catalog_files", "load_catalog", "schema"]
 
 _PROVIDER_DEFAULTS = {"timeout": 60.0, "max_retries": 2}
+_TRANSPORT_KEYS = ("transport", "max_connections", "max_response_bytes", "max_event_bytes")
+_NOT_FOR_KIND = {
+    # echo makes no upstream call: a transport setting there would do nothing
+    "echo": {key: "an echo provider makes no upstream calls" for key in _TRANSPORT_KEYS},
+    # the google-genai SDK sends on its own aiohttp session and reads the answers itself
+    "google": {
+        "transport": "a google provider always uses the google-genai SDK's aiohttp session; "
+        "only 'aiohttp' is accepted here",
+        "max_response_bytes": "not applied to a google provider: the google-genai SDK reads the answers",
+        "max_event_bytes": "not applied to a google provider: the google-genai SDK reads the stream",
+    },
+}
 
 
 @cache
@@ -179,6 +191,8 @@ class _Builder:
         key_env = raw.get("api_key_env")
         key = self._environ.get(key_env, "").strip() if key_env else ""
         proxy = self._proxy(document, path, str(raw.get("proxy") or "").strip())
+        self._check_transport_keys(document, path, raw)
+        defaults = ProviderConfig(id=provider_id, kind=raw["kind"])
         self._providers[provider_id] = ProviderConfig(
             id=provider_id,
             kind=raw["kind"],
@@ -194,8 +208,21 @@ class _Builder:
             headers=tuple((str(k), str(v)) for k, v in (raw.get("headers") or {}).items()),
             proxy=proxy,
             ca_bundle=self._ca_bundle(document, path, raw.get("ca_bundle")),
+            transport=raw.get("transport", "aiohttp" if raw["kind"] == "google" else defaults.transport),
+            max_connections=int(raw.get("max_connections", defaults.max_connections)),
+            max_response_bytes=int(raw.get("max_response_bytes", defaults.max_response_bytes)),
+            max_event_bytes=int(raw.get("max_event_bytes", defaults.max_event_bytes)),
             description=raw.get("description", ""),
         )
+
+    def _check_transport_keys(
+        self, document: SourceDocument, path: tuple[str, str], raw: dict[str, Any]
+    ) -> None:
+        """Transport settings a kind cannot honour are refused, never silently ignored."""
+        refused = _NOT_FOR_KIND.get(raw["kind"], {})
+        for key, reason in refused.items():
+            if key in raw and not (key == "transport" and raw[key] == "aiohttp" and raw["kind"] == "google"):
+                self._problems.append(document.problem((*path, key), reason))
 
     def _proxy(self, document: SourceDocument, path: tuple[str, str], url: str) -> ProxyAddress | None:
         if not url:  # empty, as `${HTTPS_PROXY:-}` is when unset: no proxy

@@ -84,6 +84,14 @@ class ProviderConfig:
     proxy: ProxyAddress | None = None
     ca_bundle: Path | None = None
     """Certificate authorities trusted for this provider instead of the public ones."""
+    transport: str = "native"
+    """`native` (Calcifer's HTTP client) or `aiohttp`; a `google` provider's SDK is always aiohttp."""
+    max_connections: int = 100
+    """Connections open at once to the provider's host; further requests wait for one."""
+    max_response_bytes: int = 64 * 1024 * 1024
+    """Largest non-streamed answer body accepted (decompressed)."""
+    max_event_bytes: int = 8 * 1024 * 1024
+    """Largest single server-sent event of a stream accepted."""
     description: str = ""
 
     @property

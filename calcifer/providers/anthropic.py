@@ -58,6 +58,7 @@ from calcifer.providers.chat_parts import (
 )
 from calcifer.providers.forwarding import Forwarder, sdk_headers
 from calcifer.providers.upstream_errors import json_object, unreadable
+from calcifer.transport.registry import Transports
 
 __all__ = ["AnthropicProvider", "StreamTranslator", "parse_event", "usage_from_anthropic"]
 
@@ -76,7 +77,7 @@ _PASS_THROUGH = ("temperature", "top_p", "top_k", "thinking")
 
 
 class AnthropicProvider:
-    def __init__(self, config: ProviderConfig) -> None:
+    def __init__(self, config: ProviderConfig, transports: Transports) -> None:
         self._id = config.id
         self._client = anthropic.AsyncAnthropic(
             api_key=config.api_key.reveal() if config.api_key else "no-key",
@@ -92,7 +93,7 @@ class AnthropicProvider:
         headers = {**sdk_headers(self._client), "Content-Type": "application/json"}
         self._headers = {**headers, "Accept": "application/json"}
         self._stream_headers = {**headers, "Accept": "text/event-stream"}
-        self._forwarder = Forwarder(config)
+        self._forwarder = Forwarder(config, transports.for_provider(config))
 
     @property
     def id(self) -> str:

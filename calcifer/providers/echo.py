@@ -18,6 +18,7 @@ from calcifer.domain.chat import Chunk, Completion
 from calcifer.domain.estimate import word_count
 from calcifer.domain.provider import Capability, UpstreamCall
 from calcifer.domain.usage import Usage
+from calcifer.transport.registry import Transports
 
 __all__ = ["EchoProvider"]
 
@@ -25,7 +26,8 @@ _WORD = re.compile(r"\S+\s*")
 
 
 class EchoProvider:
-    def __init__(self, config: ProviderConfig) -> None:
+    def __init__(self, config: ProviderConfig, transports: Transports) -> None:
+        """`transports` is not used: echo makes no upstream calls."""
         self._id = config.id
 
     @property

@@ -1,11 +1,11 @@
-"""Sending a JSON request to a provider and forwarding its answer, on the adapter's own
-connection pool (`calcifer.transport.http_client`).
+"""Sending a JSON request to a provider and forwarding its answer, on a `Transport` the
+process owns (`calcifer.transport`).
 
 The vendor SDKs build each request through a pipeline of option models, header merging
 and an httpx2-over-aiohttp transport that costs about 0.3 ms of CPU per call here, against
 0.1 ms for the POST itself (docs/performance.md). Adapters keep the SDK client for what it
 knows — base URL, authentication, API-version and standard headers — and send the bytes
-through this module. Transport failures become Calcifer errors here, in one place.
+through this module. Transport failures become Calcifer errors here, in one place (`_ERRORS`).
 """
 
 from __future__ import annotations
@@ -19,15 +19,31 @@ import orjson
 from loguru import logger
 
 from calcifer.catalog.model import ProviderConfig
-from calcifer.errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable
-from calcifer.providers.upstream_errors import from_status
-from calcifer.transport.http_client import HttpClient, HttpClientError, tls_context
-from calcifer.transport.http_proxy import Proxy
+from calcifer.errors import UpstreamError, UpstreamProtocolError, UpstreamTimeout, UpstreamUnavailable
+from calcifer.providers.upstream_errors import StatusErrorMapper, from_status
+from calcifer.transport.base import (
+    BadHttp,
+    ConnectFailed,
+    ConnectionDropped,
+    PoolTimeout,
+    ResponseTooLarge,
+    Transport,
+    TransportError,
+)
 from calcifer.transport.sse import SseSplitter
 
-__all__ = ["Forwarder", "SdkClient", "sdk_headers"]
+__all__ = ["Forwarder", "SdkClient", "generic_status_error", "sdk_headers"]
 
-_CONNECT_SECONDS = 10.0
+# Transport errors → ours, with what the client is told. A failure to connect and a drop after
+# the request was written are both retryable (UpstreamUnavailable): the gateway's one retry
+# policy decides, and counts them (attempts, breaker) like any other.
+_ERRORS: dict[type[TransportError], tuple[type[UpstreamError], str]] = {
+    PoolTimeout: (UpstreamTimeout, "had no free connection in time (its max_connections are busy)"),
+    ResponseTooLarge: (UpstreamProtocolError, "answered with more than the gateway accepts"),
+    BadHttp: (UpstreamProtocolError, "answered with something that is not HTTP"),
+    ConnectFailed: (UpstreamUnavailable, "could not be reached"),
+    ConnectionDropped: (UpstreamUnavailable, "dropped the connection"),
+}
 
 
 class SdkClient(Protocol):
@@ -47,22 +63,39 @@ def sdk_headers(client: SdkClient) -> dict[str, str]:
     return {**static, **client.auth_headers}
 
 
+def generic_status_error(
+    provider: str, status: int, body: bytes, headers: Mapping[str, str]
+) -> UpstreamError:
+    """The error for an HTTP error status by the status alone, with the body's `error.message`."""
+    return from_status(provider, status, _error_message(body, status), headers)
+
+
 class Forwarder:
-    def __init__(self, config: ProviderConfig) -> None:
+    """One provider's calls on a shared `Transport`; closing the forwarder leaves the transport
+    open (it belongs to the process, `calcifer.transport.registry.Transports`)."""
+
+    def __init__(
+        self,
+        config: ProviderConfig,
+        transport: Transport,
+        *,
+        status_error: StatusErrorMapper = generic_status_error,
+    ) -> None:
         self._provider = config.id
         self._timeout = config.timeout
-        proxy = Proxy.of(config.proxy) if config.proxy else None
-        tls = tls_context(str(config.ca_bundle)) if config.ca_bundle else None
-        # A stream may last long; only its connection is timed here. Its silences are bounded
-        # by the gateway (first-byte and idle timeouts), which costs less than a read timer
-        # re-armed for every chunk.
-        self._client = HttpClient(connect_timeout=min(_CONNECT_SECONDS, config.timeout), tls=tls, proxy=proxy)
+        # A stream may last long; only the wait for its answer's head is timed here. Its
+        # silences are bounded by the gateway (first-byte and idle timeouts), which costs less
+        # than a read timer re-armed for every chunk.
+        self._stream_wait = config.first_byte_timeout or config.timeout
+        self._transport = transport
+        self._status_error = status_error
+        self._max_event_bytes = transport.limits.max_event_bytes
 
     async def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> bytes:
         """The body of a successful answer; an error status raises its Calcifer error."""
         with self._translated_errors():
             async with asyncio.timeout(self._timeout):
-                answer = await self._client.post(url, body, headers)
+                answer = await self._transport.post(url, body, headers, pool_timeout=self._timeout)
                 try:
                     payload = await answer.read()
                 except BaseException:
@@ -70,7 +103,7 @@ class Forwarder:
                     raise
                 answer.release()
                 if answer.status >= 400:
-                    raise self._status_error(answer.status, payload, answer.headers)
+                    raise self._status_error(self._provider, answer.status, payload, answer.headers)
                 return payload
 
     async def stream(
@@ -81,12 +114,14 @@ class Forwarder:
         Closing this generator before the end drops the connection, so the provider stops
         generating (and billing) for a client that has gone."""
         with self._translated_errors():
-            answer = await self._client.post(url, body, headers)
+            answer = await self._transport.post(url, body, headers, pool_timeout=self._stream_wait)
             finished = False
             try:
                 if answer.status >= 400:
-                    raise self._status_error(answer.status, await answer.read(), answer.headers)
-                events = SseSplitter()
+                    raise self._status_error(
+                        self._provider, answer.status, await answer.read(), answer.headers
+                    )
+                events = SseSplitter(self._max_event_bytes)
                 while not events.done and (piece := await answer.next_piece()) is not None:
                     if batch := events.feed(piece):
                         yield batch
@@ -100,10 +135,7 @@ class Forwarder:
                     answer.close()
 
     async def aclose(self) -> None:
-        await self._client.aclose()
-
-    def _status_error(self, status: int, payload: bytes, headers: Mapping[str, str]) -> UpstreamError:
-        return from_status(self._provider, status, _error_message(payload, status), headers)
+        """Nothing of its own to close: the transport outlives the adapters using it."""
 
     @contextmanager
     def _translated_errors(self) -> Iterator[None]:
@@ -113,14 +145,12 @@ class Forwarder:
             raise UpstreamTimeout(
                 f"Provider '{self._provider}' did not answer in time", provider=self._provider
             ) from exc
-        except HttpClientError as exc:
+        except TransportError as exc:
+            ours, what = next(_ERRORS[kind] for kind in type(exc).__mro__ if kind in _ERRORS)
             # The client hears only that the provider failed; the operator needs the reason
             # (refused, certificate, proxy, broken HTTP), which names hosts of their network.
             logger.warning("provider '{}': {}", self._provider, exc)
-            raise UpstreamUnavailable(
-                f"Provider '{self._provider}' could not be reached or dropped the connection",
-                provider=self._provider,
-            ) from exc
+            raise ours(f"Provider '{self._provider}' {what}", provider=self._provider) from exc
 
 
 def _error_message(payload: bytes, status: int) -> str:

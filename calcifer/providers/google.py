@@ -62,6 +62,7 @@ from calcifer.providers.chat_parts import (
 )
 from calcifer.providers.upstream_errors import from_status
 from calcifer.transport.http_client import tls_context
+from calcifer.transport.registry import Transports
 
 __all__ = ["GoogleProvider", "ResponseReader", "usage_from_gemini"]
 
@@ -116,11 +117,15 @@ def _proxy_auth(proxy: ProxyAddress) -> aiohttp.BasicAuth | None:
 
 
 class GoogleProvider:
-    def __init__(self, config: ProviderConfig) -> None:
+    def __init__(self, config: ProviderConfig, transports: Transports) -> None:
+        """`transports` is not used: the google-genai SDK sends on its own aiohttp session,
+        whose connections are capped at the provider's `max_connections` (the catalog refuses
+        the other transport settings for google)."""
         self._id = config.id
         self._opened = _OpenedResponses()
         proxy = config.proxy
         self._session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=config.max_connections),
             trace_configs=[self._opened.trace_config()],
             proxy=URL.build(scheme="http", host=proxy.host, port=proxy.port) if proxy else None,
             proxy_auth=_proxy_auth(proxy) if proxy else None,

@@ -32,6 +32,7 @@ from calcifer.domain.usage import Usage
 from calcifer.errors import UpstreamError, UpstreamUnavailable
 from calcifer.providers.forwarding import Forwarder, sdk_headers
 from calcifer.providers.upstream_errors import json_object, unreadable
+from calcifer.transport.registry import Transports
 
 __all__ = ["OpenAIProvider", "usage_from_openai"]
 
@@ -46,10 +47,10 @@ class OpenAIProvider:
     `upstream_model` is its deployment name.
     """
 
-    def __init__(self, config: ProviderConfig) -> None:
+    def __init__(self, config: ProviderConfig, transports: Transports) -> None:
         self._id = config.id
         self._endpoint = _Endpoint(_sdk_client(config))
-        self._forwarder = Forwarder(config)
+        self._forwarder = Forwarder(config, transports.for_provider(config))
 
     @property
     def id(self) -> str:

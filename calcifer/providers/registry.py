@@ -11,6 +11,7 @@ from calcifer.catalog.model import Catalog, ProviderConfig
 from calcifer.domain.directory import ProviderDirectory, ProviderPolicy
 from calcifer.domain.provider import Provider
 from calcifer.domain.retry import RetryPolicy
+from calcifer.transport.registry import Transports
 
 __all__ = ["ADAPTERS", "adapter_class", "build_adapter", "build_directory", "unavailable_providers"]
 
@@ -26,10 +27,10 @@ ADAPTERS: Mapping[str, str] = MappingProxyType(
 )
 
 
-def adapter_class(kind: str) -> Callable[[ProviderConfig], Provider]:
+def adapter_class(kind: str) -> Callable[[ProviderConfig, Transports], Provider]:
     module_name, _, class_name = ADAPTERS[kind].partition(":")
     adapter = getattr(importlib.import_module(module_name), class_name)
-    return cast(Callable[[ProviderConfig], Provider], adapter)
+    return cast(Callable[[ProviderConfig, Transports], Provider], adapter)
 
 
 def unavailable_providers(catalog: Catalog) -> dict[str, str]:
@@ -41,9 +42,10 @@ def unavailable_providers(catalog: Catalog) -> dict[str, str]:
     }
 
 
-def build_adapter(config: ProviderConfig) -> Provider:
-    """A provider's adapter; call inside the worker's event loop (it opens connection pools)."""
-    return adapter_class(config.kind)(config)
+def build_adapter(config: ProviderConfig, transports: Transports) -> Provider:
+    """A provider's adapter, sending on the worker's `transports`; call inside the worker's
+    event loop (it opens connection pools)."""
+    return adapter_class(config.kind)(config, transports)
 
 
 def build_directory(catalog: Catalog, adapters: Mapping[str, Provider]) -> ProviderDirectory:

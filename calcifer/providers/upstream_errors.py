@@ -10,7 +10,7 @@ from __future__ import annotations
 import email.utils
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import orjson
@@ -25,7 +25,10 @@ from calcifer.errors import (
     UpstreamUnavailable,
 )
 
-__all__ = ["from_status", "json_object", "retry_after_seconds", "unreadable"]
+__all__ = ["StatusErrorMapper", "from_status", "json_object", "retry_after_seconds", "unreadable"]
+
+StatusErrorMapper = Callable[[str, int, bytes, Mapping[str, str]], UpstreamError]
+"""(provider id, HTTP status, raw error body, response headers) → our error: a vendor's table."""
 
 # How OpenAI, Anthropic, Gemini and the OpenAI-compatible servers word a prompt that is too long.
 _CONTEXT_OVERFLOW = re.compile(

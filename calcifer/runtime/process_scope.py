@@ -25,6 +25,7 @@ from calcifer.providers.registry import build_adapter
 from calcifer.runtime.adapters import AdapterPool
 from calcifer.settings import Settings
 from calcifer.state.machine import MachineState
+from calcifer.transport.registry import Transports
 
 __all__ = ["Generation", "LocalGeneration", "ProcessScope"]
 
@@ -57,6 +58,8 @@ class ProcessScope:
     tracer_provider: TracerProvider
     tracer: Tracer
     health: DeploymentHealth
+    transports: Transports
+    """Upstream connection pools, one per distinct transport setting; they outlive catalogs."""
     adapters: AdapterPool
     generation: Generation
 
@@ -66,21 +69,24 @@ class ProcessScope:
         settings: Settings,
         tracer_provider: TracerProvider,
         machine: MachineState | None,
-        build_adapter: Callable[[ProviderConfig], Provider] = build_adapter,
+        build_adapter: Callable[[ProviderConfig, Transports], Provider] = build_adapter,
     ) -> ProcessScope:
         """Call inside the worker's event loop (adapters bind their pools to it)."""
         breakers = machine.breakers() if machine is not None else None
+        transports = Transports()
         return cls(
             settings=settings,
             tracer_provider=tracer_provider,
             tracer=tracer_provider.get_tracer("calcifer"),
             health=DeploymentHealth(breakers, on_breaker_change=_log_breaker),
-            adapters=AdapterPool(build_adapter),
+            transports=transports,
+            adapters=AdapterPool(lambda config: build_adapter(config, transports)),
             generation=machine.generation() if machine is not None else LocalGeneration(),
         )
 
     async def aclose(self) -> None:
         await self.adapters.aclose()
+        await self.transports.aclose()
         self.tracer_provider.shutdown()
 
 

@@ -1,56 +1,49 @@
-"""A small HTTP/1.1 client for calls to providers: a keep-alive pool, TLS, bodies as they arrive.
+"""A small HTTP/1.1 client for calls to providers: a capped keep-alive pool, TLS, bodies as they arrive.
 
 Why not aiohttp's client: a gateway sends a body it already holds and forwards what comes
 back. aiohttp builds request and response objects, a payload from a registry, timer handles
 and a stream reader for each call; on a streamed answer that is 0.13 ms of CPU and 0.08 ms
 before the first byte more than this client (docs/performance.md), on every request. The
-HTTP parsing is httptools (llhttp, the parser Sanic and uvicorn use).
+HTTP parsing is httptools (llhttp, the parser Sanic and uvicorn use). (aiohttp is there too,
+as the other `Transport`: `calcifer.transport.aiohttp_transport`.)
 
 Supported: HTTP and HTTPS (system CA bundle as certifi ships it, like the vendor SDKs),
 `Content-Length`, chunked and read-until-close bodies, gzip/deflate answers, keep-alive,
-back-pressure on bodies nobody reads.
+back-pressure on bodies nobody reads; the limits of `calcifer.transport.base.Limits`.
 
-A POST is not safe to send twice (RFC 9112 §9.3.1), with one exception made here: a pooled
-connection that the server closed for idleness just as the request went out. That shows as
-a drop with no byte of answer, within moments of sending; the request is then sent once more
-on a new connection. Any other failure is the gateway's to retry or report, by its policy.
+A request is written once and never again (a POST is not safe to send twice, RFC 9112
+§9.3.1: the provider may have started a billed generation). A kept connection is checked
+before the request is written on it (`Connection.sound_for_reuse`); once written, a failure
+is the caller's `ConnectionDropped`, for the gateway to retry or report by its one policy.
 
 Through an HTTP proxy (`calcifer.transport.http_proxy`): HTTPS origins over a CONNECT
 tunnel, HTTP origins with absolute-form requests. Not supported: HTTP/2, redirects
 (provider APIs answer a POST where it was sent).
-
-Errors: `HttpClientError` (`ConnectError`, `ConnectionDropped`), from
-`calcifer.transport.http_connection`, where each connection's protocol lives.
 """
 
 from __future__ import annotations
 
 import asyncio
-import socket
 import ssl
-import time
-from collections import deque
 from collections.abc import Awaitable, Mapping
 from functools import lru_cache
 from urllib.parse import urlsplit
 
 import certifi
 
-from calcifer.transport.http_connection import (
-    ConnectError,
-    Connection,
-    ConnectionDropped,
-    HttpClientError,
-    Origin,
+from calcifer.transport.base import (
+    DEFAULT_LIMITS,
+    ConnectFailed,
+    Limits,
+    Resolver,
+    ResponseTooLarge,
+    SystemResolver,
 )
+from calcifer.transport.http_connection import Connection, Origin
+from calcifer.transport.http_pool import OriginPool
 from calcifer.transport.http_proxy import Proxy
 
-__all__ = ["ConnectError", "ConnectionDropped", "HttpClient", "HttpClientError", "Response", "tls_context"]
-
-_IDLE_SECONDS = 30.0
-"""How long an idle connection is kept: less than providers' own keep-alive limits, so the
-pool rarely hands out a connection the server is about to close."""
-_DNS_SECONDS = 300.0
+__all__ = ["HttpClient", "NativeResponse", "tls_context"]
 
 
 def tls_context(ca_bundle: str | None = None) -> ssl.SSLContext:
@@ -64,7 +57,7 @@ def tls_context(ca_bundle: str | None = None) -> ssl.SSLContext:
 def _split(url: str) -> tuple[Origin, str]:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConnectError(f"not an http(s) URL: {parts.scheme}://{parts.hostname or ''}")
+        raise ConnectFailed(f"not an http(s) URL: {parts.scheme}://{parts.hostname or ''}")
     tls = parts.scheme == "https"
     origin = Origin(tls, parts.hostname, parts.port or (443 if tls else 80))
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
@@ -72,96 +65,109 @@ def _split(url: str) -> tuple[Origin, str]:
 
 
 class HttpClient:
-    """Connections kept per origin (last used first); one per request in flight."""
+    """The native `Transport`: one capped pool of connections per origin."""
 
     def __init__(
-        self, *, connect_timeout: float, tls: ssl.SSLContext | None = None, proxy: Proxy | None = None
+        self,
+        limits: Limits = DEFAULT_LIMITS,
+        *,
+        tls: ssl.SSLContext | None = None,
+        proxy: Proxy | None = None,
+        resolver: Resolver | None = None,
     ) -> None:
         """`tls`: how to check servers' certificates; by default against certifi's CA bundle.
-        `proxy`: where every connection goes first."""
-        self._connect_timeout = connect_timeout
+        `proxy`: where every connection goes first. `resolver`: host names to addresses."""
+        self._limits = limits
         self._proxy = proxy
-        self._idle: dict[Origin, deque[Connection]] = {}
-        self._open: set[Connection] = set()
-        self._addresses: dict[Origin, tuple[float, list[str]]] = {}
         self._tls = tls
+        self._resolver = resolver or SystemResolver()
+        self._pools: dict[Origin, OriginPool] = {}
+        self._closed = False
+        self._addresses: dict[Origin, tuple[float, list[str]]] = {}
 
-    async def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> Response:
+    @property
+    def limits(self) -> Limits:
+        return self._limits
+
+    async def post(
+        self, url: str, body: bytes, headers: Mapping[str, str], *, pool_timeout: float
+    ) -> NativeResponse:
         """Send a POST and wait for the answer's status and headers."""
         origin, target = _split(url)
         if self._proxy is not None and not origin.tls:  # a plain-HTTP proxy wants the whole URL
             target, headers = url, {**headers, **self._proxy.headers()}
         request = _request_bytes(origin, target, body, headers)
-        connection = self._idle_connection(origin)
-        if connection is not None:
+        if self._closed:
+            raise ConnectFailed("the transport is closed (the worker is stopping)")
+        pool = self._pools.get(origin) or self._new_pool(origin)
+        connection = await pool.acquire(pool_timeout)
+        if connection is None:
+            connection = Connection(origin, pool)
             try:
-                return await self._exchange(connection, request)
-            except ConnectionDropped:
-                if not connection.closed_while_idle:
-                    raise
-        return await self._exchange(await self._connect(origin), request)
-
-    async def aclose(self) -> None:
-        for connection in list(self._open):
-            connection.abort()
-        self._idle.clear()
-
-    async def _exchange(self, connection: Connection, request: bytes) -> Response:
+                await self._connect(connection)
+            except BaseException:
+                if connection.registered:
+                    connection.abort()  # the pool hears of it when the connection is lost
+                else:
+                    pool.failed()
+                raise
         try:
             connection.send(request)
             await connection.response_started()
         except BaseException:
             connection.abort()
             raise
-        return Response(connection, self)
+        return NativeResponse(connection, pool, self._limits.max_response_bytes)
 
-    def _idle_connection(self, origin: Origin) -> Connection | None:
-        idle = self._idle.get(origin)
-        now = time.monotonic()
-        while idle:
-            connection = idle.pop()
-            if connection.reusable and now - connection.idle_since < _IDLE_SECONDS:
-                return connection
-            connection.abort()
-        return None
+    async def aclose(self) -> None:
+        self._closed = True
+        for pool in self._pools.values():
+            pool.close()
+        self._pools.clear()
 
-    def _keep(self, connection: Connection) -> None:
-        idle = self._idle.setdefault(connection.origin, deque())
-        connection.idle_since = now = time.monotonic()
-        idle.append(connection)
-        while idle and (not idle[0].reusable or now - idle[0].idle_since >= _IDLE_SECONDS):
-            idle.popleft().abort()
+    def _new_pool(self, origin: Origin) -> OriginPool:
+        limits = self._limits
+        pool = OriginPool(origin.host_header, limits.max_connections, limits.idle_seconds)
+        self._pools[origin] = pool
+        return pool
 
-    async def _connect(self, origin: Origin) -> Connection:
-        loop = asyncio.get_running_loop()
+    async def _connect(self, connection: Connection) -> None:
+        origin = connection.origin
         tls = self._tls_context() if origin.tls else None
         if self._proxy is not None:
-            async with asyncio.timeout(self._connect_timeout):
-                return await self._connect_through(self._proxy, origin, tls)
-        failure: OSError | None = None
-        async with asyncio.timeout(self._connect_timeout):
-            for address in await self._resolve(origin):
-                try:
-                    _, connection = await loop.create_connection(
-                        lambda: Connection(origin, self._open),
+            async with asyncio.timeout(self._limits.connect_timeout):
+                return await self._connect_through(self._proxy, connection, tls)
+        loop = asyncio.get_running_loop()
+        failures: list[str] = []
+        for address in await self._resolve(origin):
+            try:
+                # Each address gets the whole connect timeout: one that does not answer
+                # (an IPv6 route that goes nowhere) must not eat the time of the next.
+                async with asyncio.timeout(self._limits.connect_timeout):
+                    await loop.create_connection(
+                        lambda: connection,
                         address,
                         origin.port,
                         ssl=tls,
                         server_hostname=origin.host if tls else None,
                     )
-                    return connection
-                except OSError as exc:  # refused, unreachable, TLS handshake: try the next address
-                    failure = exc
+                return
+            except TimeoutError:
+                failures.append(f"{address}: no answer in {self._limits.connect_timeout:g} s")
+            except OSError as exc:  # refused, unreachable, TLS handshake: try the next address
+                failures.append(f"{address}: {exc}")
         self._addresses.pop(origin, None)  # the next attempt asks DNS again: the host may have moved
-        raise ConnectError(f"could not connect to {origin.host_header}: {failure}") from failure
+        raise ConnectFailed(f"could not connect to {origin.host_header}: {'; '.join(failures)}")
 
-    async def _connect_through(self, proxy: Proxy, origin: Origin, tls: ssl.SSLContext | None) -> Connection:
+    async def _connect_through(
+        self, proxy: Proxy, connection: Connection, tls: ssl.SSLContext | None
+    ) -> None:
         loop = asyncio.get_running_loop()
-        connection = Connection(origin, self._open)
+        origin = connection.origin
         try:
             if tls is None:
                 await loop.create_connection(lambda: connection, proxy.host, proxy.port)
-                return connection
+                return
             tunnel = await proxy.tunnel(origin.host, origin.port)
             try:
                 secured = await loop.start_tls(tunnel, connection, tls, server_hostname=origin.host)
@@ -169,23 +175,23 @@ class HttpClient:
                 tunnel.abort()
                 raise
         except OSError as exc:  # the proxy refused or is down, or the TLS handshake failed
-            raise ConnectError(f"could not connect to {origin.host_header} through the proxy: {exc}") from exc
+            raise ConnectFailed(
+                f"could not connect to {origin.host_header} through the proxy: {exc}"
+            ) from exc
         assert secured is not None
         connection.connection_made(secured)  # start_tls hands the protocol a transport, silently
-        return connection
 
     async def _resolve(self, origin: Origin) -> list[str]:
-        """The origin's addresses, cached: a burst of new connections should not each ask DNS."""
-        cached = self._addresses.get(origin)
-        if cached is not None and time.monotonic() - cached[0] < _DNS_SECONDS:
-            return cached[1]
+        """The origin's addresses, cached for `dns_max_age`: a burst of new connections should
+        not each ask DNS, and a host that moved is followed within that time."""
         loop = asyncio.get_running_loop()
-        try:
-            infos = await loop.getaddrinfo(origin.host, origin.port, type=socket.SOCK_STREAM)
-        except OSError as exc:
-            raise ConnectError(f"could not resolve {origin.host}: {exc}") from exc
-        addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
-        self._addresses[origin] = (time.monotonic(), addresses)
+        cached = self._addresses.get(origin)
+        if cached is not None and loop.time() - cached[0] < self._limits.dns_max_age:
+            return cached[1]
+        addresses = await self._resolver.resolve(origin.host, origin.port)
+        if not addresses:
+            raise ConnectFailed(f"could not resolve {origin.host}: no address")
+        self._addresses[origin] = (loop.time(), addresses)
         return addresses
 
     def _tls_context(self) -> ssl.SSLContext:
@@ -194,23 +200,27 @@ class HttpClient:
         return self._tls
 
 
-class Response:
-    """An answer whose status and headers have arrived; its body is read once, by `read` or
-    `next_piece`. `release` when done with it; `close` to abandon it (the connection is dropped,
-    which is how a provider learns to stop generating)."""
+class NativeResponse:
+    """The native client's `calcifer.transport.base.Response`."""
 
-    __slots__ = ("_client", "_connection", "headers", "status")
+    __slots__ = ("_connection", "_limit", "_pool", "headers", "status")
 
-    def __init__(self, connection: Connection, client: HttpClient) -> None:
+    def __init__(self, connection: Connection, pool: OriginPool, limit: int) -> None:
         self._connection = connection
-        self._client = client
+        self._pool = pool
+        self._limit = limit
         self.status = connection.status
         self.headers: Mapping[str, str] = connection.headers
         """Lower-case names; repeated headers joined with ", "."""
 
     async def read(self) -> bytes:
         pieces = []
+        size = 0
         while (piece := await self.next_piece()) is not None:
+            size += len(piece)
+            if size > self._limit:  # counted decompressed: a small gzip may unpack to gigabytes
+                self.close()
+                raise ResponseTooLarge(f"the answer's body is over {self._limit} bytes")
             pieces.append(piece)
         return b"".join(pieces)
 
@@ -224,9 +234,9 @@ class Response:
         fully arrived (a stream's terminating chunk often lands just after `[DONE]`)."""
         connection = self._connection
         if connection.reusable:
-            self._client._keep(connection)
+            self._pool.keep(connection)
         elif connection.may_finish:
-            connection.keep_when_complete(self._client._keep)
+            connection.keep_when_complete(self._pool.keep)
         else:
             connection.abort()
 
@@ -239,7 +249,7 @@ def _request_bytes(origin: Origin, target: str, body: bytes, headers: Mapping[st
     encoding_set = False
     for name, value in headers.items():
         if "\r" in value or "\n" in value or "\r" in name or "\n" in name:
-            raise ConnectError(f"header {name!r} holds a line break")
+            raise ConnectFailed(f"header {name!r} holds a line break")
         encoding_set = encoding_set or name.lower() == "accept-encoding"
         lines.append(f"{name}: {value}")
     if not encoding_set:
@@ -247,5 +257,5 @@ def _request_bytes(origin: Origin, target: str, body: bytes, headers: Mapping[st
     try:
         head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
     except UnicodeEncodeError as exc:
-        raise ConnectError("a header holds characters HTTP cannot carry") from exc
+        raise ConnectFailed("a header holds characters HTTP cannot carry") from exc
     return head + body

@@ -1,44 +1,31 @@
 """One connection to a provider, one exchange at a time: llhttp's callbacks fill the answer.
 
-Used by `calcifer.transport.http_client`, which pools these.
-
-Errors:
-    HttpClientError
-    ├── ConnectError        the server could not be reached
-    └── ConnectionDropped   the connection failed or the answer broke HTTP
+Used by `calcifer.transport.http_client`; `calcifer.transport.http_pool` keeps these.
+Errors are those of `calcifer.transport.base`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
+import select
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 import httptools
 
-__all__ = ["ConnectError", "Connection", "ConnectionDropped", "HttpClientError", "Origin"]
+from calcifer.transport.base import BadHttp, ConnectionDropped, TransportError
 
-_IDLE_CLOSE_SECONDS = 1.0
-"""A drop this soon after sending, with no answer, is a server's idle close crossing the request."""
+if TYPE_CHECKING:
+    from calcifer.transport.http_pool import OriginPool
+
+__all__ = ["Connection", "Origin"]
+
 _FINISH_SECONDS = 5.0
 """How long a released answer may take to finish arriving before its connection is dropped."""
 _READ_HIGH_WATER = 256 * 1024
 """Bytes of body buffered before the client stops reading from the socket."""
-
-
-class HttpClientError(Exception):
-    """A request that got no complete HTTP answer."""
-
-
-class ConnectError(HttpClientError):
-    pass
-
-
-class ConnectionDropped(HttpClientError):
-    pass
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,11 +43,14 @@ class Origin:
 class Connection(asyncio.Protocol):
     """One connection, one exchange at a time: llhttp's callbacks fill the current answer."""
 
-    def __init__(self, origin: Origin, registry: set[Connection]) -> None:
+    def __init__(self, origin: Origin, pool: OriginPool) -> None:
         self.origin = origin
         self.idle_since = 0.0
-        self._registry = registry
+        self.registered = False
+        """Made, and counted by the pool until it is lost."""
+        self._pool = pool
         self._transport: asyncio.Transport | None = None
+        self._fileno = -1
         self._closed = False
         self._paused = False
         self._waiter: asyncio.Future[None] | None = None
@@ -70,9 +60,6 @@ class Connection(asyncio.Protocol):
         self._parser = httptools.HttpResponseParser(self)
         self.status = 0
         self.headers: dict[str, str] = {}
-        self._received_any = False
-        self._sent_at = 0.0
-        self._lost_at: float | None = None
         self._started = False
         self._interim = False
         self._complete = False
@@ -81,7 +68,7 @@ class Connection(asyncio.Protocol):
         self._inflater: zlib._Decompress | None = None
         self._pieces: list[bytes] = []
         self._buffered = 0
-        self._error: HttpClientError | None = None
+        self._error: TransportError | None = None
         self._on_complete: Callable[[Connection], None] | None = None
         self._give_up: asyncio.TimerHandle | None = None
 
@@ -89,11 +76,18 @@ class Connection(asyncio.Protocol):
     def reusable(self) -> bool:
         return self._complete and self._keep_alive and not self._closed
 
-    @property
-    def closed_while_idle(self) -> bool:
-        """Dropped unanswered right after the request went out: the server had closed it."""
-        lost = self._lost_at
-        return not self._received_any and lost is not None and lost - self._sent_at < _IDLE_CLOSE_SECONDS
+    def sound_for_reuse(self) -> bool:
+        """Kept, and neither closed nor spoken to since. The socket itself is asked, without
+        waiting: a server's close (or any byte) that arrived after the event loop last polled
+        is seen here, before a request is written on it. (A byte on an idle connection is
+        never good news: HTTP/1.1 servers speak only to answer.)"""
+        if not self.reusable:
+            return False
+        if self._fileno < 0:
+            return True
+        poller = select.poll()
+        poller.register(self._fileno, select.POLLIN)
+        return not poller.poll(0)
 
     @property
     def may_finish(self) -> bool:
@@ -114,7 +108,6 @@ class Connection(asyncio.Protocol):
         if self._transport is None or self._closed:
             raise ConnectionDropped("the connection is closed")
         self._begin()
-        self._sent_at = time.monotonic()
         self._transport.write(request)
 
     async def response_started(self) -> None:
@@ -162,10 +155,12 @@ class Connection(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = cast(asyncio.Transport, transport)  # uvloop's are not subclasses
-        self._registry.add(self)
+        raw = transport.get_extra_info("socket")
+        self._fileno = raw.fileno() if raw is not None else -1
+        self.registered = True
+        self._pool.opened(self)
 
     def data_received(self, data: bytes) -> None:
-        self._received_any = True
         if self._complete:  # bytes nobody asked for: this connection can no longer be trusted
             self.abort()
             return
@@ -173,19 +168,18 @@ class Connection(asyncio.Protocol):
             self._parser.feed_data(data)
         except httptools.HttpParserError as exc:
             if not self._complete:  # bytes after a complete answer only spoil the connection
-                self._fail(ConnectionDropped(f"the answer is not valid HTTP: {exc}"))
+                self._fail(BadHttp(f"the answer is not valid HTTP: {exc}"))
             self.abort()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._lost_at = time.monotonic()
         self._closed = True
-        self._registry.discard(self)
+        self._pool.lost(self)
         if self._started and self._until_close and not self._complete:
             self.on_message_complete()  # the body was delimited by the end of the connection
         elif not self._complete:
             self._fail(ConnectionDropped("the connection closed before the answer was complete"))
 
-    def _fail(self, error: HttpClientError) -> None:
+    def _fail(self, error: TransportError) -> None:
         if self._error is None:
             self._error = error
         self._wake()
@@ -194,7 +188,7 @@ class Connection(asyncio.Protocol):
 
     def on_message_begin(self) -> None:
         if self._complete:
-            raise ConnectionDropped("a second answer to one request")
+            raise BadHttp("a second answer to one request")
 
     def on_header(self, name: bytes, value: bytes) -> None:
         key = name.decode("latin-1").lower()
@@ -224,7 +218,7 @@ class Connection(asyncio.Protocol):
             try:
                 body = self._inflater.decompress(body)
             except zlib.error as exc:
-                self._fail(ConnectionDropped(f"the answer's compressed body is corrupt: {exc}"))
+                self._fail(BadHttp(f"the answer's compressed body is corrupt: {exc}"))
                 self.abort()
                 return
             if not body:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from calcifer.catalog.model import ProxyAddress
 
@@ -25,7 +25,7 @@ class ProxyRefused(OSError):
 class Proxy:
     host: str
     port: int
-    authorization: str | None = None
+    authorization: str | None = field(default=None, repr=False)
     """The `Proxy-Authorization` header value, when the URL has credentials."""
 
     @classmethod

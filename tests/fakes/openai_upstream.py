@@ -30,6 +30,9 @@ class FakeOpenAI(FakeUpstream):
         body = await request.json()
         behaviour = self.next_behaviour(request, body)
         await self.delay(behaviour)
+        if behaviour.hang_up and request.transport is not None:
+            request.transport.abort()
+            return web.Response()
         if behaviour.status != 200:
             error = behaviour.error_body or {
                 "error": {"message": f"fake error {behaviour.status}", "type": "fake", "code": None}

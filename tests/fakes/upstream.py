@@ -29,6 +29,8 @@ class Behaviour:
     chunk_delay: float = 0.0
     cut_after_chunks: int | None = None
     malformed: bool = False
+    hang_up: bool = False
+    """Read the request, then close the connection without a word (it may have been acted on)."""
     endless: bool = False
     finish: str = "stop"
     """Neutral finish: stop, length, tool_calls or content_filter; each fake says it natively."""
