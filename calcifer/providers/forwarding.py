@@ -15,12 +15,11 @@ from collections.abc import AsyncGenerator, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Protocol
 
-import orjson
 from loguru import logger
 
 from calcifer.catalog.model import ProviderConfig
 from calcifer.errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable
-from calcifer.providers.upstream_errors import from_status
+from calcifer.providers.upstream_errors import StatusErrorMapper, generic_status_error
 from calcifer.transport.http_client import HttpClient, HttpClientError, tls_context
 from calcifer.transport.http_proxy import Proxy
 from calcifer.transport.sse import SseSplitter
@@ -48,8 +47,11 @@ def sdk_headers(client: SdkClient) -> dict[str, str]:
 
 
 class Forwarder:
-    def __init__(self, config: ProviderConfig) -> None:
+    def __init__(
+        self, config: ProviderConfig, *, status_error: StatusErrorMapper = generic_status_error
+    ) -> None:
         self._provider = config.id
+        self._status_error_of = status_error
         self._timeout = config.timeout
         proxy = Proxy.of(config.proxy) if config.proxy else None
         tls = tls_context(str(config.ca_bundle)) if config.ca_bundle else None
@@ -103,7 +105,7 @@ class Forwarder:
         await self._client.aclose()
 
     def _status_error(self, status: int, payload: bytes, headers: Mapping[str, str]) -> UpstreamError:
-        return from_status(self._provider, status, _error_message(payload, status), headers)
+        return self._status_error_of(self._provider, status, payload, headers)
 
     @contextmanager
     def _translated_errors(self) -> Iterator[None]:
@@ -121,14 +123,3 @@ class Forwarder:
                 f"Provider '{self._provider}' could not be reached or dropped the connection",
                 provider=self._provider,
             ) from exc
-
-
-def _error_message(payload: bytes, status: int) -> str:
-    """The `error.message` of an error body (OpenAI's and Anthropic's shape), when there is one."""
-    try:
-        body = orjson.loads(payload)
-    except orjson.JSONDecodeError:
-        return f"HTTP {status}"
-    error = body.get("error", body) if isinstance(body, dict) else None
-    message = error.get("message") if isinstance(error, dict) else None
-    return str(message) if message else f"HTTP {status}"
