@@ -49,7 +49,7 @@ class FakeAnthropic(FakeUpstream):
             return await self.stream_events(request, behaviour, _events(body, behaviour))
         if behaviour.malformed:
             return web.Response(text="{this is not json", content_type="application/json")
-        return web.json_response(_message(body, behaviour))
+        return web.json_response(behaviour.answer or _message(body, behaviour))
 
     def system_prompt(self) -> str:
         system = self.last.body.get("system", "")
