@@ -118,6 +118,9 @@ def _events(body: dict[str, Any], b: Behaviour) -> Iterator[bytes]:
     }
     yield _event("message_start", {"message": message})
     yield _event("ping", {})
+    if b.stream_error is not None:
+        yield _event("error", b.stream_error)
+        return
     if b.malformed:
         yield b"event: content_block_delta\ndata: {not json\n\n"
     index = 0
