@@ -30,6 +30,7 @@ from calcifer.errors import UnsupportedFeature
 
 __all__ = [
     "CHAT_PARAMETERS",
+    "FORWARD_ALL",
     "Handling",
     "OtherFields",
     "ParameterPolicy",
@@ -151,6 +152,10 @@ class ParameterPolicy:
             f"parameter, nor one of the provider's own that the gateway passes on ({accepted})",
             param=name,
         )
+
+
+FORWARD_ALL = ParameterPolicy({name: forwarded() for name in CHAT_PARAMETERS})
+"""Every parameter and field forwarded as sent: an OpenAI-compatible server, or a fake."""
 
 
 def _refusal(name: str, value: Any, rule: ParameterRule, model: str, provider: str) -> str:

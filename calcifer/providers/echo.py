@@ -34,10 +34,10 @@ __all__ = ["PARAMETERS", "EchoProvider"]
 
 _WORD = re.compile(r"\S+\s*")
 
-_NO_EFFECT = translated("accepted; changes nothing, an echo is deterministic and offline")
+_NO_EFFECT = translated("no effect: an echo is deterministic and offline")
 _SHAPED: dict[str, ParameterRule] = {
     "messages": translated(
-        "echoed as `[role]: content` lines", content_parts(), "text parts only (images need vision)"
+        "echoed as `[role]: content` lines", content_parts(), "text parts only; images need vision"
     ),
     "model": translated("the catalog's `upstream_model`, named in the answer"),
     "max_tokens": translated("cuts the echo after that many words (finish reason length)"),
@@ -64,7 +64,7 @@ _SHAPED: dict[str, ParameterRule] = {
 }
 PARAMETERS = ParameterPolicy(
     {name: _SHAPED.get(name, _NO_EFFECT) for name in CHAT_PARAMETERS},
-    OtherFields(None, "accepted; change nothing"),
+    OtherFields(None, "accepted; no effect"),
 )
 
 

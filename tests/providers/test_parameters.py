@@ -9,6 +9,7 @@ reach the fake upstream as sent, translated ones arrive translated, refused ones
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -17,7 +18,7 @@ from anthropic.types import message_create_params
 from google.genai import types as genai_types
 from openai.types.chat import completion_create_params
 
-from calcifer.domain.provider import CHAT_PARAMETERS, Handling, ParameterPolicy
+from calcifer.domain.provider import CHAT_PARAMETERS, Handling, ParameterPolicy, ParameterRule
 from calcifer.providers import anthropic as anthropic_adapter
 from calcifer.providers import echo as echo_adapter
 from calcifer.providers import google as google_adapter
@@ -360,3 +361,35 @@ def test_legacy_function_messages_reach_anthropic_as_tool_use(
         Turn("assistant", "call get_weather({})"),
         Turn("user", "result(get_weather)=22C"),
     ]
+
+
+def render_table() -> str:
+    """The parameter table of docs/providers.md, from the adapters' own tables."""
+
+    def cell(rule: ParameterRule) -> str:
+        text = rule.handling.value
+        if rule.handling is not Handling.FORWARDED or rule.detail != "as sent":
+            text += ": " + rule.detail
+        if rule.values:
+            text += f" (accepted: {rule.values})"
+        return text.replace("|", "\\|")
+
+    lines = [
+        "| parameter | " + " | ".join(f"`{provider}`" for provider in TABLES) + " |",
+        "|---" * (len(TABLES) + 1) + "|",
+    ]
+    for name in sorted(CHAT_PARAMETERS):
+        lines.append(
+            f"| `{name}` | " + " | ".join(cell(table.rules[name]) for table in TABLES.values()) + " |"
+        )
+    lines.append("| *other fields* | " + " | ".join(t.other_fields.detail for t in TABLES.values()) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def test_the_docs_show_the_adapters_tables() -> None:
+    docs = (Path(__file__).parents[2] / "docs" / "providers.md").read_text()
+    assert render_table() in docs, "regenerate with: .venv/bin/python -m tests.providers.test_parameters"
+
+
+if __name__ == "__main__":
+    print(render_table(), end="")

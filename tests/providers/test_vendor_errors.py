@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -243,3 +245,49 @@ def test_client_data_the_gemini_sdk_refuses_is_the_clients_400(
     assert (response.status_code, response.json()["error"]["code"]) == (400, "invalid_request")
     assert response.json()["error"]["param"] == "messages"
     assert not fake_gemini.received
+
+
+def breaker_catalog(gemini_url: str) -> str:
+    provider = (
+        f"    kind: google\n    api_key_env: FAKE_GEMINI_KEY\n    base_url: {gemini_url}\n"
+        "    max_retries: 0\n    circuit_breaker: {consecutive_failures: 1, cooldown_seconds: 60}\n"
+    )
+    return f"""
+providers:
+  gem-ours:
+{provider}  gem-theirs:
+{provider}models:
+  ours:
+    provider: gem-ours
+    upstream_model: gemini-ours
+    pricing: {{input: 1, output: 1}}
+  theirs:
+    provider: gem-theirs
+    upstream_model: gemini-theirs
+    pricing: {{input: 1, output: 1}}
+"""
+
+
+@pytest.fixture
+def breaker_gateway(tmp_path: Path, fake_gemini: FakeGemini) -> Iterator[GatewayProcess]:
+    process = GatewayProcess(tmp_path, breaker_catalog(fake_gemini.base_url), env={"FAKE_GEMINI_KEY": "k"})
+    yield process.start()
+    process.stop()
+
+
+def test_our_bug_is_our_500_and_trips_no_breaker_a_bad_answer_is_the_providers(
+    breaker_gateway: GatewayProcess, fake_gemini: FakeGemini
+) -> None:
+    fake_gemini.reset()
+    # A function call whose argument our reader cannot encode (an integer beyond 64 bits):
+    # valid JSON the SDK reads, that our code fails on. Ours: 500, and the deployment is fine.
+    call = {"functionCall": {"name": "f", "args": {"n": 10**30}}}
+    ours = {"candidates": [{"content": {"role": "model", "parts": [call]}, "finishReason": "STOP"}]}
+    fake_gemini.script_model("gemini-ours", Behaviour(answer=ours))
+    failed = chat(breaker_gateway, "ours")
+    assert (failed.status_code, failed.json()["error"]["code"]) == (500, "internal_error")
+    assert chat(breaker_gateway, "ours").status_code == 200
+    # An answer outside Gemini's format is the provider's fault: it opens the breaker.
+    fake_gemini.script_model("gemini-theirs", Behaviour(answer={"candidates": [{"finishReason": 1}]}))
+    assert chat(breaker_gateway, "theirs").json()["error"]["code"] == "upstream_bad_response"
+    assert chat(breaker_gateway, "theirs").json()["error"]["code"] == "deployments_unavailable"
