@@ -286,8 +286,10 @@ def _thinking(source: dict[str, Any], model_max: int | None) -> tuple[int, dict[
     budget keeps at most half of max_tokens so that the answer has room too."""
     limit = source.get("max_completion_tokens") or source.get("max_tokens")
     effort = source.get("reasoning_effort")
-    if effort is None or effort == "none":
-        return limit or model_max or DEFAULT_MAX_TOKENS, None if effort is None else {"type": "disabled"}
+    if effort is None:
+        return limit or model_max or DEFAULT_MAX_TOKENS, None
+    if effort == "none":
+        return limit or model_max or DEFAULT_MAX_TOKENS, {"type": "disabled"}
     budget = THINKING_BUDGETS[effort]
     ceiling = limit or model_max
     if ceiling is None:
