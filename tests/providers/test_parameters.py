@@ -363,6 +363,13 @@ def test_legacy_function_messages_reach_anthropic_as_tool_use(
     ]
 
 
+def test_a_table_missing_a_parameter_cannot_be_built() -> None:
+    rules = dict(openai_adapter.PARAMETERS.rules)
+    del rules["seed"]
+    with pytest.raises(ValueError, match="seed"):
+        ParameterPolicy(rules)
+
+
 def render_table() -> str:
     """The parameter table of docs/providers.md, from the adapters' own tables."""
 
