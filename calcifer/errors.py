@@ -7,7 +7,7 @@
     │   └── AdminDisabled             the admin API is off (no master key configured)
     ├── RequestError                  the client's request cannot be served as sent
     │   ├── InvalidRequest            malformed JSON, wrong types, missing fields
-    │   ├── UnsupportedFeature        the chosen provider lacks a requested capability
+    │   ├── UnsupportedFeature        the chosen provider cannot serve a parameter of the request
     │   ├── ModelNotFound             no model or alias of that name
     │   ├── ProviderMismatch          X-Provider names a provider that does not serve the model
     │   └── PayloadTooLarge           body over the configured limit
@@ -114,7 +114,8 @@ class InvalidRequest(RequestError):
 
 
 class UnsupportedFeature(RequestError):
-    """The provider serving the model lacks a capability the request needs."""
+    """The provider serving the model cannot serve a parameter (or value) of the request;
+    `param` names it."""
 
 
 class ModelNotFound(RequestError):

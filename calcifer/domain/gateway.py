@@ -26,14 +26,13 @@ from calcifer.domain.estimate import prompt_characters
 from calcifer.domain.models import ModelSpec
 from calcifer.domain.observer import CallObserver, CallRecord
 from calcifer.domain.priced_stream import PricedStream, ResultFields, StreamLimits
-from calcifer.domain.provider import Provider, UpstreamCall, required_capabilities
+from calcifer.domain.provider import Provider, UpstreamCall
 from calcifer.domain.routing import ModelRouter
 from calcifer.errors import (
     CalciferError,
     ContextWindowExceeded,
     DeploymentsUnavailable,
     ProviderNotConfigured,
-    UnsupportedFeature,
     UpstreamError,
     UpstreamProtocolError,
     UpstreamRateLimited,
@@ -234,11 +233,9 @@ class Gateway:
             state.breaker.release()
 
     def _provider_for(self, request: ChatRequest, model: ModelSpec) -> Provider:
+        """The provider of this attempt, once its parameter table accepts the request."""
         provider = self._providers.get(model.provider_id)
-        missing = required_capabilities(request) - provider.capabilities
-        if missing:
-            names = ", ".join(sorted(missing))
-            raise UnsupportedFeature(f"The model '{model.name}' ({provider.id}) does not support: {names}")
+        provider.parameters.check(request.body, model.name, provider.id)
         return provider
 
     def _resolve_all(self, names: tuple[str, ...]) -> list[ModelSpec]:

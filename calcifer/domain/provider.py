@@ -1,4 +1,5 @@
-"""The contract every provider adapter implements.
+"""The contract every provider adapter implements, and how it declares what it does with
+each OpenAI chat parameter.
 
 An adapter turns a `ChatRequest` into its vendor's API call and the vendor's answer
 back into chat-completions objects. Every implementation guarantees:
@@ -9,30 +10,162 @@ back into chat-completions objects. Every implementation guarantees:
   generator (or cancelling the task iterating it) closes the upstream connection at once.
 - Any failure is raised as a `calcifer.errors.UpstreamError` subclass; no vendor or
   transport exception escapes.
-- A request needing a capability the adapter lacks is refused before any call is made;
-  nothing is silently dropped (the gateway checks `capabilities`).
+- `parameters` names, for every OpenAI chat parameter, whether the adapter forwards it,
+  translates it (and to what) or refuses it, and which fields outside that list it passes
+  on. The gateway checks each request against it before any call (`ParameterPolicy.check`),
+  so nothing is silently dropped.
 - `aclose` releases the adapter's connections; it is called once, when the worker stops.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 
 from calcifer.domain.chat import ChatRequest, Chunk, Completion
 from calcifer.domain.models import ModelSpec
+from calcifer.errors import UnsupportedFeature
 
-__all__ = ["Capability", "Provider", "UpstreamCall", "required_capabilities"]
+__all__ = [
+    "CHAT_PARAMETERS",
+    "FORWARD_ALL",
+    "Handling",
+    "OtherFields",
+    "ParameterPolicy",
+    "ParameterRule",
+    "Provider",
+    "UpstreamCall",
+    "forwarded",
+    "refused",
+    "translated",
+]
+
+# Every parameter of OpenAI's chat-completions request (the `openai` SDK's
+# `CompletionCreateParams`, legacy `functions`/`function_call` included). A test compares
+# this list with the installed SDK's, so a parameter OpenAI adds cannot go unnoticed.
+CHAT_PARAMETERS = frozenset(
+    {
+        "audio", "frequency_penalty", "function_call", "functions", "logit_bias", "logprobs",
+        "max_completion_tokens", "max_tokens", "messages", "metadata", "modalities", "model",
+        "moderation", "n", "parallel_tool_calls", "prediction", "presence_penalty",
+        "prompt_cache_key", "prompt_cache_options", "prompt_cache_retention", "reasoning_effort",
+        "response_format", "safety_identifier", "seed", "service_tier", "stop", "store", "stream",
+        "stream_options", "temperature", "tool_choice", "tools", "top_logprobs", "top_p", "user",
+        "verbosity", "web_search_options",
+    }
+)  # fmt: skip
 
 
-class Capability(StrEnum):
-    TOOLS = "tools"
-    VISION = "vision"
-    STRUCTURED_OUTPUT = "response_format"
-    LOGPROBS = "logprobs"
-    MULTIPLE_CHOICES = "n>1"
+class Handling(StrEnum):
+    FORWARDED = "forwarded"
+    """Sent to the vendor under the same name, with the same meaning."""
+    TRANSLATED = "translated"
+    """Turned into the vendor's own equivalent (or honoured by the gateway itself)."""
+    REFUSED = "refused"
+    """The vendor has no equivalent: the request is answered 400 `unsupported_feature`."""
+
+
+@dataclass(frozen=True, slots=True)
+class ParameterRule:
+    """What one adapter does with one parameter.
+
+    `serves`, when set, decides per value: a forwarded or translated parameter with a value
+    it does not serve is refused (`n: 2`), and a refused one with a value it serves is
+    accepted, because that value asks for nothing the vendor would not do anyway
+    (`n: 1`, `logprobs: false`, `modalities: ["text"]`). `null` is always accepted: it is
+    the parameter left out.
+    """
+
+    handling: Handling
+    detail: str
+    """Forwarded: how; translated: to what; refused: why."""
+    serves: Callable[[Any], bool] | None = None
+    values: str = ""
+    """The values `serves` accepts, in words, for messages and the docs."""
+
+    def refuses(self, value: Any) -> bool:
+        if value is None:
+            return False
+        if self.serves is not None:
+            return not self.serves(value)
+        return self.handling is Handling.REFUSED
+
+
+Serves = Callable[[Any], bool]
+
+
+def forwarded(detail: str = "as sent", serves: Serves | None = None, values: str = "") -> ParameterRule:
+    return ParameterRule(Handling.FORWARDED, detail, serves, values)
+
+
+def translated(to: str, serves: Serves | None = None, values: str = "") -> ParameterRule:
+    return ParameterRule(Handling.TRANSLATED, to, serves, values)
+
+
+def refused(why: str, serves: Serves | None = None, values: str = "") -> ParameterRule:
+    return ParameterRule(Handling.REFUSED, why, serves, values)
+
+
+@dataclass(frozen=True, slots=True)
+class OtherFields:
+    """The rule for request fields that are not OpenAI chat parameters.
+
+    `native` None: every such field is forwarded as sent (an OpenAI-compatible server may
+    know it). Otherwise only the fields named in `native` (parameters of the vendor's own
+    API, under the vendor's own name) pass on as sent; any other field is refused, never
+    dropped. A field named like an OpenAI parameter always has the OpenAI meaning."""
+
+    native: frozenset[str] | None
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class ParameterPolicy:
+    """One adapter's table: a rule for every OpenAI chat parameter, and one for other fields."""
+
+    rules: Mapping[str, ParameterRule]
+    other_fields: OtherFields = field(default_factory=lambda: OtherFields(None, "forwarded as sent"))
+
+    def __post_init__(self) -> None:
+        missing, unknown = CHAT_PARAMETERS - set(self.rules), set(self.rules) - CHAT_PARAMETERS
+        if missing or unknown:
+            raise ValueError(f"parameter table: missing {sorted(missing)}, not OpenAI's {sorted(unknown)}")
+
+    def check(self, body: Mapping[str, Any], model: str, provider: str) -> None:
+        """Raise `UnsupportedFeature` for the first field of `body` this adapter cannot serve."""
+        for name, value in body.items():
+            rule = self.rules.get(name)
+            if rule is None:
+                self._check_other(name, value, model, provider)
+            elif rule.refuses(value):
+                raise UnsupportedFeature(_refusal(name, value, rule, model, provider), param=name)
+
+    def _check_other(self, name: str, value: Any, model: str, provider: str) -> None:
+        native = self.other_fields.native
+        if native is None or name in native or value is None:
+            return
+        accepted = ", ".join(sorted(native)) or "none"
+        raise UnsupportedFeature(
+            f"The model '{model}' ({provider}) does not support '{name}': it is not an OpenAI chat "
+            f"parameter, nor one of the provider's own that the gateway passes on ({accepted})",
+            param=name,
+        )
+
+
+FORWARD_ALL = ParameterPolicy({name: forwarded() for name in CHAT_PARAMETERS})
+"""Every parameter and field forwarded as sent: an OpenAI-compatible server, or a fake."""
+
+
+def _refusal(name: str, value: Any, rule: ParameterRule, model: str, provider: str) -> str:
+    head = f"The model '{model}' ({provider}) does not support"
+    if rule.serves is None:
+        return f"{head} '{name}': {rule.detail}"
+    shown = repr(value)
+    what = f"'{name}' = {shown}" if len(shown) <= 60 else f"this '{name}'"
+    why = f"{rule.detail}; " if rule.handling is Handling.REFUSED else ""
+    return f"{head} {what}: {why}accepted: {rule.values}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,34 +183,10 @@ class Provider(Protocol):
     def id(self) -> str: ...
 
     @property
-    def capabilities(self) -> frozenset[Capability]: ...
+    def parameters(self) -> ParameterPolicy: ...
 
     async def complete(self, call: UpstreamCall) -> Completion: ...
 
     def stream(self, call: UpstreamCall) -> AsyncIterator[Chunk]: ...
 
     async def aclose(self) -> None: ...
-
-
-def required_capabilities(request: ChatRequest) -> set[Capability]:
-    """The capabilities a request needs beyond plain text chat."""
-    body = request.body
-    needed: set[Capability] = set()
-    if body.get("tools") or body.get("functions"):
-        needed.add(Capability.TOOLS)
-    if body.get("response_format") not in (None, {"type": "text"}):
-        needed.add(Capability.STRUCTURED_OUTPUT)
-    if body.get("logprobs") or body.get("top_logprobs"):
-        needed.add(Capability.LOGPROBS)
-    if (body.get("n") or 1) > 1:
-        needed.add(Capability.MULTIPLE_CHOICES)
-    if any(_has_image(message) for message in request.messages):
-        needed.add(Capability.VISION)
-    return needed
-
-
-def _has_image(message: Mapping[str, object]) -> bool:
-    content = message.get("content")
-    if not isinstance(content, list):
-        return False
-    return any(isinstance(part, dict) and part.get("type") == "image_url" for part in content)

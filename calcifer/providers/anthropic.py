@@ -9,9 +9,12 @@ its `traceparent` is the one sent.
 Translation, chat schema → Messages API: system and developer messages → `system`
 (blocks when any carries `cache_control`); consecutive same-role turns merged; tool
 results → `tool_result` blocks in a user turn; images → `image` blocks (base64 or URL);
-tools → `input_schema` tools; tool_choice auto/none/required/named → auto/none/any/tool;
-`stop` → `stop_sequences`; `max_tokens` defaults to the model's catalog maximum;
-`user` → `metadata.user_id`; `thinking` and `top_k` pass through.
+tools (and legacy functions) → `input_schema` tools; tool_choice auto/none/required/named →
+auto/none/any/tool; `stop` → `stop_sequences`; `max_tokens` defaults to the model's catalog
+maximum; `reasoning_effort` → extended thinking with a budget per level; `response_format`
+json_schema → `output_config.format`; `safety_identifier` / `user` → `metadata.user_id`.
+Every OpenAI parameter's fate is in `PARAMETERS`; of the fields OpenAI does not have, only
+the Messages API's own listed in `NATIVE_FIELDS` pass through (`thinking`, `output_config`...).
 
 Back: text blocks → `content`; `tool_use` → `tool_calls`; extended thinking →
 `message.reasoning_content` (`delta.reasoning_content` when streaming), never dropped;
@@ -28,6 +31,7 @@ thinking inside `output_tokens`):
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import aclosing
@@ -38,12 +42,22 @@ import orjson
 
 from calcifer.catalog.model import ProviderConfig
 from calcifer.domain.chat import Chunk, Completion
-from calcifer.domain.provider import Capability, UpstreamCall
+from calcifer.domain.provider import (
+    OtherFields,
+    ParameterPolicy,
+    UpstreamCall,
+    refused,
+    translated,
+)
 from calcifer.domain.usage import Usage
 from calcifer.errors import (
+    ContextWindowExceeded,
     InvalidRequest,
+    UpstreamAuthFailed,
     UpstreamError,
     UpstreamRateLimited,
+    UpstreamRejected,
+    UpstreamTimeout,
     UpstreamUnavailable,
 )
 from calcifer.providers.chat_parts import (
@@ -57,10 +71,29 @@ from calcifer.providers.chat_parts import (
     usage_body,
 )
 from calcifer.providers.forwarding import Forwarder, sdk_headers
-from calcifer.providers.upstream_errors import json_object, unreadable
+from calcifer.providers.parameters import (
+    content_parts,
+    function_calls,
+    function_tools,
+    inert,
+    only,
+    response_format_types,
+    tool_choices,
+    tools_view,
+)
+from calcifer.providers.upstream_errors import ErrorRow, ErrorTable, VendorError, json_object, unreadable
 from calcifer.transport.registry import Transports
 
-__all__ = ["AnthropicProvider", "StreamTranslator", "parse_event", "usage_from_anthropic"]
+__all__ = [
+    "ERROR_TABLE",
+    "NATIVE_FIELDS",
+    "PARAMETERS",
+    "THINKING_BUDGETS",
+    "AnthropicProvider",
+    "StreamTranslator",
+    "parse_event",
+    "usage_from_anthropic",
+]
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
 DEFAULT_MAX_TOKENS = 4096
@@ -73,7 +106,22 @@ FINISH_REASONS = {
     "tool_use": "tool_calls",
     "refusal": "content_filter",
 }
-_PASS_THROUGH = ("temperature", "top_p", "top_k", "thinking")
+# Extended-thinking budget per OpenAI reasoning effort (Anthropic's minimum is 1,024).
+THINKING_BUDGETS = {"minimal": 1024, "low": 2048, "medium": 8192, "high": 16384, "xhigh": 24576, "max": 32768}
+_MIN_THINKING_BUDGET = 1024
+# Messages API parameters OpenAI has no name for, passed through as the client sent them
+# (each is checked against the installed SDK's MessageCreateParams by the tests).
+NATIVE_FIELDS = frozenset(
+    {
+        "thinking",
+        "output_config",
+        "cache_control",
+        "inference_geo",
+        "speed",
+        "user_profile_id",
+        "workspace_id",
+    }
+)
 
 
 class AnthropicProvider:
@@ -93,15 +141,15 @@ class AnthropicProvider:
         headers = {**sdk_headers(self._client), "Content-Type": "application/json"}
         self._headers = {**headers, "Accept": "application/json"}
         self._stream_headers = {**headers, "Accept": "text/event-stream"}
-        self._forwarder = Forwarder(config, transports.for_provider(config))
+        self._forwarder = Forwarder(config, transports.for_provider(config), status_error=ERROR_TABLE)
 
     @property
     def id(self) -> str:
         return self._id
 
     @property
-    def capabilities(self) -> frozenset[Capability]:
-        return frozenset({Capability.TOOLS, Capability.VISION})
+    def parameters(self) -> ParameterPolicy:
+        return PARAMETERS
 
     async def complete(self, call: UpstreamCall) -> Completion:
         body = messages_request(call, stream=False)
@@ -133,30 +181,147 @@ class AnthropicProvider:
 
 # --- request conversion -------------------------------------------------------------
 
+# The API version the SDK sends (2026-10-21) refuses them even at their default values.
+_NO_SAMPLING = "the Messages API accepts no sampling parameters (temperature, top_p, top_k)"
+_SERVICE_TIERS = {"auto": "auto", "default": "standard_only"}
+
+PARAMETERS = ParameterPolicy(
+    {
+        "messages": translated(
+            "system/developer → `system`; turns merged to alternate; tool results → `tool_result` "
+            "blocks; images → `image` blocks",
+            content_parts("image_url"),
+            "text and image_url parts",
+        ),
+        "model": translated("the catalog's `upstream_model`"),
+        "audio": refused("Claude does not generate audio"),
+        "frequency_penalty": inert("frequency_penalty", "the Messages API has no penalties"),
+        "presence_penalty": inert("presence_penalty", "the Messages API has no penalties"),
+        "function_call": translated("`tool_choice`, as tool_choice", function_calls, "auto, none, a name"),
+        "functions": translated("`tools` with `input_schema`"),
+        "logit_bias": inert("logit_bias", "the Messages API has no logit bias"),
+        "logprobs": inert("logprobs", "the Messages API returns no log probabilities"),
+        "top_logprobs": inert("top_logprobs", "the Messages API returns no log probabilities"),
+        "max_completion_tokens": translated("`max_tokens` (thinking included, as in OpenAI)"),
+        "max_tokens": translated("`max_tokens`; the catalog's `max_output_tokens` when absent"),
+        "metadata": translated("kept by the gateway (recorded with the request), not sent"),
+        "modalities": inert("modalities", "Claude answers in text only"),
+        "moderation": refused("the Messages API has no moderation settings"),
+        "n": inert("n", "the Messages API returns one choice"),
+        "parallel_tool_calls": translated("`tool_choice.disable_parallel_tool_use` when false"),
+        "prediction": refused("the Messages API has no predicted outputs"),
+        "prompt_cache_key": refused("Anthropic caches by `cache_control` markers, not by key"),
+        "prompt_cache_options": refused("Anthropic caches by `cache_control` markers"),
+        "prompt_cache_retention": refused("Anthropic sets cache lifetimes on `cache_control` markers"),
+        "reasoning_effort": translated(
+            "`thinking: {type: enabled, budget_tokens}` (minimal 1024, low 2048, medium 8192, "
+            "high 16384, xhigh 24576, max 32768, at most half of `max_tokens`); none → disabled",
+            only("none", "minimal", "low", "medium", "high", "xhigh", "max"),
+            "none, minimal, low, medium, high, xhigh, max",
+        ),
+        "response_format": translated(
+            "json_schema → `output_config.format` (structured outputs); text → nothing to do",
+            response_format_types("text", "json_schema"),
+            "text, json_schema (Claude has no schema-less JSON mode)",
+        ),
+        "safety_identifier": translated("`metadata.user_id`"),
+        "user": translated("`metadata.user_id` (when no `safety_identifier`)"),
+        "seed": refused("the Messages API has no seed"),
+        "service_tier": translated(
+            "`service_tier`: auto → auto, default → standard_only", only("auto", "default"), "auto, default"
+        ),
+        "stop": translated("`stop_sequences`"),
+        "store": inert("store", "Anthropic keeps no completions for distillation or evals"),
+        "stream": translated("`stream`; events read into chat chunks"),
+        "stream_options": translated("honoured by the gateway (usage is always reported)"),
+        "temperature": refused(_NO_SAMPLING),
+        "top_p": refused(_NO_SAMPLING),
+        "tool_choice": translated(
+            "auto/none/required/named → auto/none/any/tool", tool_choices, "auto, none, required, a function"
+        ),
+        "tools": translated("`tools` with `input_schema`", function_tools, "function tools"),
+        "verbosity": refused("the Messages API has no verbosity setting"),
+        "web_search_options": refused("web search is a server tool on Anthropic, not translated"),
+    },
+    OtherFields(NATIVE_FIELDS, "the Messages API's own fields in NATIVE_FIELDS pass through; others refused"),
+)
+
 
 def messages_request(call: UpstreamCall, *, stream: bool) -> dict[str, Any]:
-    source = call.request.body
+    source = tools_view(call.request.body)
     system, turns = _turns(source["messages"])
-    limit = source.get("max_completion_tokens") or source.get("max_tokens")
-    body: dict[str, Any] = {
-        "model": call.model.upstream_model,
-        "messages": turns,
-        "max_tokens": limit or call.model.max_output_tokens or DEFAULT_MAX_TOKENS,
-    }
+    max_tokens, thinking = _thinking(source, call.model.max_output_tokens)
+    body: dict[str, Any] = {"model": call.model.upstream_model, "messages": turns, "max_tokens": max_tokens}
     if system:
         body["system"] = system
-    body.update((key, source[key]) for key in _PASS_THROUGH if source.get(key) is not None)
+    if thinking is not None:
+        body["thinking"] = thinking
     if stops := stop_sequences(source):
         body["stop_sequences"] = stops
     if tools := tool_definitions(source):
         body["tools"] = [_tool(tool) for tool in tools]
     if (choice := _tool_choice(source)) is not None:
         body["tool_choice"] = choice
-    if isinstance(source.get("user"), str):
-        body["metadata"] = {"user_id": source["user"]}
+    forced = choice is not None and choice["type"] in ("any", "tool")
+    if forced and thinking is not None and thinking["type"] == "enabled":
+        raise InvalidRequest(
+            "Claude cannot think (reasoning_effort) while a tool call is forced (tool_choice)",
+            param="reasoning_effort",
+        )
+    if (user := source.get("safety_identifier") or source.get("user")) is not None:
+        body["metadata"] = {"user_id": user}
+    if (schema := _output_format(source.get("response_format"))) is not None:
+        body["output_config"] = {"format": schema}
+    if (tier := source.get("service_tier")) is not None:
+        body["service_tier"] = _SERVICE_TIERS[tier]
+    _add_native_fields(body, source)
     if stream:
         body["stream"] = True
     return body
+
+
+def _thinking(source: dict[str, Any], model_max: int | None) -> tuple[int, dict[str, Any] | None]:
+    """`max_tokens` and the `thinking` block for the request's `reasoning_effort`.
+
+    Anthropic wants 1,024 ≤ budget < max_tokens, thinking counted inside max_tokens; the
+    budget keeps at most half of max_tokens so that the answer has room too."""
+    limit = source.get("max_completion_tokens") or source.get("max_tokens")
+    effort = source.get("reasoning_effort")
+    if effort is None:
+        return limit or model_max or DEFAULT_MAX_TOKENS, None
+    if effort == "none":
+        return limit or model_max or DEFAULT_MAX_TOKENS, {"type": "disabled"}
+    budget = THINKING_BUDGETS[effort]
+    ceiling = limit or model_max
+    if ceiling is None:
+        return budget + DEFAULT_MAX_TOKENS, {"type": "enabled", "budget_tokens": budget}
+    budget = min(budget, ceiling // 2)
+    if budget < _MIN_THINKING_BUDGET:
+        raise InvalidRequest(
+            f"reasoning_effort needs max_completion_tokens of at least {2 * _MIN_THINKING_BUDGET} on Claude "
+            f"(thinking takes 1,024 tokens at least, within max_tokens); this request allows {ceiling}",
+            param="reasoning_effort",
+        )
+    return ceiling, {"type": "enabled", "budget_tokens": budget}
+
+
+def _output_format(response_format: object) -> dict[str, Any] | None:
+    if not isinstance(response_format, dict) or response_format.get("type") != "json_schema":
+        return None
+    schema = (response_format.get("json_schema") or {}).get("schema") or {"type": "object"}
+    return {"type": "json_schema", "schema": schema}
+
+
+def _add_native_fields(body: dict[str, Any], source: dict[str, Any]) -> None:
+    for name in NATIVE_FIELDS & source.keys():
+        if source[name] is None:
+            continue
+        if name in body:
+            raise InvalidRequest(
+                f"'{name}' was sent both as is and as the translation of an OpenAI parameter; send one",
+                param=name,
+            )
+        body[name] = source[name]
 
 
 def _turns(messages: list[dict[str, Any]]) -> tuple[str | list[dict[str, Any]], list[dict[str, Any]]]:
@@ -388,7 +553,40 @@ def parse_event(provider: str, payload: bytes | str) -> dict[str, Any]:
 
 
 def _stream_error(provider: str, error: dict[str, Any]) -> UpstreamError:
-    message = f"Provider '{provider}' failed mid-stream: {error.get('message') or error.get('type')}"
-    if error.get("type") == "rate_limit_error":
-        return UpstreamRateLimited(message, provider=provider, retry_after=None)
-    return UpstreamUnavailable(message, provider=provider)
+    return ERROR_TABLE.error(provider, None, {"type": "error", "error": error})
+
+
+# --- error table ----------------------------------------------------------------------
+
+
+def _vendor_error(body: object) -> VendorError:
+    """Anthropic's error body: `{"type": "error", "error": {"type", "message"}, "request_id"}`."""
+    error = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(error, dict):
+        return VendorError(None, "")
+    kind = error.get("type")
+    return VendorError(kind if isinstance(kind, str) else None, str(error.get("message") or kind or ""))
+
+
+# Anthropic sends no code for a prompt over the context window: a plain invalid_request_error
+# whose message reads "prompt is too long: N tokens > M maximum". Its docs warn that wording
+# may change; the message is all there is, so this one row reads it.
+_PROMPT_TOO_LONG = re.compile(r"prompt is too long", re.IGNORECASE)
+
+ERROR_TABLE = ErrorTable(
+    [
+        ErrorRow(400, "invalid_request_error", ContextWindowExceeded, _PROMPT_TOO_LONG),
+        ErrorRow(None, "invalid_request_error", UpstreamRejected),
+        ErrorRow(None, "request_too_large", UpstreamRejected),
+        ErrorRow(None, "not_found_error", UpstreamRejected),
+        ErrorRow(None, "authentication_error", UpstreamAuthFailed),
+        ErrorRow(None, "permission_error", UpstreamAuthFailed),
+        # The gateway's account is out of credit: not the client's fault; another deployment may serve.
+        ErrorRow(None, "billing_error", UpstreamUnavailable),
+        ErrorRow(None, "rate_limit_error", UpstreamRateLimited),
+        ErrorRow(None, "timeout_error", UpstreamTimeout),
+        ErrorRow(None, "api_error", UpstreamUnavailable),
+        ErrorRow(None, "overloaded_error", UpstreamUnavailable),
+    ],
+    _vendor_error,
+)

@@ -2,7 +2,9 @@
 
 Kept from the seeds for development and tests: each message comes back as a
 `[role]: content` line, tokens are counted in words, and streams go word by word.
-A `max_tokens` limit cuts the echo short with finish reason `length`.
+A `max_tokens` limit cuts the echo short with finish reason `length`. Sampling and
+similar settings are accepted and change nothing (an echo is deterministic); what would
+change the answer's shape (tools, images, JSON modes, several choices...) is refused.
 """
 
 from __future__ import annotations
@@ -16,13 +18,55 @@ from typing import Any
 from calcifer.catalog.model import ProviderConfig
 from calcifer.domain.chat import Chunk, Completion
 from calcifer.domain.estimate import word_count
-from calcifer.domain.provider import Capability, UpstreamCall
+from calcifer.domain.provider import (
+    CHAT_PARAMETERS,
+    OtherFields,
+    ParameterPolicy,
+    ParameterRule,
+    UpstreamCall,
+    refused,
+    translated,
+)
 from calcifer.domain.usage import Usage
+from calcifer.providers.parameters import content_parts, inert, only, response_format_types
 from calcifer.transport.registry import Transports
 
-__all__ = ["EchoProvider"]
+__all__ = ["PARAMETERS", "EchoProvider"]
 
 _WORD = re.compile(r"\S+\s*")
+
+_NO_EFFECT = translated("no effect: an echo is deterministic and offline")
+_SHAPED: dict[str, ParameterRule] = {
+    "messages": translated(
+        "echoed as `[role]: content` lines", content_parts(), "text parts only; images need vision"
+    ),
+    "model": translated("the catalog's `upstream_model`, named in the answer"),
+    "max_tokens": translated("cuts the echo after that many words (finish reason length)"),
+    "max_completion_tokens": translated("cuts the echo after that many words (finish reason length)"),
+    "stream": translated("the echo streamed word by word"),
+    "stream_options": translated("honoured by the gateway"),
+    "metadata": translated("kept by the gateway (recorded with the request)"),
+    "tools": refused("the echo calls no tools"),
+    "functions": refused("the echo calls no functions"),
+    "tool_choice": refused("the echo calls no tools", only("none", "auto"), "none, auto"),
+    "function_call": refused("the echo calls no functions", only("none", "auto"), "none, auto"),
+    "response_format": refused("the echo has no JSON mode", response_format_types("text"), "text"),
+    "audio": refused("the echo answers in text only"),
+    "web_search_options": refused("the echo is offline"),
+    **{
+        name: inert(name, "the echo has one text choice and no log probabilities")
+        for name in (
+            "n",
+            "logprobs",
+            "top_logprobs",
+            "modalities",
+        )
+    },
+}
+PARAMETERS = ParameterPolicy(
+    {name: _SHAPED.get(name, _NO_EFFECT) for name in CHAT_PARAMETERS},
+    OtherFields(None, "accepted; no effect"),
+)
 
 
 class EchoProvider:
@@ -35,8 +79,8 @@ class EchoProvider:
         return self._id
 
     @property
-    def capabilities(self) -> frozenset[Capability]:
-        return frozenset()
+    def parameters(self) -> ParameterPolicy:
+        return PARAMETERS
 
     async def complete(self, call: UpstreamCall) -> Completion:
         reply = _Reply.of(call)

@@ -15,12 +15,11 @@ from collections.abc import AsyncGenerator, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Protocol
 
-import orjson
 from loguru import logger
 
 from calcifer.catalog.model import ProviderConfig
 from calcifer.errors import UpstreamError, UpstreamProtocolError, UpstreamTimeout, UpstreamUnavailable
-from calcifer.providers.upstream_errors import StatusErrorMapper, from_status
+from calcifer.providers.upstream_errors import StatusErrorMapper, generic_status_error
 from calcifer.transport.base import (
     BadHttp,
     ConnectFailed,
@@ -32,7 +31,7 @@ from calcifer.transport.base import (
 )
 from calcifer.transport.sse import SseSplitter
 
-__all__ = ["Forwarder", "SdkClient", "generic_status_error", "sdk_headers"]
+__all__ = ["Forwarder", "SdkClient", "sdk_headers"]
 
 # Transport errors → ours, with what the client is told. A failure to connect and a drop after
 # the request was written are both retryable (UpstreamUnavailable): the gateway's one retry
@@ -61,13 +60,6 @@ def sdk_headers(client: SdkClient) -> dict[str, str]:
     (Headers the SDK leaves for later, as placeholders, are not strings and are skipped.)"""
     static = {key: value for key, value in client.default_headers.items() if isinstance(value, str)}
     return {**static, **client.auth_headers}
-
-
-def generic_status_error(
-    provider: str, status: int, body: bytes, headers: Mapping[str, str]
-) -> UpstreamError:
-    """The error for an HTTP error status by the status alone, with the body's `error.message`."""
-    return from_status(provider, status, _error_message(body, status), headers)
 
 
 class Forwarder:
@@ -152,13 +144,3 @@ class Forwarder:
             logger.warning("provider '{}': {}", self._provider, exc)
             raise ours(f"Provider '{self._provider}' {what}", provider=self._provider) from exc
 
-
-def _error_message(payload: bytes, status: int) -> str:
-    """The `error.message` of an error body (OpenAI's and Anthropic's shape), when there is one."""
-    try:
-        body = orjson.loads(payload)
-    except orjson.JSONDecodeError:
-        return f"HTTP {status}"
-    error = body.get("error", body) if isinstance(body, dict) else None
-    message = error.get("message") if isinstance(error, dict) else None
-    return str(message) if message else f"HTTP {status}"

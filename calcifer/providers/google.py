@@ -8,10 +8,15 @@ response objects are read field by field here.
 Translation, chat schema → Gemini: system and developer messages → `system_instruction`;
 user/assistant → `user`/`model` contents, consecutive same-role turns merged; images →
 `inline_data` (base64) or `file_data` (URL); assistant tool calls → `function_call` parts;
-tool results → `function_response` parts (named after the call they answer); tools →
-function declarations with their JSON Schema; tool_choice → function calling mode
-AUTO/NONE/ANY (+ allowed names); temperature, top_p, max tokens, stop, seed, penalties
-and `response_format` (JSON object or JSON schema) → generation config.
+tool results → `function_response` parts (named after the call they answer); tools (and
+legacy functions) → function declarations with their JSON Schema; tool_choice → function
+calling mode AUTO/NONE/ANY (+ allowed names); temperature, top_p, max tokens, stop, seed,
+penalties, service tier and `response_format` (JSON object or JSON schema) → generation
+config; `reasoning_effort` → `thinking_config.thinking_budget` (thoughts included). Every
+OpenAI parameter's fate is in `PARAMETERS`; of the fields OpenAI does not have, only the
+generation-config fields in `NATIVE_FIELDS` pass through (`top_k`, `safety_settings`...).
+The request is checked against the SDK's own types before the call, so a value they refuse
+is the client's 400 or our 500, never the provider's fault.
 
 Back: text parts → `content`; thought parts → `reasoning_content`; function calls →
 `tool_calls`; finish STOP → stop (tool_calls when the answer calls a function),
@@ -29,17 +34,19 @@ the candidates count):
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Mapping
 from contextlib import contextmanager
 from types import SimpleNamespace
-from typing import Any, cast
+from typing import Any
 from weakref import WeakKeyDictionary
 
 import aiohttp
 import httpx2
 import orjson
+import pydantic
 from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types
@@ -47,9 +54,25 @@ from yarl import URL
 
 from calcifer.catalog.model import ProviderConfig, ProxyAddress
 from calcifer.domain.chat import Chunk, Completion
-from calcifer.domain.provider import Capability, UpstreamCall
+from calcifer.domain.provider import (
+    OtherFields,
+    ParameterPolicy,
+    UpstreamCall,
+    forwarded,
+    refused,
+    translated,
+)
 from calcifer.domain.usage import Usage
-from calcifer.errors import InvalidRequest, UpstreamProtocolError, UpstreamTimeout, UpstreamUnavailable
+from calcifer.errors import (
+    ContextWindowExceeded,
+    InvalidRequest,
+    UpstreamAuthFailed,
+    UpstreamProtocolError,
+    UpstreamRateLimited,
+    UpstreamRejected,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
 from calcifer.providers.chat_parts import (
     SYSTEM_ROLES,
     chunk_envelope,
@@ -60,11 +83,29 @@ from calcifer.providers.chat_parts import (
     tool_definitions,
     usage_body,
 )
-from calcifer.providers.upstream_errors import from_status
+from calcifer.providers.parameters import (
+    content_parts,
+    function_calls,
+    function_tools,
+    inert,
+    only,
+    response_format_types,
+    tool_choices,
+    tools_view,
+)
+from calcifer.providers.upstream_errors import ErrorRow, ErrorTable, VendorError
 from calcifer.transport.http_client import tls_context
 from calcifer.transport.registry import Transports
 
-__all__ = ["GoogleProvider", "ResponseReader", "usage_from_gemini"]
+__all__ = [
+    "ERROR_TABLE",
+    "NATIVE_FIELDS",
+    "PARAMETERS",
+    "THINKING_BUDGETS",
+    "GoogleProvider",
+    "ResponseReader",
+    "usage_from_gemini",
+]
 
 DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com/"
 DEFAULT_API_VERSION = "v1beta"
@@ -76,6 +117,26 @@ _CONFIG_FIELDS = {
     "presence_penalty": "presence_penalty",
     "frequency_penalty": "frequency_penalty",
 }
+# Thinking budget per OpenAI reasoning effort; 0 turns thinking off (models that must think,
+# such as 2.5 Pro, refuse it). The SDK's `thinking_level` is not used: Gemini 2.5 models do
+# not take it, and every thinking model takes a budget.
+THINKING_BUDGETS = {
+    "none": 0,
+    "minimal": 512,
+    "low": 1024,
+    "medium": 8192,
+    "high": 16384,
+    "xhigh": 24576,
+    "max": 32768,
+}
+_SERVICE_TIERS = {"default": "standard", "flex": "flex", "priority": "priority", "fast": "priority"}
+# Generation-config fields OpenAI has no name for, passed through as the client sent them
+# (snake_case, as the SDK names them; each is checked against the SDK's GenerateContentConfig
+# by the tests). Fields that would change the answer's shape (candidate_count, logprobs,
+# response_modalities...) are not among them: the reader could not carry them back.
+NATIVE_FIELDS = frozenset(
+    {"top_k", "thinking_config", "safety_settings", "cached_content", "media_resolution", "labels"}
+)
 
 
 class _OpenedResponses:
@@ -148,16 +209,14 @@ class GoogleProvider:
         return self._id
 
     @property
-    def capabilities(self) -> frozenset[Capability]:
-        return frozenset({Capability.TOOLS, Capability.VISION, Capability.STRUCTURED_OUTPUT})
+    def parameters(self) -> ParameterPolicy:
+        return PARAMETERS
 
     async def complete(self, call: UpstreamCall) -> Completion:
-        contents, config = generate_request(call)
-        with _translated_errors(self._id):
+        contents, config = sdk_request(call)
+        with _translated_errors(self._id):  # the SDK's call only: what we read after is ours
             response = await self._client.models.generate_content(
-                model=call.model.upstream_model,
-                contents=contents,
-                config=cast(types.GenerateContentConfigDict, config),
+                model=call.model.upstream_model, contents=contents, config=config
             )
         self._opened.close_current_task()  # read in full already; only forget them
         reader = ResponseReader(call.model.upstream_model)
@@ -165,31 +224,45 @@ class GoogleProvider:
         return Completion(body=reader.completion(), usage=reader.usage())
 
     async def stream(self, call: UpstreamCall) -> AsyncIterator[Chunk]:
-        contents, config = generate_request(call)
+        contents, config = sdk_request(call)
         reader = ResponseReader(call.model.upstream_model)
-        with _translated_errors(self._id):
-            responses = await self._client.models.generate_content_stream(
-                model=call.model.upstream_model,
-                contents=contents,
-                config=cast(types.GenerateContentConfigDict, config),
-            )
-            try:
-                # The SDK sends the request lazily; wait for the first response before the
-                # opening chunk, so a refusal (429, 400...) is raised before the client has
-                # been sent anything and can still get a plain HTTP error.
-                first = await anext(responses, None)
-                yield reader.chunk({"role": "assistant", "content": ""})
-                if first is not None:
-                    for delta, finish in reader.read(first):
-                        yield reader.chunk(delta, finish)
-                async for response in responses:
-                    for delta, finish in reader.read(response):
-                        yield reader.chunk(delta, finish)
-            finally:
-                self._opened.close_current_task()
-                await _close(responses)
+        responses = self._responses(call.model.upstream_model, contents, config)
+        try:
+            # The SDK sends the request lazily; wait for the first response before the
+            # opening chunk, so a refusal (429, 400...) is raised before the client has
+            # been sent anything and can still get a plain HTTP error.
+            first = await anext(responses, None)
+            yield reader.chunk({"role": "assistant", "content": ""})
+            if first is not None:
+                for delta, finish in reader.read(first):
+                    yield reader.chunk(delta, finish)
+            async for response in responses:
+                for delta, finish in reader.read(response):
+                    yield reader.chunk(delta, finish)
+        finally:
+            await responses.aclose()
         usage = reader.usage()
         yield Chunk({**reader.envelope, "choices": [], "usage": usage_body(usage)}, usage=usage)
+
+    async def _responses(
+        self, model: str, contents: list[types.Content], config: types.GenerateContentConfig
+    ) -> AsyncGenerator[types.GenerateContentResponse, None]:
+        """The SDK's stream of responses. Only the SDK's own work (sending, receiving,
+        parsing into its types) is inside the vendor-error boundary; reading them is ours."""
+        with _translated_errors(self._id):
+            responses = await self._client.models.generate_content_stream(
+                model=model, contents=contents, config=config
+            )
+        try:
+            while True:
+                with _translated_errors(self._id):
+                    response = await anext(responses, None)
+                if response is None:
+                    return
+                yield response
+        finally:
+            self._opened.close_current_task()
+            await _close(responses)
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -204,9 +277,106 @@ async def _close(responses: AsyncIterator[Any]) -> None:
 
 # --- request conversion -------------------------------------------------------------
 
+PARAMETERS = ParameterPolicy(
+    {
+        "messages": translated(
+            "system/developer → `system_instruction`; user/assistant → user/model contents; "
+            "images → `inline_data` / `file_data`; tool calls and results → function parts",
+            content_parts("image_url"),
+            "text and image_url parts",
+        ),
+        "model": translated("the catalog's `upstream_model`, in the URL"),
+        "audio": refused("the adapter asks Gemini for text only"),
+        "frequency_penalty": forwarded("generation config `frequency_penalty`"),
+        "presence_penalty": forwarded("generation config `presence_penalty`"),
+        "seed": forwarded("generation config `seed`"),
+        "temperature": forwarded("generation config `temperature`"),
+        "top_p": forwarded("generation config `top_p`"),
+        "function_call": translated(
+            "function calling mode, as tool_choice", function_calls, "auto, none, a name"
+        ),
+        "functions": translated("function declarations"),
+        "logit_bias": inert("logit_bias", "Gemini has no logit bias"),
+        "logprobs": inert(
+            "logprobs", "Gemini's `response_logprobs` is not read back into the answer by this adapter"
+        ),
+        "top_logprobs": inert(
+            "top_logprobs", "Gemini's `logprobs` is not read back into the answer by this adapter"
+        ),
+        "max_completion_tokens": translated("generation config `max_output_tokens`"),
+        "max_tokens": translated("generation config `max_output_tokens`"),
+        "metadata": translated("kept by the gateway (recorded with the request), not sent"),
+        "modalities": inert("modalities", "the adapter asks Gemini for text only"),
+        "moderation": refused("Gemini's safety settings are its own (pass `safety_settings`)"),
+        "n": inert("n", "the adapter reads one candidate (`candidate_count` is not used)"),
+        "parallel_tool_calls": inert(
+            "parallel_tool_calls", "Gemini cannot be told to call one tool at a time"
+        ),
+        "prediction": refused("Gemini has no predicted outputs"),
+        "prompt_cache_key": refused("Gemini caches implicitly or through `cached_content`"),
+        "prompt_cache_options": refused("Gemini caches implicitly or through `cached_content`"),
+        "prompt_cache_retention": refused("Gemini caches implicitly or through `cached_content`"),
+        "reasoning_effort": translated(
+            "`thinking_config.thinking_budget` (none 0, minimal 512, low 1024, medium 8192, high 16384, "
+            "xhigh 24576, max 32768) with `include_thoughts`",
+            only(*THINKING_BUDGETS),
+            ", ".join(THINKING_BUDGETS),
+        ),
+        "response_format": translated(
+            "json_object → `response_mime_type` application/json; json_schema → that and "
+            "`response_json_schema`",
+            response_format_types("text", "json_object", "json_schema"),
+            "text, json_object, json_schema",
+        ),
+        "safety_identifier": refused("the Gemini API takes no end-user identifier"),
+        "user": refused("the Gemini API takes no end-user identifier"),
+        "service_tier": translated(
+            "generation config `service_tier`: default → standard, flex → flex, priority and fast → "
+            "priority; auto → Gemini's default",
+            only("auto", *_SERVICE_TIERS),
+            "auto, default, flex, priority, fast",
+        ),
+        "stop": translated("generation config `stop_sequences`"),
+        "store": inert("store", "Gemini keeps no completions for distillation or evals"),
+        "stream": translated("`streamGenerateContent`; responses read into chat chunks"),
+        "stream_options": translated("honoured by the gateway (usage is always reported)"),
+        "tool_choice": translated(
+            "function calling mode AUTO/NONE/ANY (+ allowed name)",
+            tool_choices,
+            "auto, none, required, a function",
+        ),
+        "tools": translated("function declarations with their JSON Schema", function_tools, "function tools"),
+        "verbosity": refused("Gemini has no verbosity setting"),
+        "web_search_options": refused("Google Search grounding is a Gemini tool, not translated"),
+    },
+    OtherFields(NATIVE_FIELDS, "generation-config fields in NATIVE_FIELDS pass through; others refused"),
+)
+
+
+def sdk_request(call: UpstreamCall) -> tuple[list[types.Content], types.GenerateContentConfig]:
+    """The request in the SDK's own types, checked here, outside the vendor-error boundary.
+
+    The client's data that the SDK refuses (an image that is not base64, a malformed native
+    field) is the client's 400; a translated config the SDK refuses is our bug, a 500."""
+    contents, config = generate_request(call)
+    checked = [_checked(types.Content, content, "messages") for content in contents]
+    for name in NATIVE_FIELDS & config.keys():
+        _checked(types.GenerateContentConfig, {name: config[name]}, name)
+    return checked, types.GenerateContentConfig.model_validate(config)
+
+
+def _checked(model: type[pydantic.BaseModel], value: dict[str, Any], param: str) -> Any:
+    try:
+        return model.model_validate(value)
+    except pydantic.ValidationError as exc:
+        where = ".".join(str(part) for part in exc.errors()[0]["loc"])
+        raise InvalidRequest(
+            f"Gemini cannot take '{param}' ({where}): {exc.errors()[0]['msg']}", param=param
+        ) from None
+
 
 def generate_request(call: UpstreamCall) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    source = call.request.body
+    source = tools_view(call.request.body)
     system, contents = _contents(source["messages"])
     config: dict[str, Any] = {
         key: source[name] for name, key in _CONFIG_FIELDS.items() if source.get(name) is not None
@@ -223,9 +393,27 @@ def generate_request(call: UpstreamCall) -> tuple[list[dict[str, Any]], dict[str
     if (tool_config := _tool_config(source.get("tool_choice"))) is not None:
         config["tool_config"] = tool_config
     config.update(_response_format(source.get("response_format")))
+    if (effort := source.get("reasoning_effort")) is not None:
+        budget = THINKING_BUDGETS[effort]
+        config["thinking_config"] = {"thinking_budget": budget, "include_thoughts": budget > 0}
+    if (tier := _SERVICE_TIERS.get(source.get("service_tier") or "")) is not None:
+        config["service_tier"] = tier
+    _add_native_fields(config, source)
     if call.headers:
         config["http_options"] = {"headers": dict(call.headers)}  # traceparent, per request
     return contents, config
+
+
+def _add_native_fields(config: dict[str, Any], source: dict[str, Any]) -> None:
+    for name in NATIVE_FIELDS & source.keys():
+        if source[name] is None:
+            continue
+        if name in config:
+            raise InvalidRequest(
+                f"'{name}' was sent both as is and as the translation of an OpenAI parameter; send one",
+                param=name,
+            )
+        config[name] = source[name]
 
 
 def _contents(messages: list[dict[str, Any]]) -> tuple[str, list[dict[str, Any]]]:
@@ -434,21 +622,83 @@ class ResponseReader:
         }
 
 
+# --- error table ----------------------------------------------------------------------
+
+
+def _vendor_error(body: object) -> VendorError:
+    """Google's error body: `{"error": {"code", "message", "status", "details"}}`. The
+    precise code, when there is one, is the `reason` of an ErrorInfo detail
+    (`API_KEY_INVALID`); otherwise the canonical `status` (`RESOURCE_EXHAUSTED`)."""
+    error = body.get("error", body) if isinstance(body, dict) else None
+    if not isinstance(error, dict):
+        return VendorError(None, "")
+    reasons = [
+        detail.get("reason")
+        for detail in error.get("details") or ()
+        if isinstance(detail, dict) and isinstance(detail.get("reason"), str)
+    ]
+    status = error.get("status")
+    kind = reasons[0] if reasons else status if isinstance(status, str) else None
+    return VendorError(kind, str(error.get("message") or ""))
+
+
+# Gemini sends no code for a prompt over the context window: a plain INVALID_ARGUMENT whose
+# message reads "The input token count (N) exceeds the maximum number of tokens allowed (M)".
+_INPUT_TOO_LONG = re.compile(
+    r"input token count.*exceeds|exceeds the maximum number of tokens", re.IGNORECASE
+)
+
+ERROR_TABLE = ErrorTable(
+    [
+        ErrorRow(None, "API_KEY_INVALID", UpstreamAuthFailed),  # sent as 400 INVALID_ARGUMENT
+        ErrorRow(400, "INVALID_ARGUMENT", ContextWindowExceeded, _INPUT_TOO_LONG),
+        ErrorRow(None, "INVALID_ARGUMENT", UpstreamRejected),
+        ErrorRow(None, "NOT_FOUND", UpstreamRejected),
+        ErrorRow(None, "UNAUTHENTICATED", UpstreamAuthFailed),
+        ErrorRow(None, "PERMISSION_DENIED", UpstreamAuthFailed),
+        # Billing or region of the gateway's project: not the client's fault; another deployment may serve.
+        ErrorRow(None, "FAILED_PRECONDITION", UpstreamUnavailable),
+        ErrorRow(None, "RESOURCE_EXHAUSTED", UpstreamRateLimited),
+        ErrorRow(None, "DEADLINE_EXCEEDED", UpstreamTimeout),
+        ErrorRow(None, "INTERNAL", UpstreamUnavailable),
+        ErrorRow(None, "UNAVAILABLE", UpstreamUnavailable),
+    ],
+    _vendor_error,
+)
+
+
+def _retry_delay(body: object) -> str | None:
+    """Seconds of a RetryInfo detail (`"retryDelay": "13s"`), which Gemini sends on 429
+    instead of a Retry-After header."""
+    error = body.get("error", body) if isinstance(body, dict) else None
+    for detail in (error.get("details") or ()) if isinstance(error, dict) else ():
+        delay = detail.get("retryDelay") if isinstance(detail, dict) else None
+        if isinstance(delay, str) and delay.endswith("s"):
+            return delay.removesuffix("s")
+    return None
+
+
 @contextmanager
 def _translated_errors(provider: str) -> Iterator[None]:
-    """The one place SDK and transport exceptions become Calcifer errors."""
+    """The one place SDK and transport exceptions become Calcifer errors. It wraps the SDK's
+    calls only: our translation and reading code stays outside, so a bug of ours is our 500."""
     try:
         yield
     except genai_errors.APIError as exc:
-        headers = getattr(exc.response, "headers", None) or {}
-        raise from_status(provider, exc.code, exc.message or f"HTTP {exc.code}", headers) from exc
+        headers = {k.lower(): v for k, v in (getattr(exc.response, "headers", None) or {}).items()}
+        if "retry-after" not in headers and (delay := _retry_delay(exc.details)) is not None:
+            headers["retry-after"] = delay
+        raise ERROR_TABLE.error(provider, exc.code, exc.details, headers) from exc
     except (TimeoutError, httpx2.TimeoutException) as exc:
         raise UpstreamTimeout(f"Provider '{provider}' did not answer in time", provider=provider) from exc
     except (aiohttp.ClientError, httpx2.TransportError) as exc:
         raise UpstreamUnavailable(
             f"Provider '{provider}' could not be reached or dropped the connection", provider=provider
         ) from exc
-    except (ValueError, KeyError) as exc:  # the SDK failed to parse what the provider sent
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        # Raised inside the SDK while it parses the answer into its types: the answer is not
+        # Gemini's documented format (a `finishReason` that is a number makes it raise
+        # AttributeError, a wrong type a pydantic ValidationError).
         raise UpstreamProtocolError(
             f"Provider '{provider}' answered with something unreadable", provider=provider
         ) from exc

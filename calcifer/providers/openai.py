@@ -16,6 +16,7 @@ Usage mapping (OpenAI counts subsets inside totals):
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Mapping
 from contextlib import aclosing
 from typing import Any
@@ -27,14 +28,28 @@ import orjson
 from calcifer.catalog.model import ProviderConfig
 from calcifer.domain.chat import Chunk, Completion
 from calcifer.domain.estimate import estimate_tokens
-from calcifer.domain.provider import Capability, UpstreamCall
+from calcifer.domain.provider import (
+    CHAT_PARAMETERS,
+    OtherFields,
+    ParameterPolicy,
+    ParameterRule,
+    UpstreamCall,
+    forwarded,
+    translated,
+)
 from calcifer.domain.usage import Usage
-from calcifer.errors import UpstreamError, UpstreamUnavailable
+from calcifer.errors import (
+    ContextWindowExceeded,
+    UpstreamAuthFailed,
+    UpstreamError,
+    UpstreamRateLimited,
+    UpstreamUnavailable,
+)
 from calcifer.providers.forwarding import Forwarder, sdk_headers
-from calcifer.providers.upstream_errors import json_object, unreadable
+from calcifer.providers.upstream_errors import ErrorRow, ErrorTable, VendorError, json_object, unreadable
 from calcifer.transport.registry import Transports
 
-__all__ = ["OpenAIProvider", "usage_from_openai"]
+__all__ = ["ERROR_TABLE", "PARAMETERS", "OpenAIProvider", "usage_from_openai"]
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 _CONNECT_SECONDS = 10.0
@@ -50,15 +65,15 @@ class OpenAIProvider:
     def __init__(self, config: ProviderConfig, transports: Transports) -> None:
         self._id = config.id
         self._endpoint = _Endpoint(_sdk_client(config))
-        self._forwarder = Forwarder(config, transports.for_provider(config))
+        self._forwarder = Forwarder(config, transports.for_provider(config), status_error=ERROR_TABLE)
 
     @property
     def id(self) -> str:
         return self._id
 
     @property
-    def capabilities(self) -> frozenset[Capability]:
-        return frozenset(Capability)
+    def parameters(self) -> ParameterPolicy:
+        return PARAMETERS
 
     async def complete(self, call: UpstreamCall) -> Completion:
         body = _upstream_body(call, stream=False)
@@ -129,6 +144,21 @@ def _sdk_client(config: ProviderConfig) -> openai.AsyncOpenAI:
     return openai.AsyncOpenAI(base_url=config.base_url or DEFAULT_BASE_URL, **common)
 
 
+# Every parameter goes to the server as the client sent it, except these.
+_TRANSLATED: dict[str, ParameterRule] = {
+    "model": translated("the catalog's `upstream_model` (on Azure, the deployment in the URL)"),
+    "stream": translated("sent as is; the gateway renders the stream"),
+    "stream_options": translated(
+        "`include_usage` always sent true (the gateway prices every stream); the client's choice "
+        "decides whether it sees the usage chunk; other options forwarded"
+    ),
+}
+PARAMETERS = ParameterPolicy(
+    {name: _TRANSLATED.get(name) or forwarded() for name in CHAT_PARAMETERS},
+    OtherFields(None, "forwarded as sent: OpenAI-compatible servers have their own extensions"),
+)
+
+
 def _upstream_body(call: UpstreamCall, *, stream: bool) -> dict[str, Any]:
     """The client's body for the upstream: its model id, and usage always requested."""
     body = dict(call.request.body)
@@ -168,7 +198,37 @@ def _usage_or_estimate(data: Mapping[str, Any], call: UpstreamCall) -> Usage:
 
 
 def _stream_error(provider: str, error: object) -> UpstreamError:
-    message = error.get("message") if isinstance(error, dict) else None
-    return UpstreamUnavailable(
-        f"Provider '{provider}' failed mid-stream: {message or error}", provider=provider
-    )
+    return ERROR_TABLE.error(provider, None, {"error": error})
+
+
+# --- error table ----------------------------------------------------------------------
+
+
+def _vendor_error(body: object) -> VendorError:
+    """OpenAI's error body: `{"error": {"message", "type", "code", "param"}}`; the code is
+    the precise one (`context_length_exceeded`), the type the broad one."""
+    error = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(error, dict):
+        return VendorError(None, str(error) if isinstance(error, str) else "")
+    code = error.get("code") if isinstance(error.get("code"), str) else error.get("type")
+    return VendorError(code if isinstance(code, str) else None, str(error.get("message") or ""))
+
+
+# OpenAI-compatible servers (vLLM, Ollama, llama.cpp...) often send no error code; their
+# wording of "prompt too long" is the only sign, so this one row reads the message.
+_COMPATIBLE_CONTEXT_OVERFLOW = re.compile(
+    r"context.length|context.window|maximum context|too many tokens|reduce the length", re.IGNORECASE
+)
+
+ERROR_TABLE = ErrorTable(
+    [
+        ErrorRow(None, "context_length_exceeded", ContextWindowExceeded),
+        ErrorRow(400, None, ContextWindowExceeded, _COMPATIBLE_CONTEXT_OVERFLOW),
+        # Out of credit: waiting does not help, another deployment (another key) may.
+        ErrorRow(429, "insufficient_quota", UpstreamUnavailable),
+        ErrorRow(None, "invalid_api_key", UpstreamAuthFailed),
+        ErrorRow(None, "rate_limit_exceeded", UpstreamRateLimited),
+        ErrorRow(None, "server_error", UpstreamUnavailable),
+    ],
+    _vendor_error,
+)

@@ -22,7 +22,7 @@ from calcifer.domain.gateway import Gateway
 from calcifer.domain.models import Deployment, ModelSpec
 from calcifer.domain.observer import NullObserver
 from calcifer.domain.pricing import Price
-from calcifer.domain.provider import Capability, UpstreamCall
+from calcifer.domain.provider import CHAT_PARAMETERS, ParameterPolicy, UpstreamCall, forwarded, refused
 from calcifer.domain.retry import RetryPolicy
 from calcifer.domain.routing import ModelRouter
 from calcifer.domain.usage import Usage
@@ -109,12 +109,15 @@ class FakeProvider:
         provider_id: str,
         *script: Outcome,
         otherwise: Outcome = Answer(),
-        capabilities: frozenset[Capability] = frozenset(),
+        refuses: frozenset[str] = frozenset(),
     ) -> None:
         self._id = provider_id
         self._script = list(script)
         self._otherwise = otherwise
-        self._capabilities = capabilities
+        self._refuses = refuses
+        self._parameters = ParameterPolicy(
+            {name: refused("a fake") if name in refuses else forwarded() for name in CHAT_PARAMETERS}
+        )
         self.calls: list[UpstreamCall] = []
         self.log: list[str] = []
         """Shared by every provider of a rig: provider ids in call order."""
@@ -127,8 +130,8 @@ class FakeProvider:
         return self._id
 
     @property
-    def capabilities(self) -> frozenset[Capability]:
-        return self._capabilities
+    def parameters(self) -> ParameterPolicy:
+        return self._parameters
 
     async def complete(self, call: UpstreamCall) -> Completion:
         outcome = await self._arrive(self._take(call))
@@ -164,7 +167,7 @@ class FakeProvider:
     def sharing_script(self, provider_id: str) -> FakeProvider:
         """Another upstream drawing from this one's script: the n-th call to either of them
         gets the n-th outcome, whichever deployment the balancer picks."""
-        twin = FakeProvider(provider_id, otherwise=self._otherwise, capabilities=self._capabilities)
+        twin = FakeProvider(provider_id, otherwise=self._otherwise, refuses=self._refuses)
         twin._script = self._script
         return twin
 

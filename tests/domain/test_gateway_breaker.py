@@ -119,7 +119,7 @@ def test_only_one_trial_is_in_flight_at_a_time() -> None:
 
 
 def test_a_request_refused_for_its_own_sake_does_not_hold_the_trial_slot() -> None:
-    upstream = FakeProvider("a", DOWN, DOWN, DOWN)
+    upstream = FakeProvider("a", DOWN, DOWN, DOWN, refuses=frozenset({"tools"}))
     rig = single(upstream)
     tools = [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]
 

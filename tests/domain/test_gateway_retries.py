@@ -8,7 +8,6 @@ import time
 import pytest
 
 from calcifer.domain.breaker import BreakerSettings, BreakerState
-from calcifer.domain.provider import Capability
 from calcifer.domain.retry import RetryPolicy
 from calcifer.errors import (
     ContextWindowExceeded,
@@ -123,7 +122,7 @@ def test_request_errors_are_not_retried(stream: bool, error: type[UpstreamError]
 
 @MODES
 def test_unsupported_features_are_refused_without_calling_the_upstream_or_blaming_it(stream: bool) -> None:
-    upstream = FakeProvider("a", capabilities=frozenset({Capability.VISION}))
+    upstream = FakeProvider("a", refuses=frozenset({"tools"}))
     rig = build_rig([model("m", "a")], upstream, breaker=BreakerSettings(consecutive_failures=1))
 
     async def scenario() -> None:
@@ -144,7 +143,7 @@ def test_unsupported_features_are_refused_without_calling_the_upstream_or_blamin
     "a capability, though another deployment of the model has it",
 )
 def test_a_request_needing_a_capability_goes_to_a_deployment_that_has_it() -> None:
-    plain, capable = FakeProvider("a"), FakeProvider("b", capabilities=frozenset({Capability.TOOLS}))
+    plain, capable = FakeProvider("a", refuses=frozenset({"tools"})), FakeProvider("b")
     rig = build_rig([model("m", "a", "b")], plain, capable)
 
     async def scenario() -> None:

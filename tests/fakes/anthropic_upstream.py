@@ -49,7 +49,7 @@ class FakeAnthropic(FakeUpstream):
             return await self.stream_events(request, behaviour, _events(body, behaviour))
         if behaviour.malformed:
             return web.Response(text="{this is not json", content_type="application/json")
-        return web.json_response(_message(body, behaviour))
+        return web.json_response(behaviour.answer or _message(body, behaviour))
 
     def system_prompt(self) -> str:
         system = self.last.body.get("system", "")
@@ -118,6 +118,9 @@ def _events(body: dict[str, Any], b: Behaviour) -> Iterator[bytes]:
     }
     yield _event("message_start", {"message": message})
     yield _event("ping", {})
+    if b.stream_error is not None:
+        yield _event("error", b.stream_error)
+        return
     if b.malformed:
         yield b"event: content_block_delta\ndata: {not json\n\n"
     index = 0

@@ -48,7 +48,8 @@ class FakeGemini(FakeUpstream):
             return await self.stream_events(request, behaviour, _events(body, behaviour))
         if behaviour.malformed:
             return web.Response(text="{this is not json", content_type="application/json")
-        return web.json_response(_response(body, behaviour, _answer_parts(behaviour), final=True))
+        answer = behaviour.answer or _response(body, behaviour, _answer_parts(behaviour), final=True)
+        return web.json_response(answer)
 
     def system_prompt(self) -> str:
         system = self.last.body.get("systemInstruction") or {}

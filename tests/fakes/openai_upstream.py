@@ -42,7 +42,7 @@ class FakeOpenAI(FakeUpstream):
             return await self.stream_events(request, behaviour, _events(body, behaviour))
         if behaviour.malformed:
             return web.Response(text="{this is not json", content_type="application/json")
-        return web.json_response(_completion(body, behaviour))
+        return web.json_response(behaviour.answer or _completion(body, behaviour))
 
     def system_prompt(self) -> str:
         return "\n\n".join(t.text for t in self._all_turns() if t.role in ("system", "developer"))
@@ -115,6 +115,9 @@ def _events(body: dict[str, Any], b: Behaviour) -> Iterator[bytes]:
     )
     if b.malformed:
         yield b"data: {not json\n\n"
+    if b.stream_error is not None:
+        yield b"data: " + json.dumps(b.stream_error).encode() + b"\n\n"
+        return
     if b.tool_call:
         head = {
             "index": 0,

@@ -38,6 +38,10 @@ class Behaviour:
     """Answer with a get_weather(city=Paris) tool call instead of text."""
     reasoning: str | None = None
     """Hidden reasoning to report alongside the answer, where the provider has it."""
+    answer: dict[str, Any] | None = None
+    """A whole non-streamed answer body to send as is (shapes the provider may or may not send)."""
+    stream_error: dict[str, Any] | None = None
+    """An error event, in the provider's shape, sent after the first stream event."""
 
 
 TOOL_NAME = "get_weather"

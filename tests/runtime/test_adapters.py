@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 from calcifer.catalog.model import Catalog, ProviderConfig, Secret
 from calcifer.domain.chat import Chunk, Completion
-from calcifer.domain.provider import Capability, UpstreamCall
+from calcifer.domain.provider import FORWARD_ALL, ParameterPolicy, UpstreamCall
 from calcifer.runtime.adapters import AdapterPool
 
 
@@ -21,8 +21,8 @@ class Adapter:
         return self.config.id
 
     @property
-    def capabilities(self) -> frozenset[Capability]:
-        return frozenset()
+    def parameters(self) -> ParameterPolicy:
+        return FORWARD_ALL
 
     async def complete(self, call: UpstreamCall) -> Completion:
         raise NotImplementedError
