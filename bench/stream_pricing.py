@@ -3,8 +3,10 @@
 `python -m bench.stream_pricing [--streams N] [--repeat R]` runs 50-chunk streams (the bench
 fake's chunks, then a finish chunk and a usage chunk) through an adapter's chunk reading,
 `PricedStream` and an HTTP renderer writing into a sink that only collects bytes, and prints
-the best of R runs as µs per stream and per chunk. No sockets: what it measures is Python code
-the real stream runs for every chunk, with the network and the event loop's I/O left out.
+the best of R runs as CPU µs per stream and per chunk. No sockets: what it measures is Python
+code the real stream runs for every chunk, with the network and the event loop's I/O left out.
+CPU time (`time.process_time`), not wall time, so that other work on a shared machine counts
+as little as it can.
 """
 
 from __future__ import annotations
@@ -102,10 +104,10 @@ async def _one_stream(source: Callable[[], Iterable[Chunk]], render: Render) -> 
 async def _best_of(source: Callable[[], Iterable[Chunk]], render: Render, streams: int, repeat: int) -> float:
     best = float("inf")
     for _ in range(repeat):
-        started = time.perf_counter()
+        started = time.process_time()
         for _ in range(streams):
             await _one_stream(source, render)
-        best = min(best, (time.perf_counter() - started) / streams)
+        best = min(best, (time.process_time() - started) / streams)
     return best
 
 
@@ -124,6 +126,6 @@ async def _main(streams: int, repeat: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--streams", type=int, default=2000)
-    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--repeat", type=int, default=7)
     options = parser.parse_args()
     asyncio.run(_main(options.streams, options.repeat))
