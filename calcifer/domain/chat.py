@@ -1,9 +1,10 @@
 """Chat requests, completions and stream chunks as the gateway passes them around.
 
 The canonical shape is the chat-completions schema that every client SDK already
-speaks (messages, tools, choices, deltas). Bodies stay plain dicts, because the gateway
-forwards fields it does not know; the few things it must read are lifted into typed
-attributes once, when the request is parsed.
+speaks (messages, tools, choices, deltas; see `calcifer.formats.openai_chat`). Bodies stay
+plain dicts, because the gateway forwards fields it does not know; the few things it must
+read are lifted into typed attributes once: when the request is parsed, and, for answers,
+by the adapter that made them. The domain never reads an answer's body.
 """
 
 from __future__ import annotations
@@ -43,19 +44,28 @@ class ChatRequest:
 
 @dataclass(slots=True)
 class Completion:
-    """A whole `chat.completion` object and its usage in buckets."""
+    """A whole answer (a `chat.completion` body), its usage in buckets, and what the adapter
+    read from it for the gateway's records."""
 
     body: JsonObject
     usage: Usage
+    response_id: str | None = None
+    """The provider's id for the response."""
+    response_model: str | None = None
+    """The model that answered, as the provider names it."""
+    finish_reasons: tuple[str, ...] = ()
+    """Why each choice stopped (`stop`, `length`, `tool_calls`, `content_filter`)."""
 
 
 @dataclass(slots=True)
 class Chunk:
-    """One `chat.completion.chunk`.
+    """One piece of a streamed answer.
 
-    `raw` is the chunk's JSON text exactly as the provider sent it, kept so the HTTP
-    layer can forward it without encoding it again; it is dropped (set to None) as soon
-    as anyone changes `data`.
+    `data` is the piece in the canonical wire shape (a `chat.completion.chunk`), for the HTTP
+    renderers; `raw` is its JSON text exactly as the provider sent it, when it did, so that a
+    renderer can forward it without encoding it again. Both belong to the adapter that made
+    them: nobody else changes them (a renderer that must send something else sends a copy).
+    The domain never reads them: what it needs, the adapter reports in the other fields.
     """
 
     data: JsonObject
@@ -67,6 +77,15 @@ class Chunk:
     usage_so_far: Usage | None = None
     """What the provider has reported before the end (Anthropic's message_start, Gemini's
     running counts); used to price a stream that ends before its final report."""
+    text_chars: int = 0
+    """Characters of generated text in this chunk (content, reasoning, tool-call arguments):
+    what a stream cut before its usage report is priced on."""
+    finish_reasons: tuple[str, ...] = ()
+    """Why the answer (each of its choices) stopped, on the chunk that says so."""
+    response_id: str | None = None
+    """The provider's id for the response, on at least the first chunk that knows it."""
+    response_model: str | None = None
+    """The model that answered, on the same chunks as `response_id`."""
 
 
 @dataclass(slots=True)

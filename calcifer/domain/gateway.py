@@ -25,7 +25,7 @@ from calcifer.domain.directory import ProviderDirectory
 from calcifer.domain.estimate import prompt_characters
 from calcifer.domain.models import ModelSpec
 from calcifer.domain.observer import CallObserver, CallRecord
-from calcifer.domain.priced_stream import PricedStream, ResultFields, StreamLimits
+from calcifer.domain.priced_stream import PricedStream, StreamLimits
 from calcifer.domain.provider import Provider, UpstreamCall
 from calcifer.domain.routing import ModelRouter
 from calcifer.errors import (
@@ -191,7 +191,7 @@ class Gateway:
         state.observe_latency(upstream_seconds)
         state.breaker.succeeded()
         cost = model.price.cost(completion.usage)
-        record.succeeded(ResultFields.from_body(completion.body), completion.usage, cost)
+        record.succeeded(completion, completion.usage, cost)
         return PricedCompletion(
             completion=completion, model=model, cost=cost, upstream_seconds=upstream_seconds
         )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Protocol
 
@@ -13,9 +13,16 @@ __all__ = ["NULL_RECORD", "CallObserver", "CallRecord", "CallResult", "NullObser
 
 
 class CallResult(Protocol):
-    response_id: str | None
-    response_model: str | None
-    finish_reasons: list[str]
+    """What an answer says about itself (a whole `Completion`, or a stream's `ResultFields`)."""
+
+    @property
+    def response_id(self) -> str | None: ...
+
+    @property
+    def response_model(self) -> str | None: ...
+
+    @property
+    def finish_reasons(self) -> Sequence[str]: ...
 
 
 class CallRecord(Protocol):

@@ -1,10 +1,14 @@
-"""A provider's chunk stream as the gateway serves it: observed, timed, priced."""
+"""A provider's chunk stream as the gateway serves it: observed, timed, priced.
+
+Shape-neutral: it reads only what the adapter reports on each `Chunk` (usage, delivered
+characters, finish reasons, response id and model), never the chunk's wire body.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -20,25 +24,11 @@ __all__ = ["PricedStream", "ResultFields", "StreamLimits"]
 
 @dataclass(slots=True)
 class ResultFields:
-    """What a response says about itself: its id, the model that answered, why it stopped."""
+    """What a stream said about itself: its id, the model that answered, why it stopped."""
 
     response_id: str | None = None
     response_model: str | None = None
     finish_reasons: list[str] = field(default_factory=list)
-
-    @classmethod
-    def from_body(cls, body: Mapping[str, object]) -> ResultFields:
-        fields = cls(_str_or_none(body.get("id")), _str_or_none(body.get("model")))
-        fields.note_choices(body.get("choices"))
-        return fields
-
-    def note_choices(self, choices: object) -> None:
-        if not isinstance(choices, list):
-            return
-        for choice in choices:
-            reason = choice.get("finish_reason") if isinstance(choice, dict) else None
-            if reason:
-                self.finish_reasons.append(str(reason))
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,8 +51,9 @@ class PricedStream:
     """A provider's chunk stream, observed and priced as it passes.
 
     After the stream ends, `usage` and `cost` hold what the provider reported (or, when it
-    ended before reporting, an estimate flagged as such). The chunk carrying usage gets
-    `cost` added to its `usage` object. `on_finish` is called once, when it ends.
+    ended before reporting, an estimate flagged as such); from the chunk carrying the usage
+    report on, `cost` is what that report costs. Chunks pass through unchanged. `on_finish`
+    is called once, when the stream ends.
     """
 
     def __init__(
@@ -189,21 +180,17 @@ class PricedStream:
             self.cost = self.model.price.cost(self.usage)
 
     def _observe(self, chunk: Chunk) -> Chunk:
-        data = chunk.data
-        if self.result.response_id is None:
-            self.result.response_id = _str_or_none(data.get("id"))
-            self.result.response_model = _str_or_none(data.get("model"))
-        choices = data.get("choices")
-        self.result.note_choices(choices)
-        self._delivered_chars += _delta_characters(choices)
+        result = self.result
+        if result.response_id is None:
+            result.response_id, result.response_model = chunk.response_id, chunk.response_model
+        if chunk.finish_reasons:
+            result.finish_reasons.extend(chunk.finish_reasons)
+        self._delivered_chars += chunk.text_chars
         if chunk.usage_so_far is not None:
             self._reported = chunk.usage_so_far
         if chunk.usage is not None:
             self.usage = chunk.usage
             self.cost = self.model.price.cost(chunk.usage)
-            if isinstance(data.get("usage"), dict):
-                data["usage"]["cost"] = self.cost
-                chunk.raw = None
         return chunk
 
     async def _close_upstream(self) -> None:
@@ -257,22 +244,3 @@ class _IdleWatch:
             return
         due = (since if since is not None else now) + self._limit
         self._handle = self._loop.call_at(max(due, now + 0.001), self._check)
-
-
-def _delta_characters(choices: object) -> int:
-    """Characters of generated text in a chunk: content, reasoning and tool arguments."""
-    if not isinstance(choices, list):
-        return 0
-    total = 0
-    for choice in choices:
-        delta = choice.get("delta") if isinstance(choice, dict) else None
-        if not isinstance(delta, dict):
-            continue
-        total += len(delta.get("content") or "") + len(delta.get("reasoning_content") or "")
-        for call in delta.get("tool_calls") or ():
-            total += len((call.get("function") or {}).get("arguments") or "")
-    return total
-
-
-def _str_or_none(value: object) -> str | None:
-    return None if value is None else str(value)

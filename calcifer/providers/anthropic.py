@@ -32,7 +32,6 @@ thinking inside `output_tokens`):
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import aclosing
 from typing import Any
@@ -60,15 +59,14 @@ from calcifer.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
-from calcifer.providers.chat_parts import (
+from calcifer.formats import openai_chat as wire
+from calcifer.formats.openai_chat import (
     SYSTEM_ROLES,
-    chunk_envelope,
     image_source,
     parse_arguments,
     stop_sequences,
     text_parts,
     tool_definitions,
-    usage_body,
 )
 from calcifer.providers.forwarding import Forwarder, sdk_headers
 from calcifer.providers.parameters import (
@@ -98,13 +96,13 @@ __all__ = [
 DEFAULT_BASE_URL = "https://api.anthropic.com"
 DEFAULT_MAX_TOKENS = 4096
 FINISH_REASONS = {
-    "end_turn": "stop",
-    "stop_sequence": "stop",
-    "pause_turn": "stop",
-    "max_tokens": "length",
-    "model_context_window_exceeded": "length",
-    "tool_use": "tool_calls",
-    "refusal": "content_filter",
+    "end_turn": wire.STOP,
+    "stop_sequence": wire.STOP,
+    "pause_turn": wire.STOP,
+    "max_tokens": wire.LENGTH,
+    "model_context_window_exceeded": wire.LENGTH,
+    "tool_use": wire.TOOL_CALLS,
+    "refusal": wire.CONTENT_FILTER,
 }
 # Extended-thinking budget per OpenAI reasoning effort (Anthropic's minimum is 1,024).
 THINKING_BUDGETS = {"minimal": 1024, "low": 2048, "medium": 8192, "high": 16384, "xhigh": 24576, "max": 32768}
@@ -158,8 +156,7 @@ class AnthropicProvider:
         data = json_object(self._id, payload, "a body")
         if not isinstance(data.get("content"), list):
             raise unreadable(self._id, "a message without content")
-        usage = usage_from_anthropic(data.get("usage") or {})
-        return Completion(body=chat_completion(data, usage), usage=usage)
+        return chat_completion(data, usage_from_anthropic(data.get("usage") or {}))
 
     async def stream(self, call: UpstreamCall) -> AsyncIterator[Chunk]:
         body = messages_request(call, stream=True)
@@ -440,7 +437,7 @@ def usage_from_anthropic(usage: Mapping[str, Any]) -> Usage:
     )
 
 
-def chat_completion(data: dict[str, Any], usage: Usage) -> dict[str, Any]:
+def chat_completion(data: dict[str, Any], usage: Usage) -> Completion:
     text, thinking, tool_calls = [], [], []
     for block in data["content"]:
         kind = block.get("type")
@@ -449,7 +446,7 @@ def chat_completion(data: dict[str, Any], usage: Usage) -> dict[str, Any]:
         elif kind == "thinking":
             thinking.append(block.get("thinking", ""))
         elif kind == "tool_use":
-            arguments = orjson.dumps(block.get("input") or {}).decode()
+            arguments = wire.arguments_text(block.get("input"))
             tool_calls.append(
                 {
                     "id": block.get("id"),
@@ -457,23 +454,9 @@ def chat_completion(data: dict[str, Any], usage: Usage) -> dict[str, Any]:
                     "function": {"name": block.get("name"), "arguments": arguments},
                 }
             )
-    message: dict[str, Any] = {
-        "role": "assistant",
-        "content": "".join(text) if text or not tool_calls else None,
-    }
-    if tool_calls:
-        message["tool_calls"] = tool_calls
-    if thinking:
-        message["reasoning_content"] = "".join(thinking)
-    finish = FINISH_REASONS.get(str(data.get("stop_reason")), "stop")
-    return {
-        "id": data.get("id"),
-        "object": "chat.completion",
-        "created": int(time.time()),
-        "model": data.get("model"),
-        "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish}],
-        "usage": usage_body(usage),
-    }
+    message = wire.assistant_message(text, tool_calls, thinking)
+    finish = FINISH_REASONS.get(str(data.get("stop_reason")), wire.STOP)
+    return wire.completion(data.get("id"), data.get("model"), message, finish, usage)
 
 
 class StreamTranslator:
@@ -481,7 +464,7 @@ class StreamTranslator:
 
     def __init__(self, provider: str, model: str) -> None:
         self._provider = provider
-        self._envelope = chunk_envelope("", model)
+        self._envelope = wire.chunk_envelope("", model)
         self._tool_indexes: dict[int, int] = {}
         self._usage: dict[str, int] = {}
 
@@ -502,12 +485,11 @@ class StreamTranslator:
             self._note_usage(event.get("usage"))
             reason = (event.get("delta") or {}).get("stop_reason")
             if reason:
-                finish = self._chunk({}, FINISH_REASONS.get(reason, "stop"))
+                finish = self._chunk({}, FINISH_REASONS.get(reason, wire.STOP))
                 finish.usage_so_far = usage_from_anthropic(self._usage)
                 yield finish
         elif kind == "message_stop":
-            usage = usage_from_anthropic(self._usage)
-            yield Chunk({**self._envelope, "choices": [], "usage": usage_body(usage)}, usage=usage)
+            yield wire.usage_chunk(self._envelope, usage_from_anthropic(self._usage))
         elif kind == "error":
             raise _stream_error(self._provider, event.get("error") or {})
 
@@ -544,8 +526,7 @@ class StreamTranslator:
             self._usage.update((k, v) for k, v in usage.items() if isinstance(v, int))
 
     def _chunk(self, delta: dict[str, Any], finish_reason: str | None = None) -> Chunk:
-        choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
-        return Chunk({**self._envelope, "choices": [choice]})
+        return wire.delta_chunk(self._envelope, delta, finish_reason)
 
 
 def parse_event(provider: str, payload: bytes | str) -> dict[str, Any]:

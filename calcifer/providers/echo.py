@@ -13,7 +13,6 @@ import re
 import time
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any
 
 from calcifer.catalog.model import ProviderConfig
 from calcifer.domain.chat import Chunk, Completion
@@ -28,6 +27,7 @@ from calcifer.domain.provider import (
     translated,
 )
 from calcifer.domain.usage import Usage
+from calcifer.formats import openai_chat as wire
 from calcifer.providers.parameters import content_parts, inert, only, response_format_types
 from calcifer.transport.registry import Transports
 
@@ -85,28 +85,27 @@ class EchoProvider:
     async def complete(self, call: UpstreamCall) -> Completion:
         reply = _Reply.of(call)
         message = {"role": "assistant", "content": reply.text}
-        choice = {"index": 0, "message": message, "logprobs": None, "finish_reason": reply.finish_reason}
-        body = reply.envelope("chat.completion", choices=[choice], usage=reply.usage_body())
-        return Completion(body=body, usage=reply.usage)
+        return wire.completion(
+            reply.id,
+            reply.model,
+            message,
+            reply.finish_reason,
+            reply.usage,
+            usage_fields=wire.usage_totals(reply.usage),
+            created=reply.created,
+        )
 
     async def stream(self, call: UpstreamCall) -> AsyncIterator[Chunk]:
         reply = _Reply.of(call)
-        yield Chunk(
-            reply.envelope("chat.completion.chunk", choices=[_delta({"role": "assistant", "content": ""})])
-        )
+        envelope = wire.chunk_envelope(reply.id, reply.model, reply.created)
+        yield wire.delta_chunk(envelope, {"role": "assistant", "content": ""})
         for word in _WORD.findall(reply.text):
-            yield Chunk(reply.envelope("chat.completion.chunk", choices=[_delta({"content": word})]))
-        last = _delta({}, finish_reason=reply.finish_reason)
-        yield Chunk(reply.envelope("chat.completion.chunk", choices=[last]))
-        usage_chunk = reply.envelope("chat.completion.chunk", choices=[], usage=reply.usage_body())
-        yield Chunk(usage_chunk, usage=reply.usage)
+            yield wire.delta_chunk(envelope, {"content": word})
+        yield wire.delta_chunk(envelope, {}, reply.finish_reason)
+        yield wire.usage_chunk(envelope, reply.usage, wire.usage_totals(reply.usage))
 
     async def aclose(self) -> None:
         return None
-
-
-def _delta(delta: dict[str, Any], finish_reason: str | None = None) -> dict[str, Any]:
-    return {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
 
 
 class _Reply:
@@ -127,16 +126,6 @@ class _Reply:
             words += word_count(content)
         return cls(call, lines, words)
 
-    def envelope(self, kind: str, **fields: Any) -> dict[str, Any]:
-        return {"id": self.id, "object": kind, "created": self.created, "model": self.model, **fields}
-
-    def usage_body(self) -> dict[str, Any]:
-        return {
-            "prompt_tokens": self.usage.prompt_tokens,
-            "completion_tokens": self.usage.completion_tokens,
-            "total_tokens": self.usage.total_tokens,
-        }
-
 
 def _text_of(content: object) -> str:
     if isinstance(content, str):
@@ -149,14 +138,14 @@ def _text_of(content: object) -> str:
 def _truncate(text: str, limit: int | None) -> tuple[str, str]:
     """Cut the echo after `limit` content words (role tags are free), as a model would stop."""
     if limit is None:
-        return text, "stop"
+        return text, wire.STOP
     kept: list[str] = []
     words = 0
     for piece in _WORD.findall(text):
         is_tag = piece.startswith("[") and piece.rstrip().endswith("]:")
         if not is_tag:
             if words == limit:
-                return "".join(kept).rstrip(), "length"
+                return "".join(kept).rstrip(), wire.LENGTH
             words += 1
         kept.append(piece)
-    return text, "stop"
+    return text, wire.STOP

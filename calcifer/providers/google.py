@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import time
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Mapping
 from contextlib import contextmanager
@@ -45,7 +44,6 @@ from weakref import WeakKeyDictionary
 
 import aiohttp
 import httpx2
-import orjson
 import pydantic
 from google import genai
 from google.genai import errors as genai_errors
@@ -73,15 +71,14 @@ from calcifer.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
-from calcifer.providers.chat_parts import (
+from calcifer.formats import openai_chat as wire
+from calcifer.formats.openai_chat import (
     SYSTEM_ROLES,
-    chunk_envelope,
     image_source,
     parse_arguments,
     stop_sequences,
     text_parts,
     tool_definitions,
-    usage_body,
 )
 from calcifer.providers.parameters import (
     content_parts,
@@ -221,7 +218,7 @@ class GoogleProvider:
         self._opened.close_current_task()  # read in full already; only forget them
         reader = ResponseReader(call.model.upstream_model)
         reader.read(response)
-        return Completion(body=reader.completion(), usage=reader.usage())
+        return reader.completion()
 
     async def stream(self, call: UpstreamCall) -> AsyncIterator[Chunk]:
         contents, config = sdk_request(call)
@@ -241,8 +238,7 @@ class GoogleProvider:
                     yield reader.chunk(delta, finish)
         finally:
             await responses.aclose()
-        usage = reader.usage()
-        yield Chunk({**reader.envelope, "choices": [], "usage": usage_body(usage)}, usage=usage)
+        yield wire.usage_chunk(reader.envelope, reader.usage())
 
     async def _responses(
         self, model: str, contents: list[types.Content], config: types.GenerateContentConfig
@@ -530,7 +526,7 @@ class ResponseReader:
     """Reads Gemini responses (one, or each of a stream) into the chat schema."""
 
     def __init__(self, model: str) -> None:
-        self.envelope = chunk_envelope(f"chatcmpl-{uuid.uuid4().hex}", model)
+        self.envelope = wire.chunk_envelope(f"chatcmpl-{uuid.uuid4().hex}", model)
         self._text: list[str] = []
         self._thoughts: list[str] = []
         self._calls: list[dict[str, Any]] = []
@@ -552,7 +548,7 @@ class ResponseReader:
         candidate = response.candidates[0] if response.candidates else None
         if candidate is None:
             if blocked:
-                self._finish = "content_filter"
+                self._finish = wire.CONTENT_FILTER
                 yield {}, self._finish
             return
         yield from self._read_parts(candidate.content.parts if candidate.content else None)
@@ -569,7 +565,7 @@ class ResponseReader:
                     "type": "function",
                     "function": {
                         "name": part.function_call.name,
-                        "arguments": orjson.dumps(part.function_call.args or {}).decode(),
+                        "arguments": wire.arguments_text(part.function_call.args),
                     },
                 }
                 self._calls.append(call)
@@ -583,43 +579,27 @@ class ResponseReader:
 
     def _finish_reason(self, reason: str) -> str:
         if reason in _FILTERED:
-            return "content_filter"
+            return wire.CONTENT_FILTER
         if reason == "MAX_TOKENS":
-            return "length"
-        return "tool_calls" if self._calls else "stop"
+            return wire.LENGTH
+        return wire.TOOL_CALLS if self._calls else wire.STOP
 
     def usage(self) -> Usage:
         return usage_from_gemini(self._usage)
 
     def chunk(self, delta: dict[str, Any], finish: str | None = None) -> Chunk:
-        choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
-        return Chunk(
-            {**self.envelope, "choices": [choice]}, usage_so_far=self.usage() if self._usage else None
-        )
+        usage_so_far = self.usage() if self._usage else None
+        return wire.delta_chunk(self.envelope, delta, finish, usage_so_far=usage_so_far)
 
-    def completion(self) -> dict[str, Any]:
+    def completion(self) -> Completion:
         if self._finish is None and not self._text and not self._calls:
             raise UpstreamProtocolError(
                 "Provider answered with neither a candidate nor a block reason", provider="google"
             )
-        message: dict[str, Any] = {
-            "role": "assistant",
-            "content": "".join(self._text) if self._text or not self._calls else None,
-        }
-        if self._calls:
-            message["tool_calls"] = [{k: v for k, v in call.items() if k != "index"} for call in self._calls]
-        if self._thoughts:
-            message["reasoning_content"] = "".join(self._thoughts)
-        return {
-            "id": self.envelope["id"],
-            "object": "chat.completion",
-            "created": int(time.time()),
-            "model": self.envelope["model"],
-            "choices": [
-                {"index": 0, "message": message, "logprobs": None, "finish_reason": self._finish or "stop"}
-            ],
-            "usage": usage_body(self.usage()),
-        }
+        calls = [{k: v for k, v in call.items() if k != "index"} for call in self._calls]
+        message = wire.assistant_message(self._text, calls, self._thoughts)
+        finish = self._finish or wire.STOP
+        return wire.completion(self.envelope["id"], self.envelope["model"], message, finish, self.usage())
 
 
 # --- error table ----------------------------------------------------------------------

@@ -45,6 +45,7 @@ from calcifer.errors import (
     UpstreamRateLimited,
     UpstreamUnavailable,
 )
+from calcifer.formats import openai_chat as wire
 from calcifer.providers.forwarding import Forwarder, sdk_headers
 from calcifer.providers.upstream_errors import ErrorRow, ErrorTable, VendorError, json_object, unreadable
 from calcifer.transport.registry import Transports
@@ -82,7 +83,7 @@ class OpenAIProvider:
         data = json_object(self._id, payload, "a body")
         if not isinstance(data.get("choices"), list):
             raise unreadable(self._id, "a chat completion without choices")
-        return Completion(body=data, usage=_usage_or_estimate(data, call))
+        return wire.read_completion(data, _usage_or_estimate(data, call))
 
     async def stream(self, call: UpstreamCall) -> AsyncIterator[Chunk]:
         body = _upstream_body(call, stream=True)
@@ -104,7 +105,7 @@ class OpenAIProvider:
         if "error" in data:
             raise _stream_error(self._id, data["error"])
         usage = data.get("usage")
-        return Chunk(data, payload, usage_from_openai(usage) if usage else None)
+        return wire.read_chunk(data, payload, usage_from_openai(usage) if usage else None)
 
 
 class _Endpoint:

@@ -27,6 +27,7 @@ from calcifer.domain.retry import RetryPolicy
 from calcifer.domain.routing import ModelRouter
 from calcifer.domain.usage import Usage
 from calcifer.errors import UpstreamError, UpstreamRateLimited
+from calcifer.formats import openai_chat as wire
 
 __all__ = [
     "FAST_RETRY",
@@ -144,7 +145,7 @@ class FakeProvider:
                 {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
             ],
         }
-        return Completion(body, REPORTED_USAGE)
+        return wire.read_completion(body, REPORTED_USAGE)  # reported as an OpenAI adapter does
 
     async def stream(self, call: UpstreamCall) -> AsyncIterator[Chunk]:
         self.open_streams += 1
@@ -157,7 +158,7 @@ class FakeProvider:
             yield _chunk(call, {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
             if outcome.reports_usage:
                 usage = {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}
-                yield Chunk({"id": "s", "choices": [], "usage": usage}, usage=REPORTED_USAGE)
+                yield wire.read_chunk({"id": "s", "choices": [], "usage": usage}, usage=REPORTED_USAGE)
         finally:
             self.closed_streams += 1
 
@@ -196,7 +197,8 @@ class FakeProvider:
 
 
 def _chunk(call: UpstreamCall, data: dict[str, Any]) -> Chunk:
-    return Chunk({"id": "s", "object": "chat.completion.chunk", "model": call.model.upstream_model, **data})
+    chunk = {"id": "s", "object": "chat.completion.chunk", "model": call.model.upstream_model, **data}
+    return wire.read_chunk(chunk)
 
 
 def model(

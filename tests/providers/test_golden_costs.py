@@ -22,6 +22,7 @@ from calcifer.domain.priced_stream import PricedStream
 from calcifer.domain.pricing import Price
 from calcifer.domain.provider import UpstreamCall
 from calcifer.domain.usage import Usage
+from calcifer.formats.openai_chat import read_chunk
 from calcifer.providers.anthropic import StreamTranslator, usage_from_anthropic
 from calcifer.providers.google import ResponseReader, usage_from_gemini
 from calcifer.providers.openai import usage_from_openai
@@ -237,15 +238,15 @@ def test_openai_stream_usage_in_the_last_event() -> None:
         {"prompt_tokens": 2006, "completion_tokens": 300, "prompt_tokens_details": {"cached_tokens": 1920}}
     )
     chunks = [
-        Chunk({"choices": [{"index": 0, "delta": {"content": "Hi"}}]}),
-        Chunk({"choices": [], "usage": {"prompt_tokens": 2006}}, usage=usage),
+        read_chunk({"choices": [{"index": 0, "delta": {"content": "Hi"}}]}),
+        read_chunk({"choices": [], "usage": {"prompt_tokens": 2006}}, usage=usage),
     ]
     stream = asyncio.run(priced(chunks, GPT_4O))
     assert stream.cost == (86 * Decimal("2.50") + 1920 * Decimal("1.25") + 300 * 10) / M
 
 
 def test_stream_that_never_reports_usage_is_estimated_and_flagged() -> None:
-    chunks = [Chunk({"choices": [{"index": 0, "delta": {"content": "x" * 41}}]})]
+    chunks = [read_chunk({"choices": [{"index": 0, "delta": {"content": "x" * 41}}]})]
     stream = asyncio.run(priced(chunks, GPT_4O))
     assert stream.usage == Usage(input_tokens=100, output_tokens=11, estimated=True)  # 400 and 41 characters
     assert stream.cost == (100 * Decimal("2.50") + 11 * 10) / M

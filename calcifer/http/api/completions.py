@@ -12,6 +12,7 @@ from sanic.response import HTTPResponse
 from calcifer.domain.chat import ChatRequest, PricedCompletion
 from calcifer.domain.priced_stream import PricedStream
 from calcifer.domain.usage import Usage
+from calcifer.formats import openai_chat as wire
 from calcifer.http.api.serving import serve_chat
 from calcifer.http.jsonio import dumps
 from calcifer.http.parsing import parse_seed_request
@@ -23,14 +24,13 @@ __all__ = ["completion_body", "completions", "send_delta_stream"]
 
 def completion_body(priced: PricedCompletion) -> dict[str, Any]:
     body = priced.completion.body
-    choice = (body.get("choices") or [{}])[0]
-    message = choice.get("message") or {}
+    content, finish_reason = wire.first_choice(body)
     return {
         "id": body.get("id"),
         "model": priced.model.name,
         "provider": priced.model.provider_id,
-        "content": message.get("content") or "",
-        "finish_reason": choice.get("finish_reason"),
+        "content": content,
+        "finish_reason": finish_reason,
         "usage": usage_body(priced.completion.usage, priced.cost),
         "finish_time": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
     }
@@ -39,12 +39,7 @@ def completion_body(priced: PricedCompletion) -> dict[str, Any]:
 def usage_body(usage: Usage | None, cost: object) -> dict[str, Any] | None:
     if usage is None:
         return None
-    return {
-        "prompt_tokens": usage.prompt_tokens,
-        "completion_tokens": usage.completion_tokens,
-        "total_tokens": usage.total_tokens,
-        "cost": cost,
-    }
+    return {**wire.usage_totals(usage), "cost": cost}
 
 
 async def send_delta_stream(sink: SseSink, stream: PricedStream) -> None:

@@ -1,0 +1,131 @@
+"""The gateway's own per-chunk work on a stream, in process: adapter reading, pricing, rendering.
+
+`python -m bench.stream_pricing [--streams N] [--repeat R]` runs 50-chunk streams (the bench
+fake's chunks, then a finish chunk and a usage chunk) through an adapter's chunk reading,
+`PricedStream` and an HTTP renderer writing into a sink that only collects bytes, and prints
+the best of R runs as CPU µs per stream and per chunk. No sockets: what it measures is Python
+code the real stream runs for every chunk, with the network and the event loop's I/O left out.
+CPU time (`time.process_time`), not wall time, so that other work on a shared machine counts
+as little as it can.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from decimal import Decimal
+
+import orjson
+
+from bench.fake_upstream import FIRST, LAST, TOKEN, USAGE_EVENT
+from calcifer.catalog.model import ProviderConfig
+from calcifer.domain.chat import Chunk
+from calcifer.domain.models import ModelSpec
+from calcifer.domain.observer import NullObserver
+from calcifer.domain.priced_stream import PricedStream
+from calcifer.domain.pricing import Price
+from calcifer.http.api import completions, openai_chat
+from calcifer.http.sse import SseSink
+from calcifer.providers.anthropic import StreamTranslator, parse_event
+from calcifer.providers.openai import OpenAIProvider
+
+CHUNKS = 50
+MODEL = ModelSpec("bench-model", "bench", "bench-model", Price(Decimal("2.5"), Decimal("10")))
+OPENAI_PAYLOADS = [e[len(b"data: ") : -2] for e in (FIRST, *[TOKEN] * CHUNKS, LAST, USAGE_EVENT)]
+ANTHROPIC_PAYLOADS = [
+    orjson.dumps(event)
+    for event in (
+        {
+            "type": "message_start",
+            "message": {"id": "msg_bench", "model": "bench-model", "usage": {"input_tokens": 12}},
+        },
+        {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+        *[{"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "tok "}}]
+        * CHUNKS,
+        {"type": "content_block_stop", "index": 0},
+        {"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": 50}},
+        {"type": "message_stop"},
+    )
+]
+
+
+class _CollectingResponse:
+    """Stands in for Sanic's streaming response: keeps the byte count, writes nothing."""
+
+    def __init__(self) -> None:
+        self.sent = 0
+
+    async def send(self, data: bytes) -> None:
+        self.sent += len(data)
+
+    async def eof(self) -> None:
+        return None
+
+
+def _openai_source() -> Callable[[], Iterable[Chunk]]:
+    """The OpenAI adapter's reading of each event's JSON text, as its stream does it."""
+    provider = OpenAIProvider(ProviderConfig(id="bench", kind="openai", base_url="http://127.0.0.1:9/v1"))
+    return lambda: (provider._chunk(payload) for payload in OPENAI_PAYLOADS)
+
+
+def _anthropic_chunks() -> Iterable[Chunk]:
+    """The Anthropic adapter's translation of Messages events into chat chunks."""
+    translator = StreamTranslator("bench", "bench-model")
+    return (
+        chunk for payload in ANTHROPIC_PAYLOADS for chunk in translator.feed(parse_event("bench", payload))
+    )
+
+
+async def _upstream(chunks: Iterable[Chunk]) -> AsyncIterator[Chunk]:
+    for chunk in chunks:
+        yield chunk
+
+
+Render = Callable[[SseSink, PricedStream], Awaitable[None]]
+RENDERERS: dict[str, Render] = {
+    "chat, usage asked": lambda sink, stream: openai_chat.send_chunk_stream(sink, stream, True),
+    "chat, no usage": lambda sink, stream: openai_chat.send_chunk_stream(sink, stream, False),
+    "seed deltas": completions.send_delta_stream,
+}
+
+
+async def _one_stream(source: Callable[[], Iterable[Chunk]], render: Render) -> int:
+    response = _CollectingResponse()
+    sink = SseSink(response, "bench", set())  # type: ignore[arg-type]
+    stream = PricedStream(MODEL, _upstream(source()), NullObserver().start(None), prompt_chars=40)  # type: ignore[arg-type]
+    await stream.start()
+    await render(sink, stream)
+    assert stream.cost is not None and response.sent > 0
+    return response.sent
+
+
+async def _best_of(source: Callable[[], Iterable[Chunk]], render: Render, streams: int, repeat: int) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        started = time.process_time()
+        for _ in range(streams):
+            await _one_stream(source, render)
+        best = min(best, (time.process_time() - started) / streams)
+    return best
+
+
+async def _main(streams: int, repeat: int) -> None:
+    sources = {"openai": _openai_source(), "anthropic": _anthropic_chunks}
+    print(f"| source → renderer | µs per {CHUNKS}-chunk stream | µs per chunk |")
+    print("|---|---|---|")
+    for source_name, source in sources.items():
+        for render_name, render in RENDERERS.items():
+            if source_name == "anthropic" and render_name != "chat, usage asked":
+                continue
+            seconds = await _best_of(source, render, streams, repeat)
+            print(f"| {source_name} → {render_name} | {seconds * 1e6:.1f} | {seconds * 1e6 / CHUNKS:.2f} |")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--streams", type=int, default=2000)
+    parser.add_argument("--repeat", type=int, default=7)
+    options = parser.parse_args()
+    asyncio.run(_main(options.streams, options.repeat))
