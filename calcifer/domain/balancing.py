@@ -46,11 +46,16 @@ class Balancer:
         return list(self._states.values())
 
     def pick(
-        self, model: ModelSpec, tried: set[str], provider_hint: str | None = None
+        self,
+        model: ModelSpec,
+        tried: set[str],
+        provider_hint: str | None = None,
+        excluded: frozenset[str] = frozenset(),
     ) -> DeploymentState | None:
-        """A healthy deployment, an untried one when there is one; None when all are open."""
+        """A healthy deployment, an untried one when there is one; None when all are open.
+        `excluded` deployments cannot serve this request at all and are never picked."""
         states = self._by_model[model.name]
-        if len(states) == 1 and provider_hint is None:  # most models: one deployment, no choice
+        if len(states) == 1 and provider_hint is None and not excluded:  # most models: no choice
             only = states[0]
             if not only.breaker.available():
                 return None
@@ -58,8 +63,8 @@ class Balancer:
             return only
         candidates = [
             s
-            for s in self.states(model)
-            if provider_hint is None or s.deployment.provider_id == provider_hint
+            for s in states
+            if (provider_hint is None or s.deployment.provider_id == provider_hint) and s.key not in excluded
         ]
         untried = [s for s in candidates if s.key not in tried]
         available = [s for s in (untried or candidates) if s.breaker.available()]
@@ -69,12 +74,16 @@ class Balancer:
         choice.breaker.acquire()
         return choice
 
-    def has_untried(self, model: ModelSpec, tried: set[str]) -> bool:
-        return any(s.key not in tried and s.breaker.available() for s in self.states(model))
+    def has_untried(self, model: ModelSpec, tried: set[str], excluded: frozenset[str] = frozenset()) -> bool:
+        return any(
+            s.key not in tried and s.key not in excluded and s.breaker.available() for s in self.states(model)
+        )
 
-    def cooldown(self, model: ModelSpec) -> float:
+    def cooldown(self, model: ModelSpec, excluded: frozenset[str] = frozenset()) -> float:
         """Seconds until the first of the model's open breakers lets a trial through."""
-        return min((s.breaker.cooldown_remaining() for s in self.states(model)), default=0.0)
+        return min(
+            (s.breaker.cooldown_remaining() for s in self.states(model) if s.key not in excluded), default=0.0
+        )
 
     def _choose(self, strategy: str, available: list[DeploymentState]) -> DeploymentState:
         if len(available) == 1:

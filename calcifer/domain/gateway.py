@@ -33,6 +33,7 @@ from calcifer.errors import (
     ContextWindowExceeded,
     DeploymentsUnavailable,
     ProviderNotConfigured,
+    UnsupportedFeature,
     UpstreamError,
     UpstreamProtocolError,
     UpstreamRateLimited,
@@ -120,6 +121,12 @@ class Gateway:
             except (*_UPSTREAM_FAULTS, DeploymentsUnavailable, ProviderNotConfigured) as error:
                 last_error = error
                 continue
+            except UnsupportedFeature:
+                # The model asked for cannot serve the request: that is the client's answer.
+                # A fallback that cannot is skipped; the failure that led to it is the answer.
+                if last_error is None:
+                    raise
+                continue
             result.attempts = trail.attempts
             return result
         assert last_error is not None
@@ -129,32 +136,44 @@ class Gateway:
         self, request: ChatRequest, model: ModelSpec, attempt: Attempt[_T], trail: _Trail
     ) -> _T:
         policy = self._providers.policy(model.deployments[0].provider_id).retry
+        providers, excluded = self._eligible(request, model)
         tried: set[str] = set()
         for number in range(policy.attempts):
-            state = self._balancer.pick(model, tried, request.provider_hint)
+            state = self._balancer.pick(model, tried, request.provider_hint, excluded)
             if state is None:
-                cooldown = self._balancer.cooldown(model)
+                cooldown = self._balancer.cooldown(model, excluded)
                 raise DeploymentsUnavailable(
                     f"Every deployment of '{model.name}' is failing; retry in {cooldown:.0f} s",
                     provider=model.provider_id,
                     retry_after=cooldown,
                 )
-            served = model.on(state.deployment)
-            try:
-                provider = self._provider_for(request, served)
-            except BaseException:
-                state.breaker.release()
-                raise
             trail.attempts += 1
             try:
-                return await attempt(request, served, provider, state, trail)
+                return await attempt(request, model.on(state.deployment), providers[state.key], state, trail)
             except _UPSTREAM_FAULTS as error:
                 tried.add(state.key)
                 if number + 1 >= policy.attempts:
                     raise
-                if not self._balancer.has_untried(model, tried):
+                if not self._balancer.has_untried(model, tried, excluded):
                     await self._back_off(policy.delay(number, error), error, trail)
         raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def _eligible(self, request: ChatRequest, model: ModelSpec) -> tuple[dict[str, Provider], frozenset[str]]:
+        """The providers of the model's deployments that can serve this request, and the keys of
+        those that cannot (not configured here, or refusing one of its parameters). With none
+        left, the request fails with the reason: a refusal is the client's to fix, so it wins."""
+        providers: dict[str, Provider] = {}
+        excluded: set[str] = set()
+        reasons: list[CalciferError] = []
+        for deployment in model.deployments:
+            try:
+                providers[deployment.key] = self._provider_for(request, model.on(deployment))
+            except (UnsupportedFeature, ProviderNotConfigured) as reason:
+                excluded.add(deployment.key)
+                reasons.append(reason)
+        if not providers:
+            raise next((r for r in reasons if isinstance(r, UnsupportedFeature)), reasons[0])
+        return providers, frozenset(excluded)
 
     async def _back_off(self, delay: float | None, error: UpstreamError, trail: _Trail) -> None:
         """Wait before trying the same deployment again, or give up when the wait does not fit."""

@@ -12,6 +12,7 @@ from calcifer.errors import (
     ContextWindowExceeded,
     ProviderMismatch,
     ProviderNotConfigured,
+    UnsupportedFeature,
     UpstreamRejected,
     UpstreamUnavailable,
 )
@@ -75,6 +76,38 @@ def test_a_model_whose_provider_is_not_configured_is_served_by_its_fallback() ->
     assert asyncio.run(rig.ask("primary")).model == "second"
     with pytest.raises(ProviderNotConfigured, match="KEYLESS_API_KEY"):
         asyncio.run(rig.ask("alone"))
+
+
+TOOLS = [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]
+
+
+def test_a_fallback_that_refuses_a_parameter_is_skipped_and_the_failure_that_led_there_answers() -> None:
+    models = [
+        model("primary", "a", fallbacks=("picky", "third")),
+        model("picky", "b"),
+        model("third", "c"),
+    ]
+    down, picky, third = (
+        FakeProvider("a", otherwise=DOWN),
+        FakeProvider("b", refuses=frozenset({"tools"})),
+        FakeProvider("c", otherwise=DOWN),
+    )
+    rig = build_rig(models, down, picky, third)
+
+    with pytest.raises(UpstreamUnavailable):
+        asyncio.run(rig.ask("primary", tools=TOOLS))
+
+    assert "b" not in rig.log and rig.log[-1] == "c"
+
+
+def test_a_model_that_refuses_a_parameter_answers_the_refusal_without_trying_fallbacks() -> None:
+    models = [model("picky", "b", fallbacks=("other",)), model("other", "c")]
+    rig = build_rig(models, FakeProvider("b", refuses=frozenset({"tools"})), FakeProvider("c"))
+
+    with pytest.raises(UnsupportedFeature, match="tools"):
+        asyncio.run(rig.ask("picky", tools=TOOLS))
+
+    assert rig.log == []
 
 
 @MODES

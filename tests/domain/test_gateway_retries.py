@@ -136,13 +136,7 @@ def test_unsupported_features_are_refused_without_calling_the_upstream_or_blamin
     assert rig.breaker("a") is BreakerState.CLOSED
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=UnsupportedFeature,
-    reason="not yet filed: the capability check refuses the request when the picked deployment lacks "
-    "a capability, though another deployment of the model has it",
-)
-def test_a_request_needing_a_capability_goes_to_a_deployment_that_has_it() -> None:
+def test_a_request_one_deployment_refuses_goes_to_a_deployment_that_serves_it() -> None:
     plain, capable = FakeProvider("a", refuses=frozenset({"tools"})), FakeProvider("b")
     rig = build_rig([model("m", "a", "b")], plain, capable)
 
