@@ -34,6 +34,8 @@ class RequestLog:
     def __init__(self, settings: LoggingSettings) -> None:
         self._threshold = _LEVELS.get(settings.level.upper(), 20)
         self._json = settings.format == "json"
+        # Colours only on a terminal, decided once as loguru decides them when its sink is added.
+        self._colors = not self._json and sys.stderr.isatty()
         self._pending: list[tuple[float, str, Mapping[str, Any]]] = []
         self._second = -1
         self._second_text = ""
@@ -57,9 +59,8 @@ class RequestLog:
         if not pending:
             return
         render = self._json_line if self._json else self._human_line
-        stream = sys.stderr
-        colors = not self._json and stream.isatty()
-        stream.write("".join(render(when, level, fields, colors) for when, level, fields in pending))
+        colors = self._colors
+        sys.stderr.write("".join(render(when, level, fields, colors) for when, level, fields in pending))
 
     def _human_line(self, when: float, level: str, fields: Mapping[str, Any], colors: bool) -> str:
         stamp = self._timestamp(when)
