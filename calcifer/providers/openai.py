@@ -53,7 +53,6 @@ from calcifer.transport.registry import Transports
 __all__ = ["ERROR_TABLE", "PARAMETERS", "OpenAIProvider", "usage_from_openai"]
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
-_CONNECT_SECONDS = 10.0
 
 
 # --- credentials and endpoint ---------------------------------------------------------

@@ -16,7 +16,7 @@ from calcifer.formats.openai_chat import (
     tool_definitions,
 )
 from calcifer.providers.anthropic.parameters import NATIVE_FIELDS, SERVICE_TIERS, THINKING_BUDGETS
-from calcifer.providers.parameters import tools_view
+from calcifer.providers.parameters import add_native_fields, tools_view
 
 __all__ = ["DEFAULT_MAX_TOKENS", "messages_request"]
 
@@ -51,7 +51,7 @@ def messages_request(call: UpstreamCall, *, stream: bool) -> dict[str, Any]:
         body["output_config"] = {"format": schema}
     if (tier := source.get("service_tier")) is not None:
         body["service_tier"] = SERVICE_TIERS[tier]
-    _add_native_fields(body, source)
+    add_native_fields(body, source, NATIVE_FIELDS)
     if stream:
         body["stream"] = True
     return body
@@ -87,18 +87,6 @@ def _output_format(response_format: object) -> dict[str, Any] | None:
         return None
     schema = (response_format.get("json_schema") or {}).get("schema") or {"type": "object"}
     return {"type": "json_schema", "schema": schema}
-
-
-def _add_native_fields(body: dict[str, Any], source: dict[str, Any]) -> None:
-    for name in NATIVE_FIELDS & source.keys():
-        if source[name] is None:
-            continue
-        if name in body:
-            raise InvalidRequest(
-                f"'{name}' was sent both as is and as the translation of an OpenAI parameter; send one",
-                param=name,
-            )
-        body[name] = source[name]
 
 
 def _turns(messages: list[dict[str, Any]]) -> tuple[str | list[dict[str, Any]], list[dict[str, Any]]]:

@@ -19,7 +19,7 @@ from calcifer.formats.openai_chat import (
     tool_definitions,
 )
 from calcifer.providers.google.parameters import NATIVE_FIELDS, SERVICE_TIERS, THINKING_BUDGETS
-from calcifer.providers.parameters import tools_view
+from calcifer.providers.parameters import add_native_fields, tools_view
 
 __all__ = ["generate_request", "sdk_request"]
 
@@ -77,22 +77,10 @@ def generate_request(call: UpstreamCall) -> tuple[list[dict[str, Any]], dict[str
         config["thinking_config"] = {"thinking_budget": budget, "include_thoughts": budget > 0}
     if (tier := SERVICE_TIERS.get(source.get("service_tier") or "")) is not None:
         config["service_tier"] = tier
-    _add_native_fields(config, source)
+    add_native_fields(config, source, NATIVE_FIELDS)
     if call.headers:
         config["http_options"] = {"headers": dict(call.headers)}  # traceparent, per request
     return contents, config
-
-
-def _add_native_fields(config: dict[str, Any], source: dict[str, Any]) -> None:
-    for name in NATIVE_FIELDS & source.keys():
-        if source[name] is None:
-            continue
-        if name in config:
-            raise InvalidRequest(
-                f"'{name}' was sent both as is and as the translation of an OpenAI parameter; send one",
-                param=name,
-            )
-        config[name] = source[name]
 
 
 def _contents(messages: list[dict[str, Any]]) -> tuple[str, list[dict[str, Any]]]:
