@@ -53,59 +53,9 @@ from calcifer.transport.registry import Transports
 __all__ = ["ERROR_TABLE", "PARAMETERS", "OpenAIProvider", "usage_from_openai"]
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
-_CONNECT_SECONDS = 10.0
 
 
-class OpenAIProvider:
-    """OpenAI and OpenAI-compatible servers; Azure OpenAI when the provider has an `api_version`.
-
-    On Azure the catalog's `base_url` is the resource endpoint and each model's
-    `upstream_model` is its deployment name.
-    """
-
-    def __init__(self, config: ProviderConfig, transports: Transports) -> None:
-        self._id = config.id
-        self._endpoint = _Endpoint(_sdk_client(config))
-        self._forwarder = Forwarder(config, transports.for_provider(config), status_error=ERROR_TABLE)
-
-    @property
-    def id(self) -> str:
-        return self._id
-
-    @property
-    def parameters(self) -> ParameterPolicy:
-        return PARAMETERS
-
-    async def complete(self, call: UpstreamCall) -> Completion:
-        body = _upstream_body(call, stream=False)
-        url, headers = self._endpoint.request(body["model"], call.headers, stream=False)
-        payload = await self._forwarder.post(url, orjson.dumps(body), headers)
-        data = json_object(self._id, payload, "a body")
-        if not isinstance(data.get("choices"), list):
-            raise unreadable(self._id, "a chat completion without choices")
-        return wire.read_completion(data, _usage_or_estimate(data, call))
-
-    async def stream(self, call: UpstreamCall) -> AsyncIterator[Chunk]:
-        body = _upstream_body(call, stream=True)
-        url, headers = self._endpoint.request(body["model"], call.headers, stream=True)
-        async with aclosing(self._forwarder.stream(url, orjson.dumps(body), headers)) as batches:
-            async for batch in batches:
-                last = len(batch) - 1
-                for index, payload in enumerate(batch):
-                    chunk = self._chunk(payload)
-                    chunk.more = index < last
-                    yield chunk
-
-    async def aclose(self) -> None:
-        await self._forwarder.aclose()
-        await self._endpoint.aclose()
-
-    def _chunk(self, payload: bytes) -> Chunk:
-        data = json_object(self._id, payload, "a stream event")
-        if "error" in data:
-            raise _stream_error(self._id, data["error"])
-        usage = data.get("usage")
-        return wire.read_chunk(data, payload, usage_from_openai(usage) if usage else None)
+# --- credentials and endpoint ---------------------------------------------------------
 
 
 class _Endpoint:
@@ -145,6 +95,8 @@ def _sdk_client(config: ProviderConfig) -> openai.AsyncOpenAI:
     return openai.AsyncOpenAI(base_url=config.base_url or DEFAULT_BASE_URL, **common)
 
 
+# --- request translation --------------------------------------------------------------
+
 # Every parameter goes to the server as the client sent it, except these.
 _TRANSLATED: dict[str, ParameterRule] = {
     "model": translated("the catalog's `upstream_model` (on Azure, the deployment in the URL)"),
@@ -170,6 +122,9 @@ def _upstream_body(call: UpstreamCall, *, stream: bool) -> dict[str, Any]:
         body["stream"] = True
         body["stream_options"] = {**(call.request.body.get("stream_options") or {}), "include_usage": True}
     return body
+
+
+# --- response and stream reading ------------------------------------------------------
 
 
 def usage_from_openai(usage: Mapping[str, Any]) -> Usage:
@@ -233,3 +188,58 @@ ERROR_TABLE = ErrorTable(
     ],
     _vendor_error,
 )
+
+
+# --- adapter --------------------------------------------------------------------------
+
+
+class OpenAIProvider:
+    """OpenAI and OpenAI-compatible servers; Azure OpenAI when the provider has an `api_version`.
+
+    On Azure the catalog's `base_url` is the resource endpoint and each model's
+    `upstream_model` is its deployment name.
+    """
+
+    def __init__(self, config: ProviderConfig, transports: Transports) -> None:
+        self._id = config.id
+        self._endpoint = _Endpoint(_sdk_client(config))
+        self._forwarder = Forwarder(config, transports.for_provider(config), status_error=ERROR_TABLE)
+
+    @property
+    def id(self) -> str:
+        return self._id
+
+    @property
+    def parameters(self) -> ParameterPolicy:
+        return PARAMETERS
+
+    async def complete(self, call: UpstreamCall) -> Completion:
+        body = _upstream_body(call, stream=False)
+        url, headers = self._endpoint.request(body["model"], call.headers, stream=False)
+        payload = await self._forwarder.post(url, orjson.dumps(body), headers)
+        data = json_object(self._id, payload, "a body")
+        if not isinstance(data.get("choices"), list):
+            raise unreadable(self._id, "a chat completion without choices")
+        return wire.read_completion(data, _usage_or_estimate(data, call))
+
+    async def stream(self, call: UpstreamCall) -> AsyncIterator[Chunk]:
+        body = _upstream_body(call, stream=True)
+        url, headers = self._endpoint.request(body["model"], call.headers, stream=True)
+        async with aclosing(self._forwarder.stream(url, orjson.dumps(body), headers)) as batches:
+            async for batch in batches:
+                last = len(batch) - 1
+                for index, payload in enumerate(batch):
+                    chunk = self._chunk(payload)
+                    chunk.more = index < last
+                    yield chunk
+
+    async def aclose(self) -> None:
+        await self._forwarder.aclose()
+        await self._endpoint.aclose()
+
+    def _chunk(self, payload: bytes) -> Chunk:
+        data = json_object(self._id, payload, "a stream event")
+        if "error" in data:
+            raise _stream_error(self._id, data["error"])
+        usage = data.get("usage")
+        return wire.read_chunk(data, payload, usage_from_openai(usage) if usage else None)

@@ -1,6 +1,7 @@
 """Pieces of the adapters' parameter tables that every vendor shares: which values ask for
 nothing (`n: 1`, `logprobs: false`...), and the legacy `functions` / `function_call`
-read as `tools` / `tool_choice` for vendors that only know tools."""
+read as `tools` / `tool_choice` for vendors that only know tools, and the vendor's own
+fields passed through beside the translated ones."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from calcifer.domain.provider import ParameterRule, refused
+from calcifer.errors import InvalidRequest
 
 __all__ = [
     "INERT",
+    "add_native_fields",
     "content_parts",
     "function_calls",
     "function_tools",
@@ -77,6 +80,20 @@ def inert(name: str, why: str) -> ParameterRule:
     """A refused parameter that is still accepted with the value that asks for nothing."""
     serves, values = INERT[name]
     return refused(why, serves, values)
+
+
+def add_native_fields(target: dict[str, Any], source: Mapping[str, Any], native: frozenset[str]) -> None:
+    """Copies into the vendor request `target` the vendor's own fields (`native`) the client
+    sent; one that a translated OpenAI parameter already set is refused, never overwritten."""
+    for name in native & source.keys():
+        if source[name] is None:
+            continue
+        if name in target:
+            raise InvalidRequest(
+                f"'{name}' was sent both as is and as the translation of an OpenAI parameter; send one",
+                param=name,
+            )
+        target[name] = source[name]
 
 
 def tools_view(body: Mapping[str, Any]) -> dict[str, Any]:

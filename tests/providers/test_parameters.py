@@ -333,6 +333,11 @@ def test_a_native_field_and_the_translation_that_makes_it_cannot_both_be_sent(
     )
     assert (response.status_code, response.json()["error"]["param"]) == (400, "thinking")
     assert not fakes["anthropic"].received
+    response = _send(
+        gateway, "google", {"reasoning_effort": "low", "thinking_config": {"thinking_budget": 512}}
+    )
+    assert (response.status_code, response.json()["error"]["param"]) == (400, "thinking_config")
+    assert not fakes["google"].received
 
 
 def test_anthropic_thinking_budget_keeps_room_for_the_answer(

@@ -1,0 +1,80 @@
+"""`AnthropicProvider`: the provider contract on the Messages API, the SDK client giving the
+endpoint and credentials, the bytes sent on the shared forwarding path."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import aclosing
+
+import anthropic
+import orjson
+
+from calcifer.catalog.model import ProviderConfig
+from calcifer.domain.chat import Chunk, Completion
+from calcifer.domain.provider import ParameterPolicy, UpstreamCall
+from calcifer.providers.anthropic.errors import ERROR_TABLE
+from calcifer.providers.anthropic.parameters import PARAMETERS
+from calcifer.providers.anthropic.request import messages_request
+from calcifer.providers.anthropic.response import chat_completion, usage_from_anthropic
+from calcifer.providers.anthropic.stream import StreamTranslator, parse_event
+from calcifer.providers.forwarding import Forwarder, sdk_headers
+from calcifer.providers.upstream_errors import json_object, unreadable
+from calcifer.transport.registry import Transports
+
+__all__ = ["DEFAULT_BASE_URL", "AnthropicProvider"]
+
+DEFAULT_BASE_URL = "https://api.anthropic.com"
+
+
+class AnthropicProvider:
+    def __init__(self, config: ProviderConfig, transports: Transports) -> None:
+        self._id = config.id
+        self._client = anthropic.AsyncAnthropic(
+            api_key=config.api_key.reveal() if config.api_key else "no-key",
+            base_url=config.base_url or DEFAULT_BASE_URL,
+            timeout=config.timeout,
+            max_retries=0,  # the gateway retries; two layers would multiply attempts
+            default_headers=dict(config.headers),
+            open_telemetry={"traces": False, "propagation": False},
+        )
+        # The SDK client gives the endpoint, authentication and `anthropic-version`;
+        # the bytes go through the shared forwarding path (see calcifer.providers.forwarding).
+        self._url = str(self._client.base_url).rstrip("/") + "/v1/messages"
+        headers = {**sdk_headers(self._client), "Content-Type": "application/json"}
+        self._headers = {**headers, "Accept": "application/json"}
+        self._stream_headers = {**headers, "Accept": "text/event-stream"}
+        self._forwarder = Forwarder(config, transports.for_provider(config), status_error=ERROR_TABLE)
+
+    @property
+    def id(self) -> str:
+        return self._id
+
+    @property
+    def parameters(self) -> ParameterPolicy:
+        return PARAMETERS
+
+    async def complete(self, call: UpstreamCall) -> Completion:
+        body = messages_request(call, stream=False)
+        headers = {**self._headers, **call.headers}
+        payload = await self._forwarder.post(self._url, orjson.dumps(body), headers)
+        data = json_object(self._id, payload, "a body")
+        if not isinstance(data.get("content"), list):
+            raise unreadable(self._id, "a message without content")
+        return chat_completion(data, usage_from_anthropic(data.get("usage") or {}))
+
+    async def stream(self, call: UpstreamCall) -> AsyncIterator[Chunk]:
+        body = messages_request(call, stream=True)
+        headers = {**self._stream_headers, **call.headers}
+        translator = StreamTranslator(self._id, call.model.upstream_model)
+        async with aclosing(self._forwarder.stream(self._url, orjson.dumps(body), headers)) as batches:
+            async for batch in batches:
+                chunks = [
+                    chunk for payload in batch for chunk in translator.feed(parse_event(self._id, payload))
+                ]
+                for index, chunk in enumerate(chunks):
+                    chunk.more = index < len(chunks) - 1
+                    yield chunk
+
+    async def aclose(self) -> None:
+        await self._forwarder.aclose()
+        await self._client.close()
