@@ -1,6 +1,6 @@
 """The composition root: the one place that builds objects and wires them together.
 
-    manager process   MachineState (breakers and catalog generation the workers share),
+    manager process   MachineState (breakers and the catalog version the workers share),
                       when there are several workers
     each worker       ProcessScope (health, adapters, tracing) → Runtime (the serving
                       CatalogScope, reloads) → the request pipeline and routes

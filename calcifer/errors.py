@@ -20,6 +20,7 @@
         ├── UpstreamAuthFailed        the gateway's own credential was refused
         ├── UpstreamUnavailable       5xx, refused or dropped connection
         ├── UpstreamTimeout           no answer in time
+        ├── UpstreamBusy              no free connection to the provider in time (our own cap)
         ├── UpstreamProtocolError     the provider answered with something we cannot read
         └── DeploymentsUnavailable    every deployment's circuit breaker is open
 
@@ -50,6 +51,7 @@ __all__ = [
     "ServerShuttingDown",
     "UnsupportedFeature",
     "UpstreamAuthFailed",
+    "UpstreamBusy",
     "UpstreamError",
     "UpstreamProtocolError",
     "UpstreamRateLimited",
@@ -173,6 +175,11 @@ class UpstreamUnavailable(UpstreamError):
 
 class UpstreamTimeout(UpstreamError):
     """The provider did not answer in time."""
+
+
+class UpstreamBusy(UpstreamError):
+    """Every connection the gateway may open to the provider (`max_connections`) stayed busy
+    for as long as the request could wait: the gateway's own limit, not the provider failing."""
 
 
 class UpstreamProtocolError(UpstreamError):

@@ -31,7 +31,7 @@ class Secret:
     def __eq__(self, other: object) -> bool:
         # Compared when a reload decides whether a provider changed; in constant time,
         # like any comparison of a credential.
-        return isinstance(other, Secret) and hmac.compare_digest(self._value, other._value)
+        return isinstance(other, Secret) and hmac.compare_digest(self._value.encode(), other._value.encode())
 
     def __hash__(self) -> int:
         return hash(hashlib.sha256(self._value.encode()).digest())
@@ -86,7 +86,7 @@ class ProviderConfig:
     """Certificate authorities trusted for this provider instead of the public ones."""
     transport: str = "native"
     """`native` (Calcifer's HTTP client) or `aiohttp`; a `google` provider's SDK is always aiohttp."""
-    max_connections: int = 100
+    max_connections: int = 1000
     """Connections open at once to the provider's host; further requests wait for one."""
     max_response_bytes: int = 64 * 1024 * 1024
     """Largest non-streamed answer body accepted (decompressed)."""

@@ -20,8 +20,21 @@ from dataclasses import dataclass
 from enum import IntEnum
 
 from calcifer.domain.ports import WINDOW_BUCKETS, BreakerCell, BreakerFields
+from calcifer.errors import UpstreamProtocolError, UpstreamRateLimited, UpstreamTimeout, UpstreamUnavailable
 
-__all__ = ["DEFAULT_BREAKER", "BreakerSettings", "BreakerState", "CircuitBreaker", "LocalBreakerCell"]
+__all__ = [
+    "DEFAULT_BREAKER",
+    "UPSTREAM_FAULTS",
+    "BreakerSettings",
+    "BreakerState",
+    "CircuitBreaker",
+    "LocalBreakerCell",
+]
+
+UPSTREAM_FAULTS = (UpstreamUnavailable, UpstreamTimeout, UpstreamRateLimited, UpstreamProtocolError)
+"""Failures of the upstream itself, streamed or not: they count against a deployment's breaker,
+and a request moves on to another deployment or a fallback. Every other error (the request's
+own, our own, a client gone, the gateway's connection cap) says nothing of the upstream."""
 
 
 class BreakerState(IntEnum):

@@ -20,6 +20,7 @@ from typing import TypeVar
 
 from calcifer.domain.access import ANONYMOUS, Principal
 from calcifer.domain.balancing import Balancer, DeploymentState
+from calcifer.domain.breaker import UPSTREAM_FAULTS
 from calcifer.domain.chat import ChatRequest, Completion, PricedCompletion
 from calcifer.domain.directory import ProviderDirectory
 from calcifer.domain.estimate import prompt_characters
@@ -34,20 +35,16 @@ from calcifer.errors import (
     DeploymentsUnavailable,
     ProviderNotConfigured,
     UnsupportedFeature,
+    UpstreamBusy,
     UpstreamError,
-    UpstreamProtocolError,
-    UpstreamRateLimited,
     UpstreamTimeout,
-    UpstreamUnavailable,
 )
 
 __all__ = ["Gateway", "PricedStream"]
 
 _T = TypeVar("_T", bound=PricedCompletion | PricedStream)
 
-# Failures of the upstream itself: they count against a deployment's breaker, and the
-# request moves on to another deployment or a fallback model.
-_UPSTREAM_FAULTS = (UpstreamUnavailable, UpstreamTimeout, UpstreamRateLimited, UpstreamProtocolError)
+_UPSTREAM_FAULTS = UPSTREAM_FAULTS
 
 
 async def _within(seconds: float | None, work: Awaitable[Completion]) -> Completion:
@@ -118,7 +115,7 @@ class Gateway:
                     raise
                 chain, last_error = fallbacks, error
                 continue
-            except (*_UPSTREAM_FAULTS, DeploymentsUnavailable, ProviderNotConfigured) as error:
+            except (*_UPSTREAM_FAULTS, UpstreamBusy, DeploymentsUnavailable, ProviderNotConfigured) as error:
                 last_error = error
                 continue
             except UnsupportedFeature:
@@ -150,6 +147,12 @@ class Gateway:
             trail.attempts += 1
             try:
                 return await attempt(request, model.on(state.deployment), providers[state.key], state, trail)
+            except UpstreamBusy:
+                # Our own connection cap: another deployment may have room; this one is not
+                # failing, so it is neither waited for again nor blamed.
+                tried.add(state.key)
+                if not self._balancer.has_untried(model, tried, excluded):
+                    raise
             except _UPSTREAM_FAULTS as error:
                 tried.add(state.key)
                 if number + 1 >= policy.attempts:
@@ -160,12 +163,17 @@ class Gateway:
 
     def _eligible(self, request: ChatRequest, model: ModelSpec) -> tuple[dict[str, Provider], frozenset[str]]:
         """The providers of the model's deployments that can serve this request, and the keys of
-        those that cannot (not configured here, or refusing one of its parameters). With none
-        left, the request fails with the reason: a refusal is the client's to fix, so it wins."""
+        those that cannot (pinned away by `X-Provider`, not configured here, or refusing one of
+        its parameters). With none left, the request fails with the reason: a refusal is the
+        client's to fix, so it wins."""
         providers: dict[str, Provider] = {}
         excluded: set[str] = set()
         reasons: list[CalciferError] = []
+        hint = request.provider_hint
         for deployment in model.deployments:
+            if hint is not None and deployment.provider_id != hint:
+                excluded.add(deployment.key)  # the client pinned another provider
+                continue
             try:
                 providers[deployment.key] = self._provider_for(request, model.on(deployment))
             except (UnsupportedFeature, ProviderNotConfigured) as reason:

@@ -12,12 +12,13 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from calcifer.domain.breaker import UPSTREAM_FAULTS
 from calcifer.domain.chat import Chunk
 from calcifer.domain.estimate import estimate_usage
 from calcifer.domain.models import ModelSpec
 from calcifer.domain.observer import CallRecord
 from calcifer.domain.usage import Usage
-from calcifer.errors import UpstreamError, UpstreamProtocolError, UpstreamTimeout
+from calcifer.errors import UpstreamProtocolError, UpstreamTimeout
 
 __all__ = ["PricedStream", "ResultFields", "StreamLimits"]
 
@@ -97,7 +98,7 @@ class PricedStream:
             self._first = self._observe(chunk)
         except BaseException as exc:
             self._record.failed(exc, None, None)
-            self._finish(False if isinstance(exc, UpstreamError) else None)
+            self._finish(False if isinstance(exc, UPSTREAM_FAULTS) else None)
             await self._close_upstream()
             raise
         self.time_to_first_chunk = self.upstream_seconds
@@ -115,7 +116,7 @@ class PricedStream:
             self._price_unreported()
             self._record.failed(exc, self.usage, self.cost)
             # a client that leaves says nothing about the upstream's health
-            self._finish(False if isinstance(exc, UpstreamError) else None)
+            self._finish(False if isinstance(exc, UPSTREAM_FAULTS) else None)
             raise
         finally:
             await self._close_upstream()
@@ -165,10 +166,10 @@ class PricedStream:
         await self._close_upstream()
 
     def _finish(self, outcome: bool | None) -> None:
+        """Report once how the stream ended: True fine, False the upstream failed, None no verdict."""
         self._finished = True
         if self._idle is not None:
             self._idle.stop()
-        """Report once how the stream ended: True fine, False the upstream failed, None no verdict."""
         if self._on_finish is not None:
             callback, self._on_finish = self._on_finish, None
             callback(outcome, self.time_to_first_chunk)

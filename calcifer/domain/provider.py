@@ -14,7 +14,9 @@ back into chat-completions objects. Every implementation guarantees:
   translates it (and to what) or refuses it, and which fields outside that list it passes
   on. The gateway checks each request against it before any call (`ParameterPolicy.check`),
   so nothing is silently dropped.
-- `aclose` releases the adapter's connections; it is called once, when the worker stops.
+- `aclose` releases what the adapter holds of its own (the connection pools belong to the
+  worker); it is called once, when no catalog uses the adapter any more (a reload that changed
+  its provider's settings, or the worker stopping).
 """
 
 from __future__ import annotations

@@ -44,6 +44,7 @@ ERROR_TABLE: dict[type[BaseException], ErrorRow] = {
     errors.UpstreamAuthFailed: ErrorRow(502, "upstream_error", "upstream_auth_failed", "ERROR"),
     errors.UpstreamUnavailable: ErrorRow(502, "upstream_error", "upstream_unavailable", "WARNING"),
     errors.UpstreamTimeout: ErrorRow(504, "timeout_error", "upstream_timeout", "WARNING"),
+    errors.UpstreamBusy: ErrorRow(504, "timeout_error", "upstream_timeout", "WARNING"),
     errors.UpstreamProtocolError: ErrorRow(502, "upstream_error", "upstream_bad_response", "ERROR"),
     errors.DeploymentsUnavailable: ErrorRow(503, "upstream_error", "deployments_unavailable", "WARNING"),
     errors.UpstreamError: ErrorRow(502, "upstream_error", "upstream_error", "WARNING"),

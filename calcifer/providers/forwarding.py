@@ -18,7 +18,13 @@ from typing import Protocol
 from loguru import logger
 
 from calcifer.catalog.model import ProviderConfig
-from calcifer.errors import UpstreamError, UpstreamProtocolError, UpstreamTimeout, UpstreamUnavailable
+from calcifer.errors import (
+    UpstreamBusy,
+    UpstreamError,
+    UpstreamProtocolError,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
 from calcifer.providers.upstream_errors import StatusErrorMapper, generic_status_error
 from calcifer.transport.base import (
     BadHttp,
@@ -33,11 +39,14 @@ from calcifer.transport.sse import SseSplitter
 
 __all__ = ["Forwarder", "SdkClient", "sdk_headers"]
 
+_POOL_WAIT_MARGIN = 0.05
+_POOL_WAIT_MIN = 0.01
+
 # Transport errors → ours, with what the client is told. A failure to connect and a drop after
 # the request was written are both retryable (UpstreamUnavailable): the gateway's one retry
 # policy decides, and counts them (attempts, breaker) like any other.
 _ERRORS: dict[type[TransportError], tuple[type[UpstreamError], str]] = {
-    PoolTimeout: (UpstreamTimeout, "had no free connection in time (its max_connections are busy)"),
+    PoolTimeout: (UpstreamBusy, "had no free connection in time (its max_connections are busy)"),
     ResponseTooLarge: (UpstreamProtocolError, "answered with more than the gateway accepts"),
     BadHttp: (UpstreamProtocolError, "answered with something that is not HTTP"),
     ConnectFailed: (UpstreamUnavailable, "could not be reached"),
@@ -78,7 +87,12 @@ class Forwarder:
         # A stream may last long; only the wait for its answer's head is timed here. Its
         # silences are bounded by the gateway (first-byte and idle timeouts), which costs less
         # than a read timer re-armed for every chunk.
-        self._stream_wait = config.first_byte_timeout or config.timeout
+        # A wait for a free connection ends a little before the call's own limit, so that a
+        # request stuck behind the gateway's `max_connections` is told so (UpstreamBusy: not
+        # the provider's fault) rather than timing out as if the provider were slow.
+        self._pool_wait = max(_POOL_WAIT_MIN, self._timeout - _POOL_WAIT_MARGIN)
+        stream_wait = config.first_byte_timeout or config.timeout
+        self._stream_pool_wait = max(_POOL_WAIT_MIN, stream_wait - _POOL_WAIT_MARGIN)
         self._transport = transport
         self._status_error = status_error
         self._max_event_bytes = transport.limits.max_event_bytes
@@ -87,7 +101,7 @@ class Forwarder:
         """The body of a successful answer; an error status raises its Calcifer error."""
         with self._translated_errors():
             async with asyncio.timeout(self._timeout):
-                answer = await self._transport.post(url, body, headers, pool_timeout=self._timeout)
+                answer = await self._transport.post(url, body, headers, pool_timeout=self._pool_wait)
                 try:
                     payload = await answer.read()
                 except BaseException:
@@ -106,7 +120,7 @@ class Forwarder:
         Closing this generator before the end drops the connection, so the provider stops
         generating (and billing) for a client that has gone."""
         with self._translated_errors():
-            answer = await self._transport.post(url, body, headers, pool_timeout=self._stream_wait)
+            answer = await self._transport.post(url, body, headers, pool_timeout=self._stream_pool_wait)
             finished = False
             try:
                 if answer.status >= 400:

@@ -8,6 +8,7 @@ last catalog using it has finished its requests.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterable, Mapping
 
 from calcifer.catalog.model import Catalog, ProviderConfig
@@ -26,19 +27,34 @@ class AdapterPool:
 
     def take(self, catalog: Catalog, usable: Iterable[str]) -> dict[str, Provider]:
         """The adapters a catalog serves with, each counted as used until `give_back`."""
-        adapters: dict[str, Provider] = {}
-        for provider_id in usable:
-            config = catalog.providers[provider_id]
-            held = self._current.get(provider_id)
-            if held is None or held[0] != config:
-                held = self._current[provider_id] = (config, self._build(config))
-                self._all[id(held[1])] = held[1]
-            adapters[provider_id] = held[1]
+        built = self._build_changed(catalog, usable)
+        for provider_id, held in built.items():
+            self._current[provider_id] = held
+            self._all[id(held[1])] = held[1]
+        adapters = {provider_id: self._current[provider_id][1] for provider_id in usable}
         for provider_id in set(self._current) - set(adapters):
             del self._current[provider_id]  # gone or unusable now; closed when no catalog uses it
         for adapter in adapters.values():
             self._users[id(adapter)] = self._users.get(id(adapter), 0) + 1
         return adapters
+
+    def _build_changed(
+        self, catalog: Catalog, usable: Iterable[str]
+    ) -> dict[str, tuple[ProviderConfig, Provider]]:
+        """New adapters for the providers that are new or whose settings changed; all or none
+        (an adapter that fails to build leaves the pool as it was)."""
+        built: dict[str, tuple[ProviderConfig, Provider]] = {}
+        try:
+            for provider_id in usable:
+                config = catalog.providers[provider_id]
+                held = self._current.get(provider_id)
+                if held is None or held[0] != config:
+                    built[provider_id] = (config, self._build(config))
+        except BaseException:
+            for _, adapter in built.values():
+                asyncio.get_running_loop().create_task(adapter.aclose())
+            raise
+        return built
 
     async def give_back(self, adapters: Mapping[str, Provider]) -> None:
         """A catalog is done: close the adapters nobody uses any more."""

@@ -7,9 +7,10 @@ serving (its `file:line` problems are logged and returned). A valid one is built
 its end, and a replaced scope hands its adapters back once its last request has finished.
 Deployment health and unchanged providers' adapters belong to the process and carry over.
 
-Workers reload together: a worker that reloaded raises the machine's catalog generation, and
-every worker checks it twice a second; SIGHUP (to a worker or the manager) and the file watch
-reach each worker directly.
+Workers reload together: each publishes the catalog version it serves (at start and after a
+reload) on the machine's catalog signal, and every worker checks the signal twice a second,
+reloading from the files when the published version is not the one it serves. SIGHUP (to a
+worker or the manager) and the file watch reach each worker directly.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from calcifer.runtime.process_scope import ProcessScope
 
 __all__ = ["ReloadResult", "Runtime"]
 
-GENERATION_CHECK_SECONDS = 0.5
+SIGNAL_CHECK_SECONDS = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,12 +42,15 @@ class Runtime:
     def __init__(self, process: ProcessScope, catalog: Catalog) -> None:
         self._process = process
         self._settings = process.settings
+        self._signal = process.catalog_signal
         self._lock = asyncio.Lock()
         self._retired: set[CatalogScope] = set()
         self._fingerprint = _fingerprint(self._settings.catalog_path)
-        self._generation = process.generation.current()
         self._stop = asyncio.Event()
         self._current = CatalogScope(process, catalog)
+        # Another worker may have reloaded while this one was starting: publishing what this one
+        # serves makes every worker compare, and reload from the files when they differ.
+        self._seen = self._signal.publish(catalog.version)
 
     @property
     def current(self) -> CatalogScope:
@@ -55,31 +59,23 @@ class Runtime:
     async def reload(self, reason: str, *, tell_others: bool = True) -> ReloadResult:
         async with self._lock:
             self._fingerprint = _fingerprint(self._settings.catalog_path)
+            serving = self._current.catalog_version
             try:
                 catalog = load_catalog(self._settings.catalog_path, self._settings.environment)
             except CatalogError as exc:
                 problems = [str(problem) for problem in exc.problems]
                 logger.warning(
-                    "catalog reload ({}) refused; still serving {}:\n{}",
-                    reason,
-                    self._current.catalog_version,
-                    "\n".join(problems),
+                    "catalog reload ({}) refused; still serving {}:\n{}", reason, serving, "\n".join(problems)
                 )
-                return ReloadResult(False, self._current.catalog_version, problems)
-            if catalog.version == self._current.catalog_version:
-                return ReloadResult(False, catalog.version)
-            old, self._current = self._current, CatalogScope(self._process, catalog)
-            self._process.health.keep_only(self._current.identities())
+                return ReloadResult(False, serving, problems)
+            if catalog.version == serving:
+                return ReloadResult(False, serving)
+            built = self._build(catalog, reason)
+            if isinstance(built, ReloadResult):
+                return built
+            self._swap(built, reason)
             if tell_others:
-                self._generation = self._process.generation.advance()
-            logger.info(
-                "catalog reloaded ({}): {} -> {}, {} models",
-                reason,
-                old.catalog_version,
-                catalog.version,
-                len(catalog.models),
-            )
-            self._retire(old)
+                self._seen = self._signal.publish(catalog.version)
             return ReloadResult(True, catalog.version)
 
     async def watch(self, file_interval: float) -> None:
@@ -87,30 +83,60 @@ class Runtime:
         files change (names, sizes or mtimes) every `file_interval` seconds (0: never)."""
         loop = asyncio.get_running_loop()
         next_file_check = loop.time() + file_interval
-        tick = min(GENERATION_CHECK_SECONDS, file_interval or GENERATION_CHECK_SECONDS)
+        tick = min(SIGNAL_CHECK_SECONDS, file_interval or SIGNAL_CHECK_SECONDS)
         while not self._stop.is_set():
             try:
                 await asyncio.wait_for(self._stop.wait(), timeout=tick)
             except TimeoutError:
-                await self._follow_others()
-                if file_interval > 0 and loop.time() >= next_file_check:
+                files_due = file_interval > 0 and loop.time() >= next_file_check
+                if files_due:
                     next_file_check = loop.time() + file_interval
-                    if _fingerprint(self._settings.catalog_path) != self._fingerprint:
-                        await self.reload("catalog files changed")
+                await self._check(files_due)
 
     def stop_watching(self) -> None:
         self._stop.set()
 
     async def close(self) -> None:
-        for scope in (*self._retired, self._current):
+        scopes, self._retired = [*self._retired, self._current], set()
+        for scope in scopes:
             await scope.close()
-        self._retired.clear()
+
+    async def _check(self, files_due: bool) -> None:
+        try:
+            await self._follow_others()
+            if files_due and _fingerprint(self._settings.catalog_path) != self._fingerprint:
+                await self.reload("catalog files changed")
+        except Exception:  # noqa: BLE001 - a bug in one check must not end the watch
+            serving = self._current.catalog_version
+            logger.opt(exception=True).error("catalog check failed; still serving {}", serving)
 
     async def _follow_others(self) -> None:
-        generation = self._process.generation.current()
-        if generation != self._generation:
-            self._generation = generation
-            await self.reload("another worker reloaded", tell_others=False)
+        generation = self._signal.generation()
+        if generation == self._seen:
+            return
+        self._seen = generation
+        if self._signal.version() != self._current.catalog_version:
+            await self.reload("another worker serves another catalog", tell_others=False)
+
+    def _build(self, catalog: Catalog, reason: str) -> CatalogScope | ReloadResult:
+        try:
+            return CatalogScope(self._process, catalog)
+        except Exception as exc:  # noqa: BLE001 - an adapter that cannot be built: keep serving
+            serving = self._current.catalog_version
+            logger.opt(exception=True).error("catalog reload ({}) failed; still serving {}", reason, serving)
+            return ReloadResult(False, serving, [f"the catalog could not be built: {type(exc).__name__}"])
+
+    def _swap(self, scope: CatalogScope, reason: str) -> None:
+        old, self._current = self._current, scope
+        self._process.health.keep_only(scope.identities())
+        logger.info(
+            "catalog reloaded ({}): {} -> {}, {} models",
+            reason,
+            old.catalog_version,
+            scope.catalog_version,
+            len(scope.catalog.models),
+        )
+        self._retire(old)
 
     def _retire(self, scope: CatalogScope) -> None:
         self._retired.add(scope)

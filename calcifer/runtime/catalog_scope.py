@@ -25,9 +25,8 @@ class CatalogScope:
     def __init__(self, process: ProcessScope, catalog: Catalog) -> None:
         self.catalog = catalog
         self.catalog_version = catalog.version
-        usable = [pid for pid in catalog.providers if pid not in unavailable_providers(catalog)]
-        self._adapters = process.adapters.take(catalog, usable)
         self._process = process
+        router = ModelRouter(catalog.models.values())
         balancer = Balancer(
             catalog.models.values(),
             breaker_settings=lambda provider_id: catalog.providers[provider_id].breaker,
@@ -35,13 +34,13 @@ class CatalogScope:
             identity=lambda deployment: deployment_identity(catalog, deployment),
         )
         kinds = {pid: config.kind for pid, config in catalog.providers.items()}
-        self.gateway = Gateway(
-            ModelRouter(catalog.models.values()),
-            build_directory(catalog, self._adapters),
-            SpanObserver(process.tracer, kinds, records_spans(process.settings.telemetry)),
-            balancer,
-        )
+        observer = SpanObserver(process.tracer, kinds, records_spans(process.settings.telemetry))
         self.listing = ModelListing(catalog.models.values())
+        unavailable = unavailable_providers(catalog)
+        usable = [provider_id for provider_id in catalog.providers if provider_id not in unavailable]
+        # Last, so that nothing can fail once adapters are counted as used by this catalog.
+        self._adapters = process.adapters.take(catalog, usable)
+        self.gateway = Gateway(router, build_directory(catalog, self._adapters), observer, balancer)
         self._in_flight = 0
         self._idle = asyncio.Event()
         self._idle.set()
@@ -67,8 +66,9 @@ class CatalogScope:
         await self._idle.wait()
 
     async def close(self) -> None:
-        """Hand the adapters back; those no newer catalog uses are closed."""
-        await self._process.adapters.give_back(self._adapters)
+        """Hand the adapters back (once); those no newer catalog uses are closed."""
+        adapters, self._adapters = self._adapters, {}
+        await self._process.adapters.give_back(adapters)
 
 
 def deployment_identity(catalog: Catalog, deployment: Deployment) -> str:

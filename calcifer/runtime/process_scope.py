@@ -2,7 +2,7 @@
 
 Deployment health (breakers and latency, shared by the workers of a machine when there
 are several), provider adapters and their connection pools, tracing, and the catalog
-generation the workers watch to reload together. The next features (key store, shared
+version the workers watch to reload together. The next features (key store, shared
 counters, ledger writer, metrics) are built here too, once, and never per catalog.
 """
 
@@ -27,29 +27,36 @@ from calcifer.settings import Settings
 from calcifer.state.machine import MachineState
 from calcifer.transport.registry import Transports
 
-__all__ = ["Generation", "LocalGeneration", "ProcessScope"]
+__all__ = ["CatalogSignal", "LocalCatalogSignal", "ProcessScope"]
 
 
-class Generation(Protocol):
-    """A catalog generation number a worker can raise and watch."""
+class CatalogSignal(Protocol):
+    """The catalog version the workers should serve, published by the one that reloaded."""
 
-    def current(self) -> int: ...
+    def generation(self) -> int: ...
 
-    def advance(self) -> int: ...
+    def version(self) -> str: ...
+
+    def publish(self, version: str) -> int: ...
 
 
-class LocalGeneration:
+class LocalCatalogSignal:
     """One worker alone: nobody else to tell."""
 
     def __init__(self) -> None:
-        self._value = 0
+        self._generation = 0
+        self._version = ""
 
-    def current(self) -> int:
-        return self._value
+    def generation(self) -> int:
+        return self._generation
 
-    def advance(self) -> int:
-        self._value += 1
-        return self._value
+    def version(self) -> str:
+        return self._version
+
+    def publish(self, version: str) -> int:
+        self._generation += 1
+        self._version = version
+        return self._generation
 
 
 @dataclass(slots=True)
@@ -61,7 +68,7 @@ class ProcessScope:
     transports: Transports
     """Upstream connection pools, one per distinct transport setting; they outlive catalogs."""
     adapters: AdapterPool
-    generation: Generation
+    catalog_signal: CatalogSignal
 
     @classmethod
     def build(
@@ -81,7 +88,7 @@ class ProcessScope:
             health=DeploymentHealth(breakers, on_breaker_change=_log_breaker),
             transports=transports,
             adapters=AdapterPool(lambda config: build_adapter(config, transports)),
-            generation=machine.generation() if machine is not None else LocalGeneration(),
+            catalog_signal=machine.catalog_signal() if machine is not None else LocalCatalogSignal(),
         )
 
     async def aclose(self) -> None:

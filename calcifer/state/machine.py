@@ -5,8 +5,8 @@ each worker through Sanic's shared context, which passes it on when a worker is 
 
 - a table of circuit breakers by deployment identity, so an upstream that fails is avoided
   by every worker, not only by the one that saw it fail;
-- a catalog generation number, raised by a worker that reloaded its catalog, so the others
-  reload too.
+- the catalog version the workers should serve, with a generation number raised each time a
+  worker publishes one, so the others reload when theirs differs.
 """
 
 from __future__ import annotations
@@ -25,12 +25,14 @@ from loguru import logger
 from calcifer.domain.breaker import LocalBreakerCell
 from calcifer.domain.ports import WINDOW_BUCKETS, BreakerCell, BreakerFields
 
-__all__ = ["MachineState", "SharedBreakerStore"]
+__all__ = ["MachineState", "SharedBreakerStore", "SharedCatalogSignal"]
 
 BREAKER_SLOTS = 4096
 """Deployments a machine can track together; a catalog rarely has a hundred."""
 _EMPTY = 0
 _NEVER = -(1 << 62)
+_VERSION_BYTES = 64
+_LOCK_WAIT_SECONDS = 0.1
 _START_METHOD = "spawn"  # Sanic's: a lock must come from the context that starts the workers
 
 
@@ -56,9 +58,9 @@ class _SharedCell:
 class SharedBreakerStore:
     """Breaker cells in the machine's shared table, found by a 64-bit hash of the identity."""
 
-    def __init__(self, slots: MutableSequence[Any], lock: AbstractContextManager[object]) -> None:
+    def __init__(self, slots: MutableSequence[Any], lock: Any) -> None:
         self._slots = slots
-        self._lock = lock
+        self._lock = _BoundedLock(lock)
 
     def cell(self, identity: str) -> BreakerCell:
         key = int.from_bytes(hashlib.blake2b(identity.encode(), digest_size=8).digest(), "big") or 1
@@ -75,6 +77,32 @@ class SharedBreakerStore:
         return LocalBreakerCell()
 
 
+class _BoundedLock:
+    """The table's lock, never waited on for long. It is held for microseconds, but a worker
+    killed while holding it would otherwise stop every other worker's event loop at its next
+    request; past the wait, this worker goes on without the lock (counts may then be off by a
+    request or two, which a breaker tolerates) and says so once."""
+
+    def __init__(self, lock: Any) -> None:
+        self._lock = lock
+        self._held = False
+        self._abandoned = False
+
+    def __enter__(self) -> None:
+        if self._abandoned:
+            return
+        if self._lock.acquire(timeout=_LOCK_WAIT_SECONDS):
+            self._held = True
+            return
+        self._abandoned = True
+        logger.error("the shared breaker lock stayed taken (a worker died holding it?); going on without it")
+
+    def __exit__(self, *exc: object) -> None:
+        if self._held:
+            self._held = False
+            self._lock.release()
+
+
 def _claim(slot: _Slot, key: int) -> None:
     slot.identity = key
     for bucket in range(WINDOW_BUCKETS):
@@ -88,6 +116,7 @@ class MachineState:
     breaker_slots: Any
     breaker_lock: Any
     catalog_generation: Any
+    catalog_version: Any
 
     @classmethod
     def create(cls) -> MachineState:
@@ -96,12 +125,14 @@ class MachineState:
             breaker_slots=context.RawArray(_Slot, BREAKER_SLOTS),
             breaker_lock=context.Lock(),
             catalog_generation=context.Value(ctypes.c_int64, 0),
+            catalog_version=context.Array(ctypes.c_char, _VERSION_BYTES),
         )
 
     def put(self, shared_ctx: Any) -> None:
         shared_ctx.breaker_slots = self.breaker_slots
         shared_ctx.breaker_lock = self.breaker_lock
         shared_ctx.catalog_generation = self.catalog_generation
+        shared_ctx.catalog_version = self.catalog_version
 
     @classmethod
     def taken_from(cls, shared_ctx: Any) -> MachineState | None:
@@ -109,25 +140,32 @@ class MachineState:
         slots = getattr(shared_ctx, "breaker_slots", None)
         if slots is None:
             return None
-        return cls(slots, shared_ctx.breaker_lock, shared_ctx.catalog_generation)
+        return cls(slots, shared_ctx.breaker_lock, shared_ctx.catalog_generation, shared_ctx.catalog_version)
 
     def breakers(self) -> SharedBreakerStore:
         return SharedBreakerStore(self.breaker_slots, self.breaker_lock)
 
-    def generation(self) -> SharedGeneration:
-        return SharedGeneration(self.catalog_generation)
+    def catalog_signal(self) -> SharedCatalogSignal:
+        return SharedCatalogSignal(self.catalog_generation, self.catalog_version)
 
 
-class SharedGeneration:
-    """A number every worker sees: raised on a reload, watched by the others."""
+class SharedCatalogSignal:
+    """The catalog version every worker should serve, and a generation number raised each time
+    one is published (so a worker notices with one integer read)."""
 
-    def __init__(self, value: Synchronized[int]) -> None:
-        self._value = value
+    def __init__(self, generation: Synchronized[int], version: Any) -> None:
+        self._generation = generation
+        self._version = version
 
-    def current(self) -> int:
-        return int(self._value.value)
+    def generation(self) -> int:
+        return int(self._generation.value)
 
-    def advance(self) -> int:
-        with self._value.get_lock():
-            self._value.value += 1
-            return int(self._value.value)
+    def version(self) -> str:
+        with self._generation.get_lock():
+            return bytes(self._version.value).decode()
+
+    def publish(self, version: str) -> int:
+        with self._generation.get_lock():
+            self._version.value = version.encode()[: _VERSION_BYTES - 1]
+            self._generation.value += 1
+            return int(self._generation.value)

@@ -5,7 +5,8 @@ sixth of the gateway's CPU at full load. The request line is the only line writt
 every request, so it has this fast path: the fields are queued as the request ends, and
 formatted and written together once the event loop has sent the answers (one write per
 loop turn, however many requests ended in it). Lines look exactly like loguru's lines in
-the configured format, and go to the same stream.
+the configured format, and go to the same stream. `configure_logging` gives loguru one sink,
+standard error; a second sink added there would not see this line, and must be added here too.
 """
 
 from __future__ import annotations

@@ -66,7 +66,7 @@ class BadHttp(TransportError):
 class Limits:
     """What one transport allows; the same for every implementation."""
 
-    max_connections: int = 100
+    max_connections: int = 1000
     """Connections open (or opening) to one origin at once; further requests queue, first come
     first served."""
     max_response_bytes: int = 64 * MIB

@@ -32,7 +32,7 @@ def test_transport_settings_have_defaults_and_take_the_catalogs_values(tmp_path:
     (tmp_path / "c.yaml").write_text(PROVIDERS)
     providers = load_catalog(tmp_path, {}).providers
     fast, library, gemini = providers["fast"], providers["library"], providers["gemini"]
-    assert (fast.transport, fast.max_connections) == ("native", 100)
+    assert (fast.transport, fast.max_connections) == ("native", 1000)
     assert (fast.max_response_bytes, fast.max_event_bytes) == (64 * 1024 * 1024, 8 * 1024 * 1024)
     assert (library.transport, library.max_connections) == ("aiohttp", 10)
     assert (library.max_response_bytes, library.max_event_bytes) == (1048576, 65536)

@@ -169,16 +169,7 @@ def test_an_open_model_hands_over_to_its_fallback_without_calling_it() -> None:
     assert rig.log == ["a", "b", "a", "b", "a", "b", "b"]
 
 
-ISSUE_10_STREAMED_REJECTIONS = pytest.mark.xfail(
-    strict=True,
-    raises=DeploymentsUnavailable,
-    reason="issue 10 item 1: a streamed request the upstream refuses counts as a breaker failure",
-)
-
-
-@pytest.mark.parametrize(
-    "stream", [False, pytest.param(True, marks=ISSUE_10_STREAMED_REJECTIONS)], ids=["complete", "stream"]
-)
+@MODES
 @pytest.mark.parametrize("error", [UpstreamRejected, ContextWindowExceeded])
 def test_requests_the_upstream_refuses_never_count_against_its_breaker(
     stream: bool, error: type[UpstreamError]

@@ -168,3 +168,13 @@ def test_pinning_a_provider_that_does_not_serve_the_model_is_refused_before_any_
         asyncio.run(rig.ask("primary", hint="b"))
 
     assert rig.log == []
+
+
+def test_a_pinned_provider_that_refuses_a_parameter_answers_the_refusal() -> None:
+    models = [model("m", "a", "b")]
+    rig = build_rig(models, FakeProvider("a", refuses=frozenset({"tools"})), FakeProvider("b"))
+
+    with pytest.raises(UnsupportedFeature, match="tools"):
+        asyncio.run(rig.ask("m", hint="a", tools=TOOLS))
+
+    assert rig.log == []

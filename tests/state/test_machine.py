@@ -1,4 +1,4 @@
-"""The breaker table and catalog generation the workers of a machine share, across real processes."""
+"""The breaker table and catalog version the workers of a machine share, across real processes."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ def _fail_twice(machine: MachineState, identity: str) -> None:
     breaker = CircuitBreaker(SETTINGS, cell=machine.breakers().cell(identity))
     breaker.failed()
     breaker.failed()
-    machine.generation().advance()
+    machine.catalog_signal().publish("v2")
 
 
 def test_a_breaker_opened_in_another_process_is_open_here() -> None:
@@ -27,7 +27,7 @@ def test_a_breaker_opened_in_another_process_is_open_here() -> None:
     assert worker.exitcode == 0
     assert here.state is BreakerState.OPEN and not here.available()
     assert other.state is BreakerState.CLOSED  # another identity, another cell
-    assert machine.generation().current() == 1
+    assert (machine.catalog_signal().generation(), machine.catalog_signal().version()) == (1, "v2")
 
 
 def test_the_same_identity_finds_the_same_cell_and_a_full_table_still_gives_a_breaker() -> None:
@@ -42,3 +42,19 @@ def test_the_same_identity_finds_the_same_cell_and_a_full_table_still_gives_a_br
     overflow = CircuitBreaker(SETTINGS, cell=store.cell("one too many"))
     overflow.failed()
     assert overflow.state is BreakerState.CLOSED  # tracked by this process alone, still working
+
+
+def _take_the_lock_and_die(machine: MachineState) -> None:
+    machine.breaker_lock.acquire()
+    # ends without releasing it, as a worker killed in the middle of a breaker change would
+
+
+def test_a_worker_that_dies_holding_the_lock_does_not_stop_the_others() -> None:
+    machine = MachineState.create()
+    breaker = CircuitBreaker(SETTINGS, cell=machine.breakers().cell("openai:gpt@a"))
+    dying = multiprocessing.get_context("spawn").Process(target=_take_the_lock_and_die, args=(machine,))
+    dying.start()
+    dying.join(timeout=30)
+    breaker.failed()
+    breaker.failed()
+    assert breaker.state is BreakerState.OPEN  # went on without the lock, after a short wait

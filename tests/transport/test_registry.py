@@ -25,7 +25,7 @@ def test_providers_with_the_same_transport_settings_share_one_transport() -> Non
         assert transports.for_provider(provider("c", max_connections=5)) is not a
         assert transports.for_provider(provider("d", timeout=2)) is not a  # connects within 2 s
         library = transports.for_provider(provider("e", transport="aiohttp"))
-        assert isinstance(library, AiohttpTransport) and library.limits.max_connections == 100
+        assert isinstance(library, AiohttpTransport) and library.limits.max_connections == 1000
         await transports.aclose()
 
     asyncio.run(scenario())

@@ -63,6 +63,9 @@ providers:
   small: {{kind: openai, base_url: "{openai}", max_response_bytes: 2048, max_event_bytes: 1024, {common}}}
   single: {{kind: openai, base_url: "{openai}", max_connections: 1, timeout: 0.5, {common}}}
   plain: {{kind: openai, base_url: "{openai}", {common}}}
+  busy:
+    {{kind: openai, base_url: "{openai}", api_key_env: KEY, max_connections: 1, timeout: 0.5, max_retries: 2,
+      circuit_breaker: {{consecutive_failures: 1}}}}
   gemini: {{kind: google, base_url: "{gemini}", max_connections: 3, {common}}}
 models:
   gpt-capped: {{provider: capped, pricing: {{input: 1, output: 1}}}}
@@ -72,6 +75,7 @@ models:
   gpt-small: {{provider: small, pricing: {{input: 1, output: 1}}}}
   gpt-single: {{provider: single, pricing: {{input: 1, output: 1}}}}
   gpt-plain: {{provider: plain, pricing: {{input: {plain_price}, output: 1}}}}
+  gpt-busy: {{provider: busy, pricing: {{input: 1, output: 1}}}}
   gemini-capped: {{provider: gemini, upstream_model: gemini-2.5-flash, pricing: {{input: 1, output: 1}}}}
 """
 
@@ -151,6 +155,28 @@ def test_a_request_that_waits_too_long_for_a_connection_is_a_504(
     assert waiter.json()["error"]["code"] == "upstream_timeout"
     assert waited < 1.5
     assert len(upstream.received) == 1  # the second request never reached the provider
+
+
+def test_waiting_for_our_own_connection_cap_neither_retries_nor_opens_the_breaker(
+    gateway: GatewayProcess, upstream: FakeOpenAI
+) -> None:
+    # The provider is healthy; the gateway's own max_connections kept the request waiting.
+    upstream.script(Behaviour(text="a b c d e f g h", chunk_delay=0.2), Behaviour())
+
+    with ThreadPoolExecutor(1) as background:
+        holding = background.submit(chat, gateway, "gpt-busy", True)
+        time.sleep(0.3)
+        started = time.monotonic()
+        waiter = chat(gateway, "gpt-busy")
+        waited = time.monotonic() - started
+        assert holding.result().status_code == 200
+    assert waiter.status_code == 504 and waiter.json()["error"]["code"] == "upstream_timeout"
+    assert "max_connections" in waiter.json()["error"]["message"]
+    assert waited < 1.0  # one wait, not one per retry
+    detail = httpx.get(gateway.url + "/health?detail=1", timeout=5).json()
+    breaker = next(d["breaker"] for d in detail["deployments"] if d["provider"] == "busy")
+    assert breaker == "closed"
+    assert chat(gateway, "gpt-busy").status_code == 200  # served at once once the connection is free
 
 
 def test_a_provider_that_drops_the_connection_after_reading_gets_the_request_once(
