@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import statistics
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,12 +56,43 @@ def summarize(measurements: list[Measurement], order: list[str] | None = None) -
         key=lambda k: (scenario_names.index(k[0]), _rank(k[1], order), k[1]),
     )
     rows = [_row(measurements, scenario, target) for scenario, target in keys]
-    floors = {row["scenario"]: row for row in rows if row["target"] == FLOOR}
     for row in rows:
-        floor = floors.get(row["scenario"]) if row["target"] not in (DIRECT, FLOOR) else None
-        row["added_vs_floor"] = _ratio(row["added_p50_ms"], floor["added_p50_ms"]) if floor else None
-        row["rps_vs_floor"] = _ratio(row["rps"], floor["rps"]) if floor else None
+        compared = row["target"] not in (DIRECT, FLOOR)
+        row["added_vs_floor"] = _paired_ratio(measurements, row, _added) if compared else None
+        row["rps_vs_floor"] = _paired_ratio(measurements, row, _rps) if compared else None
     return rows
+
+
+def _added(run: Measurement, direct: Measurement) -> float:
+    return run.p50_ms - direct.p50_ms
+
+
+def _rps(run: Measurement, direct: Measurement) -> float:
+    return run.rps
+
+
+def _paired_ratio(
+    measurements: list[Measurement], row: dict[str, Any], metric: Callable[[Measurement, Measurement], float]
+) -> float | None:
+    """The median over rounds of this column's `metric` over the floor's in the same round.
+
+    The machine's speed drifts between rounds (the same column moves by a third here), and the
+    columns of a round run back to back: comparing within each round, then taking the median,
+    keeps that drift out of the ratio, where a ratio of the two columns' medians would not."""
+    scenario = row["scenario"]
+
+    def by_round(target: str) -> dict[int, Measurement]:
+        return {m.round: m for m in measurements if (m.scenario, m.target) == (scenario, target)}
+
+    runs, floors, directs = by_round(row["target"]), by_round(FLOOR), by_round(DIRECT)
+    ratios = []
+    for number, run in runs.items():
+        if number in floors and number in directs:
+            direct = directs[number]
+            ratio = _ratio(metric(run, direct), metric(floors[number], direct))
+            if ratio is not None:
+                ratios.append(ratio)
+    return statistics.median(ratios) if ratios else None
 
 
 def _rank(target: str, order: list[str]) -> int:
@@ -136,9 +168,10 @@ def check_targets(report: Report) -> list[dict[str, Any]]:
         floor = rows.get((goal.scenario, FLOOR), {}).get(goal.metric)
         unit = "req/s" if goal.metric == "rps" else "ms"
         entry: dict[str, Any] = {"target": goal.label, "unit": unit, "floor": floor, "columns": {}}
+        ratio_of = "rps_vs_floor" if goal.metric == "rps" else "added_vs_floor"
         for name in checked:
-            value = rows.get((goal.scenario, name), {}).get(goal.metric)
-            ratio = _ratio(value, floor)
+            row = rows.get((goal.scenario, name), {})
+            value, ratio = row.get(goal.metric), row.get(ratio_of)
             met = (
                 None
                 if ratio is None

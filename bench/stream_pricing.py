@@ -30,6 +30,7 @@ from calcifer.http.api import completions, openai_chat
 from calcifer.http.sse import SseSink
 from calcifer.providers.anthropic import StreamTranslator, parse_event
 from calcifer.providers.openai import OpenAIProvider
+from calcifer.transport.registry import Transports
 
 CHUNKS = 50
 MODEL = ModelSpec("bench-model", "bench", "bench-model", Price(Decimal("2.5"), Decimal("10")))
@@ -66,7 +67,8 @@ class _CollectingResponse:
 
 def _openai_source() -> Callable[[], Iterable[Chunk]]:
     """The OpenAI adapter's reading of each event's JSON text, as its stream does it."""
-    provider = OpenAIProvider(ProviderConfig(id="bench", kind="openai", base_url="http://127.0.0.1:9/v1"))
+    config = ProviderConfig(id="bench", kind="openai", base_url="http://127.0.0.1:9/v1")
+    provider = OpenAIProvider(config, Transports())  # no call is made: only its chunk reading runs
     return lambda: (provider._chunk(payload) for payload in OPENAI_PAYLOADS)
 
 

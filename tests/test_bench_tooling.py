@@ -197,3 +197,18 @@ def test_a_service_refuses_to_start_where_a_leftover_already_answers(gateway: Ga
     leftover = Service("upstream", [python(), "-c", "pass"], gateway.url + "/health", cpus=None)
     with pytest.raises(RuntimeError, match="already answers"):
         leftover.start()
+
+
+def test_ratios_against_the_floor_pair_the_columns_round_by_round() -> None:
+    # The machine's speed drifts from round to round; in round 2 a slow moment hit only Calcifer.
+    def at(number: int, target: str, rps: float) -> Measurement:
+        return Measurement("non-stream c=64", target, number, 100, 0, rps, 10.0, 20.0)
+
+    measurements = [
+        at(1, "direct", 20000), at(1, "floor", 6000), at(1, "calcifer-1w", 4800),  # 80%
+        at(2, "direct", 20000), at(2, "floor", 5800), at(2, "calcifer-1w", 2400),  # 41%
+        at(3, "direct", 12000), at(3, "floor", 3000), at(3, "calcifer-1w", 2400),  # 80%
+    ]  # fmt: skip
+    rows = {(r["scenario"], r["target"]): r for r in summarize(measurements)}
+    gateway = rows["non-stream c=64", "calcifer-1w"]
+    assert round(gateway["rps_vs_floor"], 6) == 0.8  # the medians' ratio would say 2400 / 5800 = 41%
