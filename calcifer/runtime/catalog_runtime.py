@@ -7,9 +7,10 @@ serving (its `file:line` problems are logged and returned). A valid one is built
 its end, and a replaced scope hands its adapters back once its last request has finished.
 Deployment health and unchanged providers' adapters belong to the process and carry over.
 
-Workers reload together: each publishes the catalog version it serves (at start and after a
-reload) on the machine's catalog signal, and every worker checks the signal twice a second,
-reloading from the files when the published version is not the one it serves. SIGHUP (to a
+Workers reload together: a worker that reloaded publishes the catalog version it now serves on
+the machine's catalog signal, and every worker checks the signal twice a second, reloading
+from the files when the published version is not the one it serves (the files are the truth:
+when they give a worker what it already serves, it publishes that instead). SIGHUP (to a
 worker or the manager) and the file watch reach each worker directly.
 """
 
@@ -48,9 +49,7 @@ class Runtime:
         self._fingerprint = _fingerprint(self._settings.catalog_path)
         self._stop = asyncio.Event()
         self._current = CatalogScope(process, catalog)
-        # Another worker may have reloaded while this one was starting: publishing what this one
-        # serves makes every worker compare, and reload from the files when they differ.
-        self._seen = self._signal.publish(catalog.version)
+        self._seen = self._first_look(catalog.version)
 
     @property
     def current(self) -> CatalogScope:
@@ -110,13 +109,27 @@ class Runtime:
             serving = self._current.catalog_version
             logger.opt(exception=True).error("catalog check failed; still serving {}", serving)
 
+    def _first_look(self, version: str) -> int:
+        """The generation this worker has followed so far. The first worker up publishes its
+        catalog; a worker that starts while another has reloaded (the files changed after this
+        one read them) marks the signal unseen, to compare at its first check."""
+        published = self._signal.version()
+        if not published:
+            return self._signal.publish(version)
+        return self._signal.generation() if published == version else -1
+
     async def _follow_others(self) -> None:
         generation = self._signal.generation()
         if generation == self._seen:
             return
         self._seen = generation
-        if self._signal.version() != self._current.catalog_version:
-            await self.reload("another worker serves another catalog", tell_others=False)
+        if self._signal.version() == self._current.catalog_version:
+            return
+        result = await self.reload("another worker serves another catalog", tell_others=False)
+        if not result.reloaded and not result.problems:
+            # The files hold what this worker serves: the published version is the stale one
+            # (a worker that read the files before they changed); the others must follow this.
+            self._seen = self._signal.publish(self._current.catalog_version)
 
     def _build(self, catalog: Catalog, reason: str) -> CatalogScope | ReloadResult:
         try:
