@@ -46,6 +46,7 @@ def gateway(tmp_path: Path, upstream: FakeOpenAI) -> Iterator[GatewayProcess]:
     process = GatewayProcess(
         tmp_path, catalog(upstream.base_url), env=env, workers=WORKERS, config_extra="  watch_seconds: 0\n"
     ).start()
+    details_from_every_worker(process)  # every worker is up, not only the first to answer
     yield process
     process.stop()
 
