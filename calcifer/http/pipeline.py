@@ -58,7 +58,10 @@ class Pipeline:
             try:
                 for enter in enters:
                     await enter(request, scope)
-                return await handler(request, scope, **params)
+                response = await handler(request, scope, **params)
+                if response is not None:  # a handler may answer with any status (422, 201...)
+                    scope.status = response.status
+                return response
             except CalciferError as exc:
                 return _error_response(exc, scope)
             except asyncio.CancelledError:

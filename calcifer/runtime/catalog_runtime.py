@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from loguru import logger
@@ -27,7 +28,7 @@ from calcifer.errors import CatalogError
 from calcifer.runtime.catalog_scope import CatalogScope
 from calcifer.runtime.process_scope import ProcessScope
 
-__all__ = ["ReloadResult", "Runtime"]
+__all__ = ["ReloadAttempt", "ReloadResult", "Runtime"]
 
 SIGNAL_CHECK_SECONDS = 0.5
 
@@ -39,6 +40,24 @@ class ReloadResult:
     problems: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True, slots=True)
+class ReloadAttempt:
+    """The last reload this worker tried: when, why, and how it went (for `/health?detail=1`)."""
+
+    at: str
+    reason: str
+    result: ReloadResult
+
+    def snapshot(self) -> dict[str, object]:
+        return {
+            "at": self.at,
+            "reason": self.reason,
+            "reloaded": self.result.reloaded,
+            "catalog_version": self.result.catalog_version,
+            "problems": self.result.problems,
+        }
+
+
 class Runtime:
     def __init__(self, process: ProcessScope, catalog: Catalog) -> None:
         self._process = process
@@ -48,6 +67,7 @@ class Runtime:
         self._retired: set[CatalogScope] = set()
         self._fingerprint = _fingerprint(self._settings.catalog_path)
         self._stop = asyncio.Event()
+        self.last_reload: ReloadAttempt | None = None
         self._current = CatalogScope(process, catalog)
         self._seen = self._first_look(catalog.version)
 
@@ -56,6 +76,13 @@ class Runtime:
         return self._current
 
     async def reload(self, reason: str, *, tell_others: bool = True) -> ReloadResult:
+        result = await self._reload(reason, tell_others)
+        if result.reloaded or result.problems:  # an unchanged catalog is not worth reporting
+            stamp = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+            self.last_reload = ReloadAttempt(stamp, reason, result)
+        return result
+
+    async def _reload(self, reason: str, tell_others: bool) -> ReloadResult:
         async with self._lock:
             self._fingerprint = _fingerprint(self._settings.catalog_path)
             serving = self._current.catalog_version

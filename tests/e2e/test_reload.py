@@ -154,3 +154,25 @@ def test_catalog_files_are_watched(tmp_path: Path, fake_openai: FakeOpenAI) -> N
         assert ask(gateway, "echo5").status_code == 200
     finally:
         gateway.stop()
+
+
+def test_a_refused_reload_is_logged_as_422_and_shown_by_health(
+    reloadable: GatewayProcess, fake_openai: FakeOpenAI
+) -> None:
+    broken = catalog(
+        fake_openai.base_url, "  echo6:\n    provider: nobody\n    pricing: {input: 1, output: 1}\n"
+    )
+    (reloadable.workdir / "catalog.yaml").write_text(broken)
+    response = reload(reloadable)
+    assert response.status_code == 422
+    detail = httpx.get(reloadable.url + "/health?detail=1").json()
+    last = detail["last_reload"]
+    assert (last["reason"], last["reloaded"]) == ("admin endpoint", False)
+    assert last["problems"] == response.json()["problems"]
+    assert detail["catalog_version"] == last["catalog_version"]  # still serving the last good one
+    request_id = response.headers["x-request-id"]
+    deadline = time.monotonic() + 5
+    while request_id not in reloadable.log() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    line = next(line for line in reloadable.log().splitlines() if request_id in line and '"route"' in line)
+    assert '"status":422' in line, line

@@ -16,10 +16,13 @@ __all__ = ["health"]
 async def health(request: Request) -> HTTPResponse:
     if not request.args.get("detail"):
         return HTTPResponse(b'{"status":"healthy"}', content_type="application/json")
-    catalog = request.app.ctx.runtime.current
+    runtime = request.app.ctx.runtime
+    catalog = runtime.current
+    last = runtime.last_reload
     detail = {
         "status": "healthy",
         "catalog_version": catalog.catalog_version,
+        "last_reload": last.snapshot() if last is not None else None,
         "worker_pid": os.getpid(),
         "deployments": [state.snapshot() for state in catalog.gateway.balancer.all_states()],
     }
