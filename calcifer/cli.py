@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import signal
 import sys
 from collections.abc import Sequence
@@ -18,7 +19,7 @@ from calcifer.catalog import Catalog, load_catalog
 from calcifer.domain.pricing import format_usd
 from calcifer.errors import CatalogError, ConfigurationError
 from calcifer.providers.registry import unavailable_providers
-from calcifer.settings import Settings, environment_snapshot, load_settings
+from calcifer.settings import PACKAGED_CONFIG_PATH, Settings, environment_snapshot, load_settings
 from calcifer.telemetry.logging import configure_logging
 
 __all__ = ["main"]
@@ -29,6 +30,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "serve":
             return _serve(args)
+        if args.command == "init":
+            return _init(Path(args.directory))
         return _check(args)
     except CatalogError as exc:
         print(f"catalog is invalid ({len(exc.problems)} problem(s)):", file=sys.stderr)
@@ -54,6 +57,8 @@ def _parser() -> argparse.ArgumentParser:
     check = catalog_commands.add_parser("check", help="validate a catalog and summarize it")
     check.add_argument("path", nargs="?", help="catalog file or directory (default: the config's)")
     check.add_argument("--config", help="config file naming the catalog")
+    init = commands.add_parser("init", help="write editable copies of the shipped config and catalog")
+    init.add_argument("directory", nargs="?", default=".", help="where to write them (default: here)")
     return parser
 
 
@@ -106,6 +111,22 @@ def _handles(pid: int, signum: int) -> bool:
         return False
     caught = next((line.split()[1] for line in status.splitlines() if line.startswith("SigCgt:")), "0")
     return bool(int(caught, 16) & (1 << (signum - 1)))
+
+
+def _init(directory: Path) -> int:
+    """Copy the packaged config.yaml and catalog/ into `directory`, never over existing files."""
+    source = PACKAGED_CONFIG_PATH.parent
+    catalog_files = sorted((source / "catalog").glob("*.yaml"))
+    files = [Path("config.yaml"), *(Path("catalog") / f.name for f in catalog_files)]
+    existing = [str(directory / f) for f in files if (directory / f).exists()]
+    if existing:
+        print("calcifer init: these exist already, nothing written:", *existing, sep="\n  ", file=sys.stderr)
+        return 1
+    (directory / "catalog").mkdir(parents=True, exist_ok=True)
+    for name in files:
+        shutil.copyfile(source / name, directory / name)
+    print(f"wrote {directory / 'config.yaml'} and {len(files) - 1} catalog files; start with: calcifer serve")
+    return 0
 
 
 def _with_cli_overrides(settings: Settings, args: argparse.Namespace) -> Settings:

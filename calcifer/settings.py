@@ -28,6 +28,10 @@ __all__ = [
 ]
 
 DEFAULT_CONFIG_PATH = "config.yaml"
+PACKAGED_CONFIG_PATH = Path(__file__).resolve().parent / "defaults" / "config.yaml"
+"""The shipped config.yaml and catalog, installed with the package: what `calcifer serve` runs on
+when neither `--config`, `$CALCIFER_CONFIG` nor `./config.yaml` names another, and what
+`calcifer init` copies."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +120,7 @@ def load_settings(
 ) -> Settings:
     """Build the settings: defaults, then config.yaml, then environment overrides."""
     env = dict(os.environ if environ is None else environ)
-    path = Path(config_path or env.get("CALCIFER_CONFIG") or DEFAULT_CONFIG_PATH)
+    path = _config_path(config_path or env.get("CALCIFER_CONFIG"))
     document = _read_yaml(path)
     sections = {
         "server": ServerSettings,
@@ -145,6 +149,13 @@ def load_settings(
     )
     _check(settings)
     return settings
+
+
+def _config_path(given: str | Path | None) -> Path:
+    if given:
+        return Path(given)
+    local = Path(DEFAULT_CONFIG_PATH)
+    return local if local.exists() else PACKAGED_CONFIG_PATH
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:

@@ -11,6 +11,12 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 STAMP="$VENV/.installed-$(sha1sum "$ROOT/pyproject.toml" | cut -c1-12)${EXTRAS:+-$EXTRAS}"
 if [ ! -f "$STAMP" ]; then
-  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e "$ROOT${EXTRAS:+[$EXTRAS]}"
+  # setuptools prints a deprecation banner while building the editable install that reads like an
+  # error; its output is shown only when the install fails.
+  if ! "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
+      -e "$ROOT${EXTRAS:+[$EXTRAS]}" > "$VENV/install.log" 2>&1; then
+    cat "$VENV/install.log" >&2
+    exit 1
+  fi
   touch "$STAMP"
 fi

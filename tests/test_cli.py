@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -13,7 +14,7 @@ import httpx
 import orjson
 
 from calcifer import __version__
-from tests.gateway_process import ROOT, GatewayProcess
+from tests.gateway_process import ROOT, GatewayProcess, free_port
 
 ECHO_CATALOG = (ROOT / "catalog" / "echo.yaml").read_text()
 
@@ -68,6 +69,8 @@ def test_wheel_ships_the_schema(tmp_path: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
     assert "calcifer/catalog/schema.json" in names
     assert "calcifer/py.typed" in names
+    assert "calcifer/defaults/config.yaml" in names  # the shipped config and catalog, as files
+    assert "calcifer/defaults/catalog/echo.yaml" in names
 
 
 def test_sighup_to_a_multi_worker_gateway_reloads_every_worker_and_keeps_serving(tmp_path: Path) -> None:
@@ -97,3 +100,42 @@ def test_sighup_to_a_multi_worker_gateway_reloads_every_worker_and_keeps_serving
         assert gateway._process.poll() is None
     finally:
         gateway.stop()
+
+
+def test_serve_outside_the_repository_runs_on_the_packaged_config(tmp_path: Path) -> None:
+    port = free_port()
+    env = {**os.environ, "SERVER_PORT": str(port), "SERVER_HOST": "127.0.0.1"}
+    env.pop("CALCIFER_CONFIG", None)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "calcifer", "serve"], cwd=tmp_path, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                httpx.get(url + "/health", timeout=0.5)
+                break
+            except httpx.HTTPError:
+                assert process.poll() is None, process.stdout.read() if process.stdout else ""
+                time.sleep(0.1)
+        body = {"model": "echo4", "messages": [{"role": "user", "content": "Test message"}]}
+        answer = httpx.post(url + "/v1/completions", json=body, timeout=10).json()
+        assert answer["content"] == "[user]: Test message" and answer["usage"]["cost"] == 0.0002
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+
+
+def test_init_writes_editable_copies_once(tmp_path: Path) -> None:
+    def init() -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "calcifer", "init", str(tmp_path / "gw")]
+        return subprocess.run(command, capture_output=True, text=True, timeout=60)
+
+    assert init().returncode == 0
+    assert (tmp_path / "gw" / "config.yaml").read_text() == (ROOT / "config.yaml").read_text()
+    echo = tmp_path / "gw" / "catalog" / "echo.yaml"
+    assert echo.read_text() == (ROOT / "catalog" / "echo.yaml").read_text()
+    again = init()
+    assert again.returncode == 1 and "exist already" in again.stderr
