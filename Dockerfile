@@ -7,7 +7,7 @@ RUN pip install --no-cache-dir --upgrade pip \
  && pip wheel --no-cache-dir --wheel-dir /wheels .
 
 FROM python:3.11-slim
-ENV PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 CALCIFER_CONFIG=/app/config.yaml
+ENV PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 CALCIFER_CONFIG=/app/config.yaml SERVER_HOST=0.0.0.0
 RUN groupadd --system calcifer && useradd --system --gid calcifer --home /app calcifer
 COPY --from=build /wheels /wheels
 RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels

@@ -36,7 +36,7 @@ when neither `--config`, `$CALCIFER_CONFIG` nor `./config.yaml` names another, a
 
 @dataclass(frozen=True, slots=True)
 class ServerSettings:
-    host: str = "0.0.0.0"
+    host: str = "127.0.0.1"
     """Interface to listen on."""
     port: int = 8080
     """TCP port (env SERVER_PORT)."""
@@ -59,8 +59,9 @@ class ServerSettings:
 
 @dataclass(frozen=True, slots=True)
 class CorsSettings:
-    allowed_origins: tuple[str, ...] = ("*",)
-    """Origins allowed to call the API from a browser (env CORS_ALLOWED_ORIGINS, comma-separated)."""
+    allowed_origins: tuple[str, ...] = ()
+    """Origins allowed to call the API from a browser (env CORS_ALLOWED_ORIGINS, comma-separated);
+    none by default, so that a web page a user opens cannot spend the gateway's provider keys."""
     allowed_methods: tuple[str, ...] = ("GET", "POST", "PUT", "DELETE", "OPTIONS")
     """Methods announced in pre-flight answers (env CORS_ALLOWED_METHODS)."""
     allowed_headers: tuple[str, ...] = ("Content-Type", "Authorization")

@@ -149,6 +149,7 @@ def gateway(
         "OTEL_EXPORTER_OTLP_ENDPOINT": collector.server.url,
         "OTEL_BSP_SCHEDULE_DELAY": "50",
         "OTEL_SERVICE_NAME": "calcifer-under-test",
+        "CORS_ALLOWED_ORIGINS": "https://app.example",
         "OTEL_EXPORTER_OTLP_HEADERS": f"Authorization=Bearer%20{COLLECTOR_TOKEN},x-team=search",
     }
     catalog = gateway_catalog(fake_openai.base_url, fake_anthropic.base_url, fake_gemini.base_url)

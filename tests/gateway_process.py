@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -65,6 +66,18 @@ class GatewayProcess:
             except httpx.HTTPError:
                 time.sleep(0.1)
         raise RuntimeError(f"gateway did not become healthy:\n{self.log()}")
+
+    def health_detail(self, *, new_connection: bool = False) -> dict[str, Any]:
+        """`GET /health?detail=1` with the master key this gateway was started with."""
+        key = self.env.get("CALCIFER_MASTER_KEY")
+        assert key, "start the gateway with CALCIFER_MASTER_KEY to read /health?detail=1"
+        headers = {"Authorization": f"Bearer {key}"}
+        if new_connection:
+            headers["Connection"] = "close"
+        response = httpx.get(self.url + "/health?detail=1", headers=headers, timeout=5)
+        assert response.status_code == 200, response.text
+        detail: dict[str, Any] = response.json()
+        return detail
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

@@ -25,7 +25,7 @@ def test_version() -> None:
 
 
 def test_two_workers_serve_requests(tmp_path: Path) -> None:
-    gateway = GatewayProcess(tmp_path, ECHO_CATALOG, workers=2).start()
+    gateway = GatewayProcess(tmp_path, ECHO_CATALOG, workers=2, env={"CALCIFER_MASTER_KEY": "k"}).start()
     try:
         for _ in range(20):
             body = {"model": "echo4", "messages": [{"role": "user", "content": "hi"}]}
@@ -34,7 +34,7 @@ def test_two_workers_serve_requests(tmp_path: Path) -> None:
         answering: set[int] = set()  # which worker answers each new connection
         deadline = time.monotonic() + 10
         while len(answering) < 2 and time.monotonic() < deadline:
-            detail = httpx.get(gateway.url + "/health?detail=1", headers={"Connection": "close"}).json()
+            detail = gateway.health_detail(new_connection=True)
             answering.add(detail["worker_pid"])
         assert len(answering) == 2, answering
     finally:

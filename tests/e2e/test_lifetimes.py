@@ -75,7 +75,7 @@ def reload_with(gateway: GatewayProcess, catalog_yaml: str) -> None:
 
 
 def breaker_of(gateway: GatewayProcess, upstream_model: str) -> str:
-    detail = httpx.get(gateway.url + "/health?detail=1", timeout=5).json()
+    detail = gateway.health_detail()
     return next(d["breaker"] for d in detail["deployments"] if d["upstream_model"] == upstream_model)
 
 

@@ -62,7 +62,7 @@ def reload(gateway: GatewayProcess, key: str = MASTER_KEY) -> httpx.Response:
 
 
 def version(gateway: GatewayProcess) -> str:
-    return str(httpx.get(gateway.url + "/health?detail=1").json()["catalog_version"])
+    return str(gateway.health_detail()["catalog_version"])
 
 
 def test_admin_api_is_off_without_a_master_key(gateway: GatewayProcess) -> None:
@@ -165,7 +165,7 @@ def test_a_refused_reload_is_logged_as_422_and_shown_by_health(
     (reloadable.workdir / "catalog.yaml").write_text(broken)
     response = reload(reloadable)
     assert response.status_code == 422
-    detail = httpx.get(reloadable.url + "/health?detail=1").json()
+    detail = reloadable.health_detail()
     last = detail["last_reload"]
     assert (last["reason"], last["reloaded"]) == ("admin endpoint", False)
     assert last["problems"] == response.json()["problems"]
@@ -176,3 +176,11 @@ def test_a_refused_reload_is_logged_as_422_and_shown_by_health(
         time.sleep(0.05)
     line = next(line for line in reloadable.log().splitlines() if request_id in line and '"route"' in line)
     assert '"status":422' in line, line
+
+
+def test_health_detail_is_for_operators_only(gateway: GatewayProcess, reloadable: GatewayProcess) -> None:
+    assert httpx.get(gateway.url + "/health").json() == {"status": "healthy"}  # probes need no key
+    assert httpx.get(gateway.url + "/health?detail=1").status_code == 403  # no master key: off
+    refused = httpx.get(reloadable.url + "/health?detail=1")
+    assert refused.status_code == 401 and "deployments" not in refused.text
+    assert "deployments" in reloadable.health_detail()

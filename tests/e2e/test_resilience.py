@@ -80,9 +80,8 @@ models:
 @pytest.fixture(scope="module")
 def resilient(tmp_path_factory: pytest.TempPathFactory, fake_openai: FakeOpenAI) -> Iterator[GatewayProcess]:
     workdir: Path = tmp_path_factory.mktemp("resilient")
-    process = GatewayProcess(
-        workdir, catalog(fake_openai.base_url), env={"FAKE_OPENAI_KEY": UPSTREAM_KEY}
-    ).start()
+    env = {"FAKE_OPENAI_KEY": UPSTREAM_KEY, "CALCIFER_MASTER_KEY": "calcifer-master-resilience"}
+    process = GatewayProcess(workdir, catalog(fake_openai.base_url), env=env).start()
     yield process
     process.stop()
 
@@ -127,12 +126,12 @@ def test_breaker_opens_fails_fast_then_lets_a_trial_through(
     assert refused.headers["retry-after"] == "1"
     assert time.monotonic() - started < 0.5
     assert len(upstream.received_for("flaky-model")) == 2  # the open breaker sent nothing upstream
-    detail = httpx.get(resilient.url + "/health?detail=1").json()
+    detail = resilient.health_detail()
     state = next(d for d in detail["deployments"] if d["upstream_model"] == "flaky-model")
     assert state["breaker"] == "open"
     time.sleep(1.1)
     assert post(resilient, "breaker-model").status_code == 200  # the half-open trial succeeds
-    detail = httpx.get(resilient.url + "/health?detail=1").json()
+    detail = resilient.health_detail()
     state = next(d for d in detail["deployments"] if d["upstream_model"] == "flaky-model")
     assert state["breaker"] == "closed"
     assert detail["catalog_version"]

@@ -69,5 +69,9 @@ def test_cors_preflight_and_allow_origin(gateway: GatewayProcess) -> None:
     response = httpx.post(
         gateway.url + "/v1/completions", json=SEED_REQUEST, headers={"Origin": "https://app.example"}
     )
-    assert response.headers["access-control-allow-origin"] == "*"
+    assert response.headers["access-control-allow-origin"] == "https://app.example"
     assert "X-Calcifer-Cost" in response.headers["access-control-expose-headers"]
+    stranger = httpx.post(
+        gateway.url + "/v1/completions", json=SEED_REQUEST, headers={"Origin": "https://evil.example"}
+    )
+    assert "access-control-allow-origin" not in stranger.headers

@@ -56,7 +56,7 @@ def details_from_every_worker(gateway: GatewayProcess) -> dict[int, dict[str, ob
     seen: dict[int, dict[str, object]] = {}
     deadline = time.monotonic() + 10
     while len(seen) < WORKERS and time.monotonic() < deadline:
-        detail = httpx.get(gateway.url + "/health?detail=1", timeout=5).json()
+        detail = gateway.health_detail(new_connection=True)
         seen[int(detail["worker_pid"])] = detail
     assert len(seen) == WORKERS, "not every worker answered"
     return seen

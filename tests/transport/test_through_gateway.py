@@ -173,7 +173,7 @@ def test_waiting_for_our_own_connection_cap_neither_retries_nor_opens_the_breake
     assert waiter.status_code == 504 and waiter.json()["error"]["code"] == "upstream_timeout"
     assert "max_connections" in waiter.json()["error"]["message"]
     assert waited < 1.0  # one wait, not one per retry
-    detail = httpx.get(gateway.url + "/health?detail=1", timeout=5).json()
+    detail = gateway.health_detail()
     breaker = next(d["breaker"] for d in detail["deployments"] if d["provider"] == "busy")
     assert breaker == "closed"
     assert chat(gateway, "gpt-busy").status_code == 200  # served at once once the connection is free

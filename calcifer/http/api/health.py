@@ -1,5 +1,5 @@
-"""`GET /health`: a constant answer for probes; `?detail=1` adds the catalog and each
-deployment's breaker (the same whichever worker answers: breakers are shared)."""
+"""`GET /health`: a constant answer for probes; `?detail=1`, with the master key, adds the
+catalog and each deployment's breaker (the same whichever worker answers: breakers are shared)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import os
 from sanic import Request
 from sanic.response import HTTPResponse
 
+from calcifer.http.auth import require_master_key
 from calcifer.http.jsonio import json_response
 
 __all__ = ["health"]
@@ -16,6 +17,8 @@ __all__ = ["health"]
 async def health(request: Request) -> HTTPResponse:
     if not request.args.get("detail"):
         return HTTPResponse(b'{"status":"healthy"}', content_type="application/json")
+    # The detail maps the gateway's providers and their health: for operators only.
+    require_master_key(request, request.app.ctx.master_key)
     runtime = request.app.ctx.runtime
     catalog = runtime.current
     last = runtime.last_reload
