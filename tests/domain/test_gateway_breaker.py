@@ -209,11 +209,6 @@ def test_a_success_already_in_flight_does_not_close_an_open_breaker(stream: bool
 
 
 @MODES
-@pytest.mark.xfail(
-    strict=True,
-    raises=UpstreamProtocolError,
-    reason="issue 10 item 4: malformed upstream answers are never retried",
-)
 def test_a_malformed_answer_is_retried_like_a_dropped_connection(stream: bool) -> None:
     upstream = FakeProvider("a", Fail(UpstreamProtocolError))
     rig = build_rig([model("m", "a")], upstream)
