@@ -7,7 +7,7 @@ from collections import Counter
 from decimal import Decimal
 
 from calcifer.domain.balancing import Balancer
-from calcifer.domain.breaker import BreakerSettings, BreakerState, CircuitBreaker
+from calcifer.domain.breaker import Admission, BreakerSettings, BreakerState, CircuitBreaker
 from calcifer.domain.models import Deployment, ModelSpec
 from calcifer.domain.pricing import Price
 from calcifer.domain.retry import RetryPolicy
@@ -42,9 +42,10 @@ def test_breaker_opens_after_consecutive_failures_and_recovers_through_one_trial
     assert cb.cooldown_remaining() == 10
     clock.now += 10
     assert cb.available()
-    cb.acquire()
+    assert cb.acquire() is Admission.TRIAL
     assert cb.state is BreakerState.HALF_OPEN and not cb.available()  # one trial at a time
-    cb.succeeded()
+    assert not cb.acquire()
+    cb.succeeded(trial=True)
     assert cb.state is BreakerState.CLOSED
     assert changes == [
         (BreakerState.CLOSED, BreakerState.OPEN),
@@ -58,8 +59,8 @@ def test_failed_trial_opens_the_breaker_for_another_cooldown() -> None:
     cb = breaker(clock, consecutive_failures=1, cooldown_seconds=5)
     cb.failed()
     clock.now += 5
-    cb.acquire()
-    cb.failed()
+    assert cb.acquire() is Admission.TRIAL
+    cb.failed(trial=True)
     assert cb.state is BreakerState.OPEN and cb.cooldown_remaining() == 5
 
 
@@ -75,11 +76,12 @@ def test_old_calls_leave_the_window() -> None:
     clock = Clock()
     cb = breaker(clock, consecutive_failures=100, error_rate=0.5, min_calls=4, window_seconds=30)
     for _ in range(3):
-        cb.failed()
         cb.succeeded()
+        cb.failed()  # never more than half failed: it stays closed
+    assert cb.state is BreakerState.CLOSED
     clock.now += 31
-    cb.succeeded()
     cb.failed()
+    cb.failed()  # 5 of 8 had the old calls stayed; 2 calls are too few to judge
     assert cb.state is BreakerState.CLOSED
 
 

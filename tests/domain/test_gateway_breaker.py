@@ -186,11 +186,6 @@ def test_requests_the_upstream_refuses_never_count_against_its_breaker(
 
 
 @MODES
-@pytest.mark.xfail(
-    strict=True,
-    raises=pytest.fail.Exception,
-    reason="issue 10 item 3: a success already in flight closes an open breaker",
-)
 def test_a_success_already_in_flight_does_not_close_an_open_breaker(stream: bool) -> None:
     answer_slow = asyncio.Event()
     upstream = FakeProvider("a", Hang(answer_slow, then=Answer()), DOWN, DOWN, DOWN)
