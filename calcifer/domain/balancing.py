@@ -22,6 +22,8 @@ class Pick(NamedTuple):
 
     state: DeploymentState
     trial: bool
+    first: bool = True
+    """The request's first call to this deployment: only that one counts for its breaker."""
 
     @property
     def deployment(self) -> Deployment:
@@ -69,7 +71,7 @@ class Balancer:
         `excluded` deployments cannot serve this request at all and are never picked."""
         states = self._by_model[model.name]
         if len(states) == 1 and provider_hint is None and not excluded:  # most models: no choice
-            return self._admit(states[0])
+            return self._admit(states[0], tried)
         candidates = [
             s
             for s in states
@@ -79,18 +81,18 @@ class Balancer:
         available = [s for s in (untried or candidates) if s.breaker.available()]
         while available:
             choice = self._choose(model.strategy, available)
-            picked = self._admit(choice)
+            picked = self._admit(choice, tried)
             if picked is not None:
                 return picked
             available.remove(choice)  # another request took its trial in the meantime
         return None
 
     @staticmethod
-    def _admit(state: DeploymentState) -> Pick | None:
+    def _admit(state: DeploymentState, tried: set[str]) -> Pick | None:
         admission = state.breaker.acquire()
         if not admission:
             return None
-        return Pick(state, admission is Admission.TRIAL)
+        return Pick(state, admission is Admission.TRIAL, state.key not in tried)
 
     def has_untried(self, model: ModelSpec, tried: set[str], excluded: frozenset[str] = frozenset()) -> bool:
         return any(

@@ -1,6 +1,6 @@
 """A circuit breaker per deployment: stop sending requests to an upstream that keeps failing.
 
-    closed ──(N failures in a row, or error rate over the window)──▶ open
+    closed ──(error rate over the window, or N failures in a row when set)──▶ open
     open ──(cooldown elapsed)──▶ half-open: one trial request
     half-open ──trial succeeds──▶ closed;  ──trial fails──▶ open again
 
@@ -64,12 +64,14 @@ class BreakerState(IntEnum):
 
 @dataclass(frozen=True, slots=True)
 class BreakerSettings:
-    consecutive_failures: int = 5
-    """Failures in a row that open the breaker."""
+    consecutive_failures: int = 0
+    """Failed requests in a row that open the breaker; 0 (the default): this rule is off, the
+    error rate decides (a run of random faults is no reason to shed every request)."""
     error_rate: float = 0.5
-    """Share of failed calls in the window that opens it..."""
+    """Share of failed requests in the window that opens it..."""
     min_calls: int = 20
-    """...once the window holds at least this many calls."""
+    """...once the window holds at least this many requests (each counted once: a request's
+    retries on the same deployment are not counted again, see `calcifer.domain.gateway`)."""
     window_seconds: float = 30.0
     cooldown_seconds: float = 30.0
     """How long it stays open before one trial request is let through."""
@@ -231,7 +233,7 @@ class CircuitBreaker:
 
     def _should_open(self, fields: BreakerFields) -> bool:
         settings = self.settings
-        if fields.failures_in_row >= settings.consecutive_failures:
+        if 0 < settings.consecutive_failures <= fields.failures_in_row:
             return True
         calls, failures = self._window_totals(fields)
         if calls < settings.min_calls:

@@ -55,6 +55,16 @@ async def _within(seconds: float | None, work: Awaitable[Completion]) -> Complet
         return await work
 
 
+def _judge(picked: Pick, *, ok: bool) -> None:
+    """Tell the deployment's breaker how the call went. A breaker judges a deployment by
+    distinct requests: a request's retries on the same deployment are not counted again (one
+    unlucky request must not open it), except the half-open trial, whose outcome always counts."""
+    if not (picked.first or picked.trial):
+        return
+    breaker = picked.state.breaker
+    (breaker.succeeded if ok else breaker.failed)(picked.trial)
+
+
 @dataclass(slots=True)
 class _Trail:
     """How one request goes: who it is for, the deadline it must keep, attempts so far."""
@@ -219,7 +229,7 @@ class Gateway:
             state.in_flight -= 1
         upstream_seconds = time.perf_counter() - started
         state.observe_latency(upstream_seconds)
-        state.breaker.succeeded(picked.trial)
+        _judge(picked, ok=True)
         cost = model.price.cost(completion.usage)
         record.succeeded(completion, completion.usage, cost)
         return PricedCompletion(
@@ -234,7 +244,7 @@ class Gateway:
         picked: Pick,
         trail: _Trail,
     ) -> PricedStream:
-        state, trial = picked
+        state = picked.state
         call, record = self._start(request, model)
         policy = self._providers.policy(provider.id)
         limits = StreamLimits(policy.first_byte_timeout, policy.idle_timeout, trail.deadline)
@@ -243,11 +253,11 @@ class Gateway:
         def finished(outcome: bool | None, time_to_first_chunk: float | None) -> None:
             state.in_flight -= 1
             if outcome is None:
-                state.breaker.release(trial)
+                state.breaker.release(picked.trial)
                 return
             if time_to_first_chunk is not None:
                 state.observe_latency(time_to_first_chunk)
-            (state.breaker.succeeded if outcome else state.breaker.failed)(trial)
+            _judge(picked, ok=outcome)
 
         stream = PricedStream(
             model, provider.stream(call), record, prompt_characters(request.messages), limits, finished
@@ -259,7 +269,7 @@ class Gateway:
     def _settle(picked: Pick, error: BaseException, record: CallRecord) -> None:
         record.failed(error, None, None)
         if isinstance(error, _UPSTREAM_FAULTS):
-            picked.state.breaker.failed(picked.trial)
+            _judge(picked, ok=False)
         else:
             picked.state.breaker.release(picked.trial)
 

@@ -112,7 +112,7 @@ def test_retry_prefers_an_untried_deployment_and_skips_open_ones() -> None:
     assert balancer.pick(spec, {A.key}).deployment == B  # type: ignore[union-attr]
     for state in balancer.states(spec):
         if state.deployment == B:
-            for _ in range(5):
+            for _ in range(20):  # every one of the window's 20 requests failed
                 state.breaker.failed()
     assert all(balancer.pick(spec, set()).deployment == A for _ in range(50))  # type: ignore[union-attr]
 
@@ -120,7 +120,7 @@ def test_retry_prefers_an_untried_deployment_and_skips_open_ones() -> None:
 def test_all_open_means_no_pick_and_a_cooldown() -> None:
     spec = model(A)
     balancer = Balancer([spec])
-    for _ in range(5):
+    for _ in range(20):
         balancer.states(spec)[0].breaker.failed()
     assert balancer.pick(spec, set()) is None
     assert 29 < balancer.cooldown(spec) <= 30
