@@ -4,15 +4,30 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Iterable
+from typing import NamedTuple
 
-from calcifer.domain.breaker import DEFAULT_BREAKER, BreakerSettings
+from calcifer.domain.breaker import DEFAULT_BREAKER, Admission, BreakerSettings
 from calcifer.domain.health import BreakerListener, DeploymentHealth, DeploymentState
 from calcifer.domain.models import Deployment, ModelSpec
 
-__all__ = ["Balancer", "DeploymentState"]
+__all__ = ["Balancer", "DeploymentState", "Pick"]
 
 _EXPLORE = 0.1
 """Share of lowest-latency picks sent to a random deployment, so a slow one that recovered is noticed."""
+
+
+class Pick(NamedTuple):
+    """The deployment an attempt goes to, and whether the attempt is its breaker's half-open
+    trial (its outcome is then told to the breaker as the trial's)."""
+
+    state: DeploymentState
+    trial: bool
+    first: bool = True
+    """The request's first call to this deployment: only that one counts for its breaker."""
+
+    @property
+    def deployment(self) -> Deployment:
+        return self.state.deployment
 
 
 class Balancer:
@@ -51,16 +66,12 @@ class Balancer:
         tried: set[str],
         provider_hint: str | None = None,
         excluded: frozenset[str] = frozenset(),
-    ) -> DeploymentState | None:
+    ) -> Pick | None:
         """A healthy deployment, an untried one when there is one; None when all are open.
         `excluded` deployments cannot serve this request at all and are never picked."""
         states = self._by_model[model.name]
         if len(states) == 1 and provider_hint is None and not excluded:  # most models: no choice
-            only = states[0]
-            if not only.breaker.available():
-                return None
-            only.breaker.acquire()
-            return only
+            return self._admit(states[0], tried)
         candidates = [
             s
             for s in states
@@ -68,11 +79,20 @@ class Balancer:
         ]
         untried = [s for s in candidates if s.key not in tried]
         available = [s for s in (untried or candidates) if s.breaker.available()]
-        if not available:
+        while available:
+            choice = self._choose(model.strategy, available)
+            picked = self._admit(choice, tried)
+            if picked is not None:
+                return picked
+            available.remove(choice)  # another request took its trial in the meantime
+        return None
+
+    @staticmethod
+    def _admit(state: DeploymentState, tried: set[str]) -> Pick | None:
+        admission = state.breaker.acquire()
+        if not admission:
             return None
-        choice = self._choose(model.strategy, available)
-        choice.breaker.acquire()
-        return choice
+        return Pick(state, admission is Admission.TRIAL, state.key not in tried)
 
     def has_untried(self, model: ModelSpec, tried: set[str], excluded: frozenset[str] = frozenset()) -> bool:
         return any(

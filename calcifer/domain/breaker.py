@@ -1,8 +1,12 @@
 """A circuit breaker per deployment: stop sending requests to an upstream that keeps failing.
 
-    closed ──(N failures in a row, or error rate over the window)──▶ open
+    closed ──(error rate over the window, or N failures in a row when set)──▶ open
     open ──(cooldown elapsed)──▶ half-open: one trial request
     half-open ──trial succeeds──▶ closed;  ──trial fails──▶ open again
+
+Only the trial moves a breaker that is not closed: the outcome of a call sent before it opened
+is counted in the window but closes nothing, reopens nothing. `acquire` hands out the trial
+(check and take in one hold of the cell's lock), and only its holder gives it back.
 
 Only failures of the upstream count (5xx, timeouts, dropped connections, rate limits);
 errors caused by the request itself never trip it.
@@ -25,6 +29,7 @@ from calcifer.errors import UpstreamProtocolError, UpstreamRateLimited, Upstream
 __all__ = [
     "DEFAULT_BREAKER",
     "UPSTREAM_FAULTS",
+    "Admission",
     "BreakerSettings",
     "BreakerState",
     "CircuitBreaker",
@@ -35,6 +40,15 @@ UPSTREAM_FAULTS = (UpstreamUnavailable, UpstreamTimeout, UpstreamRateLimited, Up
 """Failures of the upstream itself, streamed or not: they count against a deployment's breaker,
 and a request moves on to another deployment or a fallback. Every other error (the request's
 own, our own, a client gone, the gateway's connection cap) says nothing of the upstream."""
+
+
+class Admission(IntEnum):
+    """What `CircuitBreaker.acquire` answers: false when the request may not be sent."""
+
+    REFUSED = 0
+    REGULAR = 1
+    TRIAL = 2
+    """This request is the half-open trial: its outcome closes or reopens the breaker."""
 
 
 class BreakerState(IntEnum):
@@ -50,12 +64,14 @@ class BreakerState(IntEnum):
 
 @dataclass(frozen=True, slots=True)
 class BreakerSettings:
-    consecutive_failures: int = 5
-    """Failures in a row that open the breaker."""
+    consecutive_failures: int = 0
+    """Failed requests in a row that open the breaker; 0 (the default): this rule is off, the
+    error rate decides (a run of random faults is no reason to shed every request)."""
     error_rate: float = 0.5
-    """Share of failed calls in the window that opens it..."""
+    """Share of failed requests in the window that opens it..."""
     min_calls: int = 20
-    """...once the window holds at least this many calls."""
+    """...once the window holds at least this many requests (each counted once: a request's
+    retries on the same deployment are not counted again, see `calcifer.domain.gateway`)."""
     window_seconds: float = 30.0
     cooldown_seconds: float = 30.0
     """How long it stays open before one trial request is let through."""
@@ -75,6 +91,7 @@ class _Fields:
         "opened_at",
         "state",
         "trial_in_flight",
+        "trial_started",
     )
 
     def __init__(self) -> None:
@@ -82,6 +99,7 @@ class _Fields:
         self.failures_in_row = 0
         self.opened_at = 0.0
         self.trial_in_flight = 0
+        self.trial_started = 0.0
         self.bucket_index = [_NEVER] * WINDOW_BUCKETS
         self.bucket_calls = [0] * WINDOW_BUCKETS
         self.bucket_failures = [0] * WINDOW_BUCKETS
@@ -127,50 +145,60 @@ class CircuitBreaker:
         return BreakerState(self._cell.fields.state)
 
     def available(self) -> bool:
-        """Whether a request may go to this deployment now (does not take the trial slot)."""
+        """Whether a request may go to this deployment now (a hint: `acquire` decides)."""
         if self._cell.fields.state == BreakerState.CLOSED:  # one read, no lock: the common case
             return True
         with self._cell.lock:
             return self._available(self._cell.fields)
 
-    def acquire(self) -> None:
-        """A request is about to be sent: an open breaker past its cooldown lets it be the trial."""
+    def acquire(self) -> Admission:
+        """A request is about to be sent: may it go, and is it the half-open trial? Checked and
+        taken in one hold of the cell's lock, so two workers never both send a trial."""
         if self._cell.fields.state == BreakerState.CLOSED:
-            return
+            return Admission.REGULAR
         with self._cell.lock:
             fields = self._cell.fields
             if fields.state == BreakerState.OPEN and self._cooldown_left(fields) <= 0:
                 self._move(fields, BreakerState.HALF_OPEN)
-            if fields.state == BreakerState.HALF_OPEN:
-                fields.trial_in_flight = 1
+            admission = self._take_trial(fields)
         self._notify()
+        return admission
 
-    def release(self) -> None:
+    def release(self, trial: bool = False) -> None:
         """The request ended without saying anything about the upstream's health."""
-        if self._cell.fields.trial_in_flight:
+        if trial:
             with self._cell.lock:
                 self._cell.fields.trial_in_flight = 0
 
-    def succeeded(self) -> None:
+    def succeeded(self, trial: bool = False) -> None:
+        """A call succeeded; only the trial (`acquire` said so) closes a breaker that is not
+        closed: a success sent before it opened says nothing of the upstream since."""
         with self._cell.lock:
             fields = self._cell.fields
             self._record(fields, ok=True)
-            fields.failures_in_row = 0
-            fields.trial_in_flight = 0
-            if fields.state != BreakerState.CLOSED:
+            if fields.state == BreakerState.CLOSED:
+                fields.failures_in_row = 0
+            elif trial and fields.state == BreakerState.HALF_OPEN:
+                fields.trial_in_flight = 0
+                fields.failures_in_row = 0
                 self._move(fields, BreakerState.CLOSED)
         self._notify()
 
-    def failed(self) -> None:
+    def failed(self, trial: bool = False) -> None:
+        """A call failed; a failed trial opens the breaker for another cooldown, and a failure
+        sent before it opened neither reopens nor prolongs it."""
         with self._cell.lock:
             fields = self._cell.fields
             self._record(fields, ok=False)
-            fields.failures_in_row += 1
-            fields.trial_in_flight = 0
-            if fields.state == BreakerState.HALF_OPEN or self._should_open(fields):
-                fields.opened_at = self._clock()
-                if fields.state != BreakerState.OPEN:
+            if fields.state == BreakerState.CLOSED:
+                fields.failures_in_row += 1
+                if self._should_open(fields):
+                    fields.opened_at = self._clock()
                     self._move(fields, BreakerState.OPEN)
+            elif trial and fields.state == BreakerState.HALF_OPEN:
+                fields.trial_in_flight = 0
+                fields.opened_at = self._clock()
+                self._move(fields, BreakerState.OPEN)
         self._notify()
 
     def cooldown_remaining(self) -> float:
@@ -182,7 +210,21 @@ class CircuitBreaker:
             return True
         if fields.state == BreakerState.OPEN:
             return self._cooldown_left(fields) <= 0
-        return not fields.trial_in_flight
+        return not fields.trial_in_flight or self._trial_abandoned(fields)
+
+    def _take_trial(self, fields: BreakerFields) -> Admission:
+        if fields.state == BreakerState.CLOSED:
+            return Admission.REGULAR
+        if fields.state == BreakerState.OPEN or not self._available(fields):
+            return Admission.REFUSED
+        fields.trial_in_flight = 1
+        fields.trial_started = self._clock()
+        return Admission.TRIAL
+
+    def _trial_abandoned(self, fields: BreakerFields) -> bool:
+        """A trial with no verdict after a whole cooldown is given up (its worker may have died
+        holding it), so a breaker is never stuck half-open."""
+        return self._clock() - fields.trial_started >= self.settings.cooldown_seconds
 
     def _cooldown_left(self, fields: BreakerFields) -> float:
         if fields.state == BreakerState.CLOSED:
@@ -191,7 +233,7 @@ class CircuitBreaker:
 
     def _should_open(self, fields: BreakerFields) -> bool:
         settings = self.settings
-        if fields.failures_in_row >= settings.consecutive_failures:
+        if 0 < settings.consecutive_failures <= fields.failures_in_row:
             return True
         calls, failures = self._window_totals(fields)
         if calls < settings.min_calls:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from calcifer.domain.access import ANONYMOUS, Principal
-from calcifer.domain.balancing import Balancer, DeploymentState
+from calcifer.domain.balancing import Balancer, Pick
 from calcifer.domain.breaker import UPSTREAM_FAULTS
 from calcifer.domain.chat import ChatRequest, Completion, PricedCompletion
 from calcifer.domain.directory import ProviderDirectory
@@ -55,6 +55,16 @@ async def _within(seconds: float | None, work: Awaitable[Completion]) -> Complet
         return await work
 
 
+def _judge(picked: Pick, *, ok: bool) -> None:
+    """Tell the deployment's breaker how the call went. A breaker judges a deployment by
+    distinct requests: a request's retries on the same deployment are not counted again (one
+    unlucky request must not open it), except the half-open trial, whose outcome always counts."""
+    if not (picked.first or picked.trial):
+        return
+    breaker = picked.state.breaker
+    (breaker.succeeded if ok else breaker.failed)(picked.trial)
+
+
 @dataclass(slots=True)
 class _Trail:
     """How one request goes: who it is for, the deadline it must keep, attempts so far."""
@@ -67,7 +77,7 @@ class _Trail:
         return None if self.deadline is None else self.deadline - time.monotonic()
 
 
-Attempt = Callable[[ChatRequest, ModelSpec, Provider, DeploymentState, _Trail], Awaitable[_T]]
+Attempt = Callable[[ChatRequest, ModelSpec, Provider, Pick, _Trail], Awaitable[_T]]
 
 
 class Gateway:
@@ -136,8 +146,8 @@ class Gateway:
         providers, excluded = self._eligible(request, model)
         tried: set[str] = set()
         for number in range(policy.attempts):
-            state = self._balancer.pick(model, tried, request.provider_hint, excluded)
-            if state is None:
+            picked = self._balancer.pick(model, tried, request.provider_hint, excluded)
+            if picked is None:
                 cooldown = self._balancer.cooldown(model, excluded)
                 raise DeploymentsUnavailable(
                     f"Every deployment of '{model.name}' is failing; retry in {cooldown:.0f} s",
@@ -146,15 +156,17 @@ class Gateway:
                 )
             trail.attempts += 1
             try:
-                return await attempt(request, model.on(state.deployment), providers[state.key], state, trail)
+                return await attempt(
+                    request, model.on(picked.deployment), providers[picked.state.key], picked, trail
+                )
             except UpstreamBusy:
                 # Our own connection cap: another deployment may have room; this one is not
                 # failing, so it is neither waited for again nor blamed.
-                tried.add(state.key)
+                tried.add(picked.state.key)
                 if not self._balancer.has_untried(model, tried, excluded):
                     raise
             except _UPSTREAM_FAULTS as error:
-                tried.add(state.key)
+                tried.add(picked.state.key)
                 if number + 1 >= policy.attempts:
                     raise
                 if not self._balancer.has_untried(model, tried, excluded):
@@ -195,9 +207,10 @@ class Gateway:
         request: ChatRequest,
         model: ModelSpec,
         provider: Provider,
-        state: DeploymentState,
+        picked: Pick,
         trail: _Trail,
     ) -> PricedCompletion:
+        state = picked.state
         call, record = self._start(request, model)
         state.in_flight += 1
         started = time.perf_counter()
@@ -207,16 +220,16 @@ class Gateway:
             error = UpstreamTimeout(
                 f"Provider '{provider.id}' did not answer within the request's deadline", provider=provider.id
             )
-            self._settle(state, error, record)
+            self._settle(picked, error, record)
             raise error from None
         except BaseException as exc:
-            self._settle(state, exc, record)
+            self._settle(picked, exc, record)
             raise
         finally:
             state.in_flight -= 1
         upstream_seconds = time.perf_counter() - started
         state.observe_latency(upstream_seconds)
-        state.breaker.succeeded()
+        _judge(picked, ok=True)
         cost = model.price.cost(completion.usage)
         record.succeeded(completion, completion.usage, cost)
         return PricedCompletion(
@@ -228,9 +241,10 @@ class Gateway:
         request: ChatRequest,
         model: ModelSpec,
         provider: Provider,
-        state: DeploymentState,
+        picked: Pick,
         trail: _Trail,
     ) -> PricedStream:
+        state = picked.state
         call, record = self._start(request, model)
         policy = self._providers.policy(provider.id)
         limits = StreamLimits(policy.first_byte_timeout, policy.idle_timeout, trail.deadline)
@@ -239,11 +253,11 @@ class Gateway:
         def finished(outcome: bool | None, time_to_first_chunk: float | None) -> None:
             state.in_flight -= 1
             if outcome is None:
-                state.breaker.release()
+                state.breaker.release(picked.trial)
                 return
             if time_to_first_chunk is not None:
                 state.observe_latency(time_to_first_chunk)
-            (state.breaker.succeeded if outcome else state.breaker.failed)()
+            _judge(picked, ok=outcome)
 
         stream = PricedStream(
             model, provider.stream(call), record, prompt_characters(request.messages), limits, finished
@@ -252,12 +266,12 @@ class Gateway:
         return stream
 
     @staticmethod
-    def _settle(state: DeploymentState, error: BaseException, record: CallRecord) -> None:
+    def _settle(picked: Pick, error: BaseException, record: CallRecord) -> None:
         record.failed(error, None, None)
         if isinstance(error, _UPSTREAM_FAULTS):
-            state.breaker.failed()
+            _judge(picked, ok=False)
         else:
-            state.breaker.release()
+            picked.state.breaker.release(picked.trial)
 
     def _provider_for(self, request: ChatRequest, model: ModelSpec) -> Provider:
         """The provider of this attempt, once its parameter table accepts the request."""

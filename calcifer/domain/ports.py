@@ -24,6 +24,9 @@ class BreakerFields(Protocol):
     opened_at: float
     """Monotonic time (the machine's clock, the same in every worker) the breaker last opened."""
     trial_in_flight: int
+    """1 while a half-open trial is out; only the request that took it clears it."""
+    trial_started: float
+    """When the trial was taken (a trial out for a whole cooldown is given up)."""
 
     @property
     def bucket_index(self) -> MutableSequence[int]:

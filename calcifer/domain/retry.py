@@ -10,11 +10,18 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from calcifer.errors import UpstreamError, UpstreamRateLimited, UpstreamTimeout, UpstreamUnavailable
+from calcifer.errors import (
+    UpstreamError,
+    UpstreamProtocolError,
+    UpstreamRateLimited,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
 
 __all__ = ["RetryPolicy"]
 
-_RETRYABLE = (UpstreamUnavailable, UpstreamTimeout, UpstreamRateLimited)
+_RETRYABLE = (UpstreamUnavailable, UpstreamTimeout, UpstreamRateLimited, UpstreamProtocolError)
+"""A malformed answer is retried like a dropped connection: the next one is usually fine."""
 
 
 @dataclass(frozen=True, slots=True)

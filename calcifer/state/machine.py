@@ -43,6 +43,7 @@ class _Slot(ctypes.Structure):
         ("failures_in_row", ctypes.c_int64),
         ("opened_at", ctypes.c_double),
         ("trial_in_flight", ctypes.c_int64),
+        ("trial_started", ctypes.c_double),
         ("bucket_index", ctypes.c_int64 * WINDOW_BUCKETS),
         ("bucket_calls", ctypes.c_int64 * WINDOW_BUCKETS),
         ("bucket_failures", ctypes.c_int64 * WINDOW_BUCKETS),

@@ -7,7 +7,7 @@ from collections import Counter
 from decimal import Decimal
 
 from calcifer.domain.balancing import Balancer
-from calcifer.domain.breaker import BreakerSettings, BreakerState, CircuitBreaker
+from calcifer.domain.breaker import Admission, BreakerSettings, BreakerState, CircuitBreaker
 from calcifer.domain.models import Deployment, ModelSpec
 from calcifer.domain.pricing import Price
 from calcifer.domain.retry import RetryPolicy
@@ -42,9 +42,10 @@ def test_breaker_opens_after_consecutive_failures_and_recovers_through_one_trial
     assert cb.cooldown_remaining() == 10
     clock.now += 10
     assert cb.available()
-    cb.acquire()
+    assert cb.acquire() is Admission.TRIAL
     assert cb.state is BreakerState.HALF_OPEN and not cb.available()  # one trial at a time
-    cb.succeeded()
+    assert not cb.acquire()
+    cb.succeeded(trial=True)
     assert cb.state is BreakerState.CLOSED
     assert changes == [
         (BreakerState.CLOSED, BreakerState.OPEN),
@@ -58,8 +59,8 @@ def test_failed_trial_opens_the_breaker_for_another_cooldown() -> None:
     cb = breaker(clock, consecutive_failures=1, cooldown_seconds=5)
     cb.failed()
     clock.now += 5
-    cb.acquire()
-    cb.failed()
+    assert cb.acquire() is Admission.TRIAL
+    cb.failed(trial=True)
     assert cb.state is BreakerState.OPEN and cb.cooldown_remaining() == 5
 
 
@@ -75,11 +76,12 @@ def test_old_calls_leave_the_window() -> None:
     clock = Clock()
     cb = breaker(clock, consecutive_failures=100, error_rate=0.5, min_calls=4, window_seconds=30)
     for _ in range(3):
-        cb.failed()
         cb.succeeded()
+        cb.failed()  # never more than half failed: it stays closed
+    assert cb.state is BreakerState.CLOSED
     clock.now += 31
-    cb.succeeded()
     cb.failed()
+    cb.failed()  # 5 of 8 had the old calls stayed; 2 calls are too few to judge
     assert cb.state is BreakerState.CLOSED
 
 
@@ -110,7 +112,7 @@ def test_retry_prefers_an_untried_deployment_and_skips_open_ones() -> None:
     assert balancer.pick(spec, {A.key}).deployment == B  # type: ignore[union-attr]
     for state in balancer.states(spec):
         if state.deployment == B:
-            for _ in range(5):
+            for _ in range(20):  # every one of the window's 20 requests failed
                 state.breaker.failed()
     assert all(balancer.pick(spec, set()).deployment == A for _ in range(50))  # type: ignore[union-attr]
 
@@ -118,7 +120,7 @@ def test_retry_prefers_an_untried_deployment_and_skips_open_ones() -> None:
 def test_all_open_means_no_pick_and_a_cooldown() -> None:
     spec = model(A)
     balancer = Balancer([spec])
-    for _ in range(5):
+    for _ in range(20):
         balancer.states(spec)[0].breaker.failed()
     assert balancer.pick(spec, set()) is None
     assert 29 < balancer.cooldown(spec) <= 30

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import multiprocessing
+import sys
 
-from calcifer.domain.breaker import BreakerSettings, BreakerState, CircuitBreaker
+from calcifer.domain.breaker import Admission, BreakerSettings, BreakerState, CircuitBreaker
 from calcifer.state.machine import BREAKER_SLOTS, MachineState
 
 SETTINGS = BreakerSettings(consecutive_failures=2, cooldown_seconds=60)
@@ -58,3 +59,32 @@ def test_a_worker_that_dies_holding_the_lock_does_not_stop_the_others() -> None:
     breaker.failed()
     breaker.failed()
     assert breaker.state is BreakerState.OPEN  # went on without the lock, after a short wait
+
+
+def _take_the_trial_and_die(machine: MachineState, identity: str, now: float) -> None:
+    breaker = CircuitBreaker(SETTINGS, clock=lambda: now, cell=machine.breakers().cell(identity))
+    sys.exit(0 if breaker.acquire() is Admission.TRIAL else 1)
+    # ends without a verdict, as a worker killed during its trial would
+
+
+def test_one_trial_for_all_workers_given_back_only_by_its_holder_and_given_up_after_a_cooldown() -> None:
+    machine = MachineState.create()
+    now = [0.0]
+    here = CircuitBreaker(SETTINGS, clock=lambda: now[0], cell=machine.breakers().cell("openai:gpt@a"))
+    here.failed()
+    here.failed()
+    now[0] = 60.0
+    other = multiprocessing.get_context("spawn").Process(
+        target=_take_the_trial_and_die, args=(machine, "openai:gpt@a", 60.0)
+    )
+    other.start()
+    other.join(timeout=30)
+    assert other.exitcode == 0  # the other worker took the trial
+    assert not here.acquire()  # so this one may not send a second
+    here.succeeded()  # a call sent before the breaker opened
+    here.release()
+    assert here.state is BreakerState.HALF_OPEN and not here.acquire()
+    now[0] = 120.0  # the trial had a whole cooldown to answer: given up
+    assert here.acquire() is Admission.TRIAL
+    here.succeeded(trial=True)
+    assert here.state is BreakerState.CLOSED
