@@ -28,6 +28,7 @@ from calcifer.http.hooks.pin_catalog import PinCatalog
 from calcifer.http.hooks.settle import Settle
 from calcifer.http.hooks.span import ServerSpan
 from calcifer.http.pipeline import Hook, Pipeline
+from calcifer.http.request import GatewayRequest
 from calcifer.http.routes import register_http
 from calcifer.runtime import Runtime
 from calcifer.runtime.process_scope import ProcessScope
@@ -67,7 +68,7 @@ def create_app(settings: Settings, catalog: Catalog | None = None) -> Sanic[Any,
     """A ready Sanic app; also the factory each worker process calls."""
     configure_logging(settings.logging)
     catalog = catalog or load_catalog(settings.catalog_path, settings.environment)
-    app = Sanic(APP_NAME, configure_logging=False)
+    app = Sanic(APP_NAME, configure_logging=False, request_class=GatewayRequest)
     _configure_server(app, settings)
     app.ctx.master_key = settings.master_key
     app.ctx.open_sinks = set()

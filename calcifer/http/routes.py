@@ -6,6 +6,7 @@ from typing import Any
 
 from loguru import logger
 from sanic import Request, Sanic
+from sanic.exceptions import PayloadTooLarge
 from sanic.handlers import ErrorHandler
 from sanic.response import BaseHTTPResponse, HTTPResponse
 
@@ -14,11 +15,12 @@ from calcifer.http.api.completions import completions
 from calcifer.http.api.health import health
 from calcifer.http.api.models import list_models, retrieve_model
 from calcifer.http.api.openai_chat import chat_completions
-from calcifer.http.errors import http_error
+from calcifer.http.errors import RequestHeadTooLarge, http_error
 from calcifer.http.hooks.cors import Cors
 from calcifer.http.hooks.request_id import RequestId
 from calcifer.http.jsonio import json_response
 from calcifer.http.pipeline import Handler, Pipeline
+from calcifer.http.request import is_stand_in
 
 __all__ = ["JsonErrorHandler", "register_http"]
 
@@ -60,6 +62,9 @@ class JsonErrorHandler(ErrorHandler):
 
     def default(self, request: Request, exception: Exception) -> HTTPResponse:
         request_id = getattr(request.ctx, "request_id", None) if request is not None else None
+        if isinstance(exception, PayloadTooLarge) and is_stand_in(request):
+            # Sanic stopped reading the head, not the body: that is a 431, not a 413.
+            exception = RequestHeadTooLarge()
         status, body, headers = http_error(exception, request_id)
         if status >= 500:
             logger.opt(exception=exception).bind(request_id=request_id).error("unhandled error")

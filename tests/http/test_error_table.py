@@ -56,3 +56,40 @@ def test_every_calcifer_error_class_has_a_row_or_inherits_one() -> None:
     for cls in classes:
         assert any(base in ERROR_TABLE for base in cls.__mro__)
     assert ERROR_TABLE[errors.CalciferError].status == 500
+
+
+@pytest.mark.parametrize(
+    ("error", "status", "code"),
+    [
+        (sanic_exceptions.ExpectationFailed("Unknown Expect: magic"), 417, "expectation_failed"),
+        (sanic_exceptions.URITooLong("long"), 414, "uri_too_long"),
+        (sanic_exceptions.RangeNotSatisfiable("range"), 416, "range_not_satisfiable"),
+        (sanic_exceptions.SanicException("teapot", status_code=418), 418, "invalid_request"),
+        (sanic_exceptions.ServerError("ours"), 500, "internal_error"),
+    ],
+)
+def test_a_sanic_error_without_a_row_keeps_sanics_status(
+    error: BaseException, status: int, code: str
+) -> None:
+    got_status, body, headers = http_error(error, "req-1")
+    assert (got_status, body["error"]["code"]) == (status, code)
+    assert (headers.get("x-should-retry") == "false") == (status < 500)
+
+
+@pytest.mark.parametrize(
+    ("error", "should_retry"),
+    [
+        (errors.ProviderNotConfigured("no key"), "false"),
+        (errors.UnsupportedFeature("no tools"), "false"),
+        (errors.ModelNotFound("gpt-9"), "false"),
+        (errors.InvalidRequest("bad"), "false"),
+        (errors.UpstreamAuthFailed("key", provider="p", status=401), "false"),
+        (errors.UpstreamRateLimited("slow", provider="p", retry_after=None), None),
+        (errors.UpstreamUnavailable("down", provider="p", status=503), None),
+        (errors.DeploymentsUnavailable("all open", provider="p", retry_after=1), None),
+        (sanic_exceptions.RequestTimeout("slow client"), None),
+        (RuntimeError("bug"), None),
+    ],
+)
+def test_errors_a_retry_cannot_fix_say_so(error: BaseException, should_retry: str | None) -> None:
+    assert http_error(error)[2].get("x-should-retry") == should_retry

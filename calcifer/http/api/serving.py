@@ -32,7 +32,7 @@ SendStream = Callable[[SseSink, PricedStream, ChatRequest], Awaitable[None]]
 async def serve_chat(
     request: Request, scope: RequestScope, parse: Parse, body_of: BodyOf, send_stream: SendStream
 ) -> HTTPResponse | None:
-    chat = parse(loads_object(request.body), request.headers.get(PROVIDER_HEADER))
+    chat = parse(loads_object(request.body), _provider_hint(request.headers.get(PROVIDER_HEADER)))
     deadline = _deadline(request.headers.get(DEADLINE_HEADER))
     scope.stream, scope.metadata = chat.stream, chat.metadata
     gateway = scope.serving.gateway
@@ -55,6 +55,14 @@ async def serve_chat(
     headers[COST_HEADER] = format_usd(priced.cost)
     encoded = dumps(body_of(priced))  # before measuring: encoding is the gateway's time too
     return raw(encoded, headers=headers | scope.overhead_header(), content_type="application/json")
+
+
+def _provider_hint(header: str | None) -> str | None:
+    """`X-Provider`: a provider id is printable ASCII; other bytes would reach the error
+    message and could not be written as JSON (undecodable bytes arrive as surrogates)."""
+    if header is not None and not (header.isascii() and header.isprintable()):
+        raise InvalidRequest(f"{PROVIDER_HEADER} must be a provider id", param=PROVIDER_HEADER)
+    return header
 
 
 def _deadline(header: str | None) -> float | None:
