@@ -30,7 +30,15 @@ def configure_logging(settings: LoggingSettings) -> None:
         logger.add(_json_sink, level=level, enqueue=False)
         logger.configure(patcher=None)
     else:
-        logger.add(sys.stderr, level=level, format=_HUMAN_FORMAT, colorize=sys.stderr.isatty())
+        # No variable values in tracebacks (`diagnose`): they would write prompts and keys to the log.
+        logger.add(
+            sys.stderr,
+            level=level,
+            format=_HUMAN_FORMAT,
+            colorize=sys.stderr.isatty(),
+            backtrace=False,
+            diagnose=False,
+        )
         # Only the human format shows the extra fields inline; JSON lines write them as keys.
         logger.configure(patcher=_flatten_extra)
     logging.basicConfig(handlers=[_InterceptHandler()], level=logging.WARNING, force=True)
