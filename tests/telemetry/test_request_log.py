@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 
 import orjson
 import pytest
 from loguru import logger
 
+from calcifer.domain.usage import Usage
+from calcifer.http.hooks.log_line import LogLine
+from calcifer.http.scope import RequestScope
 from calcifer.settings import LoggingSettings
 from calcifer.telemetry.logging import configure_logging
 from calcifer.telemetry.request_log import LOGGER_NAME, MAX_FIELD_CHARS, RequestLog
@@ -88,3 +92,16 @@ def test_a_huge_field_contributes_a_bounded_marked_part_of_the_line(
     line = capsys.readouterr().err.strip()
     assert len(line) < 3 * MAX_FIELD_CHARS + 500
     assert line.count("truncated") == 2
+
+
+@pytest.mark.parametrize(("cost", "written"), [("4.5E-7", "0.00000045"), ("0.000", "0"), ("1.2300", "1.23")])
+def test_the_request_line_writes_cost_as_plain_decimal_text(
+    capsys: pytest.CaptureFixture[str], cost: str, written: str
+) -> None:
+    settings = LoggingSettings(level="INFO", format="json")
+    scope = RequestScope(request_id="r-1", route="chat")
+    scope.priced(Usage(input_tokens=10**20, output_tokens=1), Decimal(cost), 0.0)
+    LogLine(RequestLog(settings)).exit(scope)
+    line = orjson.loads(capsys.readouterr().err)
+    assert line["cost"] == written
+    assert line["prompt_tokens"] == str(10**20)
