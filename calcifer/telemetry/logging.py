@@ -67,7 +67,20 @@ def _json_sink(message: Message) -> None:
         line["traceback"] = "".join(
             traceback.format_exception(failure.type, failure.value, failure.traceback)
         )
-    sys.stderr.write(orjson.dumps(line, default=str).decode() + "\n")
+    try:
+        text = orjson.dumps(line, default=str).decode()
+    except Exception:  # noqa: BLE001 - an integer beyond 64 bits, a value without text: still a line
+        text = orjson.dumps({key: _plain(value) for key, value in line.items()}).decode()
+    sys.stderr.write(text + "\n")
+
+
+def _plain(value: Any) -> Any:
+    if value is None or isinstance(value, str | bool | float):
+        return value
+    try:
+        return str(value)
+    except Exception:  # noqa: BLE001
+        return f"<{type(value).__name__} without text>"
 
 
 class _InterceptHandler(logging.Handler):

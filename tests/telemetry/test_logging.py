@@ -58,3 +58,12 @@ def test_human_tracebacks_show_no_variable_values(capsys: pytest.CaptureFixture[
     err = capsys.readouterr().err
     assert "ValueError: bad request" in err
     assert "my secret prompt" not in err
+
+
+def test_a_json_line_with_an_integer_beyond_64_bits_is_still_written(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    configure_logging(LoggingSettings(level="INFO", format="json"))
+    logger.bind(tokens=10**20).info("usage")
+    record = orjson.loads(capsys.readouterr().err.strip())
+    assert (record["message"], record["tokens"]) == ("usage", str(10**20))
