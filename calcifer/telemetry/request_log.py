@@ -119,9 +119,10 @@ def _json_value(value: Any) -> Any:
     if isinstance(value, str):
         return _bounded(value)
     try:
-        return _bounded(orjson.dumps(value, default=str).decode())
+        text = orjson.dumps(value, default=str).decode()
     except Exception:  # noqa: BLE001 - as text, then
         return _bounded(_text(value))
+    return value if len(text) <= MAX_FIELD_CHARS else _bounded(text)  # an object stays one when it can
 
 
 def _text(value: Any) -> str:

@@ -105,3 +105,12 @@ def test_the_request_line_writes_cost_as_plain_decimal_text(
     line = orjson.loads(capsys.readouterr().err)
     assert line["cost"] == written
     assert line["prompt_tokens"] == str(10**20)
+
+
+def test_a_small_object_stays_an_object_on_a_long_json_line(capsys: pytest.CaptureFixture[str]) -> None:
+    RequestLog(LoggingSettings(level="INFO", format="json")).write(
+        "INFO", {"request_id": "r-1", "metadata": {"team": "search"}, "model": "m" * 5000}
+    )
+    line = orjson.loads(capsys.readouterr().err)
+    assert line["metadata"] == {"team": "search"}
+    assert line["model"].endswith("(truncated, 5000 characters)")
