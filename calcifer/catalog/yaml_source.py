@@ -36,6 +36,9 @@ class SourceDocument:
     value_marks: dict[JsonPath, tuple[int, int]] = field(default_factory=dict)
     key_marks: dict[JsonPath, tuple[int, int]] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+    environment_values: dict[str, str] = field(default_factory=dict)
+    """Each value taken from the environment → the `${VAR}` it came from; a problem names
+    the variable, never its value (which may be a key)."""
 
     def problem(self, path: JsonPath, message: str, *, at_key: bool = False) -> Problem:
         """A problem located at `path` (its key when `at_key`), or its nearest known parent."""
@@ -44,7 +47,17 @@ class SourceDocument:
         while probe and probe not in marks and probe not in self.value_marks:
             probe = probe[:-1]
         line, column = marks.get(probe) or self.value_marks.get(probe, (1, 1))
-        return Problem(self.file, line, column, format_path(path), message)
+        return Problem(self.file, line, column, format_path(path), self._without_environment_values(message))
+
+    def _without_environment_values(self, message: str) -> str:
+        # Longest first, so that a value containing another is replaced whole. A short value
+        # (`60`) is replaced only where it is quoted: bare, it could be part of any number.
+        for value in sorted(self.environment_values, key=len, reverse=True):
+            reference = self.environment_values[value]
+            message = message.replace(repr(value), reference)
+            if len(value) >= 4:
+                message = message.replace(repr(value)[1:-1], reference)
+        return message
 
 
 def format_path(path: JsonPath) -> str:
@@ -138,6 +151,7 @@ class _Builder:
             name, default = match.group(1), match.group(2)
             value = self._environ.get(name, "")
             if value:
+                self._document.environment_values[value] = f"${{{name}}}"
                 return value
             if default is not None:
                 return default

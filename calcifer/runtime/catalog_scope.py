@@ -7,11 +7,14 @@ new one meanwhile; a replaced scope hands its adapters back once its last reques
 from __future__ import annotations
 
 import asyncio
+import base64
+from collections.abc import Iterator
 
 from calcifer.catalog import Catalog
 from calcifer.domain.balancing import Balancer
 from calcifer.domain.gateway import Gateway
 from calcifer.domain.models import Deployment
+from calcifer.domain.redaction import RedactingObserver, Redactor
 from calcifer.domain.routing import ModelRouter
 from calcifer.http.api.models import ModelListing
 from calcifer.providers.registry import build_directory, unavailable_providers
@@ -34,7 +37,10 @@ class CatalogScope:
             identity=lambda deployment: deployment_identity(catalog, deployment),
         )
         kinds = {pid: config.kind for pid, config in catalog.providers.items()}
-        observer = SpanObserver(process.tracer, kinds, records_spans(process.settings.telemetry))
+        observer = RedactingObserver(
+            SpanObserver(process.tracer, kinds, records_spans(process.settings.telemetry)),
+            Redactor(known_secrets(catalog, process.settings.master_key)),
+        )
         self.listing = ModelListing(catalog.models.values())
         unavailable = unavailable_providers(catalog)
         usable = [provider_id for provider_id in catalog.providers if provider_id not in unavailable]
@@ -77,3 +83,18 @@ def deployment_identity(catalog: Catalog, deployment: Deployment) -> str:
     config = catalog.providers[deployment.provider_id]
     endpoint = f"{config.kind}|{config.base_url or ''}|{config.api_version or ''}"
     return f"{deployment.key}@{endpoint}"
+
+
+def known_secrets(catalog: Catalog, master_key: str | None) -> Iterator[str]:
+    """Every credential the catalog resolved, and the master key: none may leave in error text."""
+    if master_key:
+        yield master_key
+    for config in catalog.providers.values():
+        if config.api_key is not None:
+            yield config.api_key.reveal()
+        proxy = config.proxy
+        if proxy is not None and proxy.password is not None and proxy.password.reveal():
+            password = proxy.password.reveal()
+            yield password
+            # what a proxy that echoes `Proxy-Authorization: Basic ...` would show
+            yield base64.b64encode(f"{proxy.user or ''}:{password}".encode()).decode()

@@ -30,7 +30,15 @@ def configure_logging(settings: LoggingSettings) -> None:
         logger.add(_json_sink, level=level, enqueue=False)
         logger.configure(patcher=None)
     else:
-        logger.add(sys.stderr, level=level, format=_HUMAN_FORMAT, colorize=sys.stderr.isatty())
+        # No variable values in tracebacks (`diagnose`): they would write prompts and keys to the log.
+        logger.add(
+            sys.stderr,
+            level=level,
+            format=_HUMAN_FORMAT,
+            colorize=sys.stderr.isatty(),
+            backtrace=False,
+            diagnose=False,
+        )
         # Only the human format shows the extra fields inline; JSON lines write them as keys.
         logger.configure(patcher=_flatten_extra)
     logging.basicConfig(handlers=[_InterceptHandler()], level=logging.WARNING, force=True)
@@ -59,7 +67,20 @@ def _json_sink(message: Message) -> None:
         line["traceback"] = "".join(
             traceback.format_exception(failure.type, failure.value, failure.traceback)
         )
-    sys.stderr.write(orjson.dumps(line, default=str).decode() + "\n")
+    try:
+        text = orjson.dumps(line, default=str).decode()
+    except Exception:  # noqa: BLE001 - an integer beyond 64 bits, a value without text: still a line
+        text = orjson.dumps({key: _plain(value) for key, value in line.items()}).decode()
+    sys.stderr.write(text + "\n")
+
+
+def _plain(value: Any) -> Any:
+    if value is None or isinstance(value, str | bool | float):
+        return value
+    try:
+        return str(value)
+    except Exception:  # noqa: BLE001
+        return f"<{type(value).__name__} without text>"
 
 
 class _InterceptHandler(logging.Handler):

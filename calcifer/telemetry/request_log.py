@@ -22,13 +22,15 @@ import orjson
 
 from calcifer.settings import LoggingSettings
 
-__all__ = ["RequestLog"]
+__all__ = ["MAX_FIELD_CHARS", "RequestLog"]
 
 LOGGER_NAME = "calcifer.http.hooks.log_line"
 MESSAGE = "request"
 _LEVELS = {"TRACE": 5, "DEBUG": 10, "INFO": 20, "SUCCESS": 25, "WARNING": 30, "ERROR": 40, "CRITICAL": 50}
 _COLORS = {"INFO": "\x1b[1m", "WARNING": "\x1b[33m\x1b[1m", "ERROR": "\x1b[31m\x1b[1m"}
 _GREEN, _CYAN, _RESET = "\x1b[32m", "\x1b[36m", "\x1b[0m"
+MAX_FIELD_CHARS = 2048
+"""The most one field's text adds to a line: a client's `metadata` must not flood the log."""
 
 
 class RequestLog:
@@ -65,7 +67,14 @@ class RequestLog:
 
     def _human_line(self, when: float, level: str, fields: Mapping[str, Any], colors: bool) -> str:
         stamp = self._timestamp(when)
-        extra = "".join(f" {key}={value}" for key, value in fields.items() if value is not None)
+        try:
+            extra = "".join(f" {key}={value}" for key, value in fields.items() if value is not None)
+        except Exception:  # noqa: BLE001 - a value that cannot be written must not lose the line
+            extra = ""
+        if not extra or len(extra) > MAX_FIELD_CHARS:  # the slow path: only for odd lines
+            extra = "".join(
+                f" {key}={_bounded(_text(value))}" for key, value in fields.items() if value is not None
+            )
         if colors:
             color = _COLORS.get(level, "")
             return (
@@ -83,7 +92,13 @@ class RequestLog:
             "message": MESSAGE,
         }
         line.update((key, value) for key, value in fields.items() if value is not None)
-        return orjson.dumps(line, default=str).decode() + "\n"
+        try:
+            text = orjson.dumps(line, default=str).decode()
+        except Exception:  # noqa: BLE001 - an integer beyond 64 bits, a value with no text
+            text = ""
+        if not text or len(text) > MAX_FIELD_CHARS:  # the slow path: only for odd lines
+            text = orjson.dumps({key: _json_value(value) for key, value in line.items()}).decode()
+        return text + "\n"
 
     def _timestamp(self, when: float) -> str:
         """`YYYY-MM-DD HH:mm:ss.SSS` in local time, as loguru writes it; the seconds part is
@@ -93,3 +108,31 @@ class RequestLog:
             self._second = second
             self._second_text = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(second))
         return f"{self._second_text}.{int((when - second) * 1000):03d}"
+
+
+def _json_value(value: Any) -> Any:
+    """`value` as a JSON line carries it: a number orjson can write, or bounded text."""
+    if value is None or isinstance(value, bool | float):
+        return value
+    if isinstance(value, int):
+        return value if -(2**63) <= value < 2**64 else str(value)
+    if isinstance(value, str):
+        return _bounded(value)
+    try:
+        text = orjson.dumps(value, default=str).decode()
+    except Exception:  # noqa: BLE001 - as text, then
+        return _bounded(_text(value))
+    return value if len(text) <= MAX_FIELD_CHARS else _bounded(text)  # an object stays one when it can
+
+
+def _text(value: Any) -> str:
+    try:
+        return str(value)
+    except Exception:  # noqa: BLE001 - a value whose __str__ fails still gets a line
+        return f"<{type(value).__name__} without text>"
+
+
+def _bounded(text: str) -> str:
+    if len(text) <= MAX_FIELD_CHARS:
+        return text
+    return f"{text[:MAX_FIELD_CHARS]}...(truncated, {len(text)} characters)"

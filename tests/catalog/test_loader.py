@@ -188,3 +188,14 @@ def test_a_ca_bundle_is_found_beside_its_catalog_file_and_checked_to_hold_certif
     CertificateAuthority(tmp_path).write_pem(tmp_path / "certs" / "internal.pem")
     provider = load_catalog(tmp_path, {}).providers["echo"]
     assert provider.ca_bundle == tmp_path / "certs" / "internal.pem"
+
+
+def test_a_problem_with_an_environment_value_names_the_variable_never_its_value(tmp_path: Path) -> None:
+    text = GOOD.replace("    kind: echo\n", "    kind: echo\n    timeout: ${OPENAI_API_KEY}\n")
+    text += "  other:\n    provider: echo\n    aliases: ['${ALIAS}', '${ALIAS}']\n"
+    text += "    pricing: {input: 1, output: 1}\n"
+    secret = "sk-live-0123456789abcdef"
+    problems = problems_of(tmp_path, {"a.yaml": text}, {"OPENAI_API_KEY": secret, "ALIAS": "sk-alias-secret"})
+    assert problems, "the catalog has mistakes"
+    assert not [p for p in problems if secret in p or "sk-alias-secret" in p], problems
+    assert any("${OPENAI_API_KEY}" in p and "providers.echo.timeout" in p for p in problems), problems

@@ -42,3 +42,28 @@ def test_json_lines_name_an_errors_type_and_where_it_was_raised(capsys: pytest.C
     record = orjson.loads(capsys.readouterr().err.strip())
     assert record["exception"] == "LookupError: "
     assert "in broken" in record["traceback"]
+
+
+def test_human_tracebacks_show_no_variable_values(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging(LoggingSettings(level="INFO", format="human"))
+
+    def broken(prompt: str) -> None:
+        raise ValueError("bad request")
+
+    prompt = " ".join(["my", "secret", "prompt"])
+    try:
+        broken(prompt)
+    except ValueError:
+        logger.exception("unhandled error")
+    err = capsys.readouterr().err
+    assert "ValueError: bad request" in err
+    assert "my secret prompt" not in err
+
+
+def test_a_json_line_with_an_integer_beyond_64_bits_is_still_written(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    configure_logging(LoggingSettings(level="INFO", format="json"))
+    logger.bind(tokens=10**20).info("usage")
+    record = orjson.loads(capsys.readouterr().err.strip())
+    assert (record["message"], record["tokens"]) == ("usage", str(10**20))

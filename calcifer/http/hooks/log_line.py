@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from calcifer.domain.pricing import format_usd
 from calcifer.http.scope import RequestScope
 from calcifer.telemetry.request_log import RequestLog
 
@@ -27,7 +28,7 @@ class LogLine:
                 "stream": scope.stream or None,
                 "prompt_tokens": usage.prompt_tokens if usage else None,
                 "completion_tokens": usage.completion_tokens if usage else None,
-                "cost": str(scope.cost) if scope.cost is not None else None,
+                "cost": format_usd(scope.cost) if scope.cost is not None else None,
                 "latency_ms": round(scope.latency_ms(), 2),
                 "overhead_ms": round(scope.overhead_ms(), 3),
                 "error": scope.error,
