@@ -49,7 +49,7 @@ class GoogleProvider:
         self._opened.close_current_task()  # read in full already; only forget them
         reader = ResponseReader(call.model.upstream_model)
         reader.read(response)
-        return reader.completion()
+        return reader.completion(call)
 
     async def stream(self, call: UpstreamCall) -> AsyncIterator[Chunk]:
         contents, config = sdk_request(call)
@@ -69,7 +69,9 @@ class GoogleProvider:
                     yield reader.chunk(delta, finish)
         finally:
             await responses.aclose()
-        yield wire.usage_chunk(reader.envelope, reader.usage())
+        usage = reader.usage()
+        if usage is not None:  # else the gateway prices the stream on an estimate
+            yield wire.usage_chunk(reader.envelope, usage)
 
     async def _responses(
         self, model: str, contents: list[types.Content], config: types.GenerateContentConfig
