@@ -28,7 +28,14 @@ from calcifer.errors import CatalogError, Problem
 __all__ = ["catalog_files", "load_catalog", "schema"]
 
 _PROVIDER_DEFAULTS = {"timeout": 60.0, "max_retries": 2}
-_TRANSPORT_KEYS = ("transport", "max_connections", "max_response_bytes", "max_event_bytes")
+_TRANSPORT_KEYS = (
+    "transport",
+    "max_connections",
+    "max_response_bytes",
+    "max_event_bytes",
+    "max_stream_seconds",
+    "max_stream_bytes",
+)
 _NOT_FOR_KIND = {
     # echo makes no upstream call: a transport setting there would do nothing
     "echo": {key: "an echo provider makes no upstream calls" for key in _TRANSPORT_KEYS},
@@ -38,6 +45,7 @@ _NOT_FOR_KIND = {
         "only 'aiohttp' is accepted here",
         "max_response_bytes": "not applied to a google provider: the google-genai SDK reads the answers",
         "max_event_bytes": "not applied to a google provider: the google-genai SDK reads the stream",
+        "max_stream_bytes": "not applied to a google provider: the google-genai SDK reads the stream",
     },
 }
 
@@ -212,6 +220,8 @@ class _Builder:
             max_connections=int(raw.get("max_connections", defaults.max_connections)),
             max_response_bytes=int(raw.get("max_response_bytes", defaults.max_response_bytes)),
             max_event_bytes=int(raw.get("max_event_bytes", defaults.max_event_bytes)),
+            max_stream_seconds=float(raw.get("max_stream_seconds", defaults.max_stream_seconds)),
+            max_stream_bytes=int(raw.get("max_stream_bytes", defaults.max_stream_bytes)),
             description=raw.get("description", ""),
         )
 

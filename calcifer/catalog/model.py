@@ -92,6 +92,10 @@ class ProviderConfig:
     """Largest non-streamed answer body accepted (decompressed)."""
     max_event_bytes: int = 8 * 1024 * 1024
     """Largest single server-sent event of a stream accepted."""
+    max_stream_seconds: float = 600.0
+    """Longest a stream may last, from the request to its end; then it ends with an error."""
+    max_stream_bytes: int = 256 * 1024 * 1024
+    """Most bytes a stream may bring; then it ends with an error."""
     description: str = ""
 
     @property

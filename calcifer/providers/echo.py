@@ -1,18 +1,21 @@
 """The `echo` provider: answers with the conversation it was sent, offline and free of keys.
 
 Kept from the seeds for development and tests: each message comes back as a
-`[role]: content` line, tokens are counted in words, and streams go word by word.
-A `max_tokens` limit cuts the echo short with finish reason `length`. Sampling and
+`[role]: content` line, tokens are counted in words, and streams go word by word for the
+first words, then in pieces of a few kilobytes. A `max_tokens` limit, or else the model's
+`max_output_tokens`, cuts the echo short with finish reason `length`: one large request
+must not become a stream of a million tiny events. Sampling and
 similar settings are accepted and change nothing (an echo is deterministic); what would
 change the answer's shape (tools, images, JSON modes, several choices...) is refused.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 from calcifer.catalog.model import ProviderConfig
 from calcifer.domain.chat import Chunk, Completion
@@ -34,6 +37,11 @@ from calcifer.transport.registry import Transports
 __all__ = ["PARAMETERS", "EchoProvider"]
 
 _WORD = re.compile(r"\S+\s*")
+_WORDS_ONE_BY_ONE = 32
+"""Streamed word by word, so a short echo looks like a model typing (and the seed's
+`Test message` comes as `[user]: `, `Test `, `message`)."""
+_PIECE_CHARACTERS = 4096
+"""The rest of a long echo, streamed in pieces of this size."""
 
 _NO_EFFECT = translated("no effect: an echo is deterministic and offline")
 _SHAPED: dict[str, ParameterRule] = {
@@ -43,7 +51,7 @@ _SHAPED: dict[str, ParameterRule] = {
     "model": translated("the catalog's `upstream_model`, named in the answer"),
     "max_tokens": translated("cuts the echo after that many words (finish reason length)"),
     "max_completion_tokens": translated("cuts the echo after that many words (finish reason length)"),
-    "stream": translated("the echo streamed word by word"),
+    "stream": translated("the echo streamed word by word, then in pieces of 4 kB"),
     "stream_options": translated("honoured by the gateway"),
     "metadata": translated("kept by the gateway (recorded with the request)"),
     "tools": refused("the echo calls no tools"),
@@ -99,8 +107,8 @@ class EchoProvider:
         reply = _Reply.of(call)
         envelope = wire.chunk_envelope(reply.id, reply.model, reply.created)
         yield wire.delta_chunk(envelope, {"role": "assistant", "content": ""})
-        for word in _WORD.findall(reply.text):
-            yield wire.delta_chunk(envelope, {"content": word})
+        for piece in _pieces(reply.text):
+            yield wire.delta_chunk(envelope, {"content": piece})
         yield wire.delta_chunk(envelope, {}, reply.finish_reason)
         yield wire.usage_chunk(envelope, reply.usage, wire.usage_totals(reply.usage))
 
@@ -110,7 +118,11 @@ class EchoProvider:
 
 class _Reply:
     def __init__(self, call: UpstreamCall, lines: list[str], prompt_words: int) -> None:
-        limit = call.request.body.get("max_tokens") or call.request.body.get("max_completion_tokens")
+        limit = (
+            call.request.body.get("max_tokens")
+            or call.request.body.get("max_completion_tokens")
+            or call.model.max_output_tokens
+        )
         self.model = call.model.upstream_model
         self.id = f"chatcmpl-echo-{uuid.uuid4().hex}"
         self.created = int(time.time())
@@ -135,13 +147,24 @@ def _text_of(content: object) -> str:
     return ""
 
 
+def _pieces(text: str) -> Iterator[str]:
+    words = _WORD.finditer(text)
+    end = 0
+    for word in itertools.islice(words, _WORDS_ONE_BY_ONE):
+        end = word.end()
+        yield word.group()
+    for start in range(end, len(text), _PIECE_CHARACTERS):
+        yield text[start : start + _PIECE_CHARACTERS]
+
+
 def _truncate(text: str, limit: int | None) -> tuple[str, str]:
     """Cut the echo after `limit` content words (role tags are free), as a model would stop."""
     if limit is None:
         return text, wire.STOP
     kept: list[str] = []
     words = 0
-    for piece in _WORD.findall(text):
+    for match in _WORD.finditer(text):  # not findall: a long echo cut short is not split whole
+        piece = match.group()
         is_tag = piece.startswith("[") and piece.rstrip().endswith("]:")
         if not is_tag:
             if words == limit:

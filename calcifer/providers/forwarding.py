@@ -11,6 +11,7 @@ through this module. Transport failures become Calcifer errors here, in one plac
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncGenerator, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Protocol
@@ -96,6 +97,8 @@ class Forwarder:
         self._transport = transport
         self._status_error = status_error
         self._max_event_bytes = transport.limits.max_event_bytes
+        self._max_stream_seconds = config.max_stream_seconds
+        self._max_stream_bytes = config.max_stream_bytes
 
     async def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> bytes:
         """The body of a successful answer; an error status raises its Calcifer error."""
@@ -128,7 +131,11 @@ class Forwarder:
                         self._provider, answer.status, await answer.read(), answer.headers
                     )
                 events = SseSplitter(self._max_event_bytes)
+                ends, size = time.monotonic() + self._max_stream_seconds, 0
                 while not events.done and (piece := await answer.next_piece()) is not None:
+                    size += len(piece)
+                    if size > self._max_stream_bytes or time.monotonic() > ends:
+                        raise self._too_long(size)
                     if batch := events.feed(piece):
                         yield batch
                 if not events.done and (tail := events.end()):
@@ -139,6 +146,18 @@ class Forwarder:
                     answer.release()
                 else:
                     answer.close()
+
+    def _too_long(self, size: int) -> UpstreamError:
+        """A never-ending stream is cut: by its length in time, or in bytes."""
+        if size > self._max_stream_bytes:
+            return UpstreamProtocolError(
+                f"Provider '{self._provider}' sent a stream over {self._max_stream_bytes} bytes",
+                provider=self._provider,
+            )
+        return UpstreamTimeout(
+            f"Provider '{self._provider}' streamed for longer than {self._max_stream_seconds:g} s",
+            provider=self._provider,
+        )
 
     async def aclose(self) -> None:
         """Nothing of its own to close: the transport outlives the adapters using it."""

@@ -48,6 +48,7 @@ from calcifer.errors import (
 from calcifer.formats import openai_chat as wire
 from calcifer.providers.forwarding import Forwarder, sdk_headers
 from calcifer.providers.upstream_errors import ErrorRow, ErrorTable, VendorError, json_object, unreadable
+from calcifer.providers.usage_reading import read_usage, tokens
 from calcifer.transport.registry import Transports
 
 __all__ = ["ERROR_TABLE", "PARAMETERS", "OpenAIProvider", "usage_from_openai"]
@@ -128,14 +129,13 @@ def _upstream_body(call: UpstreamCall, *, stream: bool) -> dict[str, Any]:
 
 
 def usage_from_openai(usage: Mapping[str, Any]) -> Usage:
-    prompt = int(usage.get("prompt_tokens") or 0)
-    completion = int(usage.get("completion_tokens") or 0)
-    cached = int(
-        (usage.get("prompt_tokens_details") or {}).get("cached_tokens")
-        or usage.get("prompt_cache_hit_tokens")  # DeepSeek's name for the same count
-        or 0
+    """OpenAI's usage in our buckets; `UnreadableUsage` when a count is not a count."""
+    prompt = tokens(usage, "prompt_tokens")
+    completion = tokens(usage, "completion_tokens")
+    cached = tokens(usage, "prompt_tokens_details", "cached_tokens") or tokens(
+        usage, "prompt_cache_hit_tokens"  # DeepSeek's name for the same count
     )
-    reasoning = int((usage.get("completion_tokens_details") or {}).get("reasoning_tokens") or 0)
+    reasoning = tokens(usage, "completion_tokens_details", "reasoning_tokens")
     return Usage(
         input_tokens=prompt - cached,
         cache_read_tokens=cached,
@@ -144,13 +144,18 @@ def usage_from_openai(usage: Mapping[str, Any]) -> Usage:
     )
 
 
-def _usage_or_estimate(data: Mapping[str, Any], call: UpstreamCall) -> Usage:
-    usage = data.get("usage")
-    if isinstance(usage, dict):
-        return usage_from_openai(usage)
+def _usage_or_estimate(data: dict[str, Any], call: UpstreamCall) -> Usage:
+    """The answer's usage; an estimate when it has none readable, which then replaces the
+    upstream's unreadable one in the body too."""
+    usage = read_usage(usage_from_openai, data.get("usage"))
+    if usage is not None:
+        return usage
     prompt = "".join(str(m.get("content") or "") for m in call.request.messages)
     answer = "".join(str((c.get("message") or {}).get("content") or "") for c in data["choices"])
-    return Usage(input_tokens=estimate_tokens(prompt), output_tokens=estimate_tokens(answer), estimated=True)
+    usage = Usage(input_tokens=estimate_tokens(prompt), output_tokens=estimate_tokens(answer), estimated=True)
+    if "usage" in data:
+        data["usage"] = wire.usage_body(usage)
+    return usage
 
 
 def _stream_error(provider: str, error: object) -> UpstreamError:
@@ -241,5 +246,9 @@ class OpenAIProvider:
         data = json_object(self._id, payload, "a stream event")
         if "error" in data:
             raise _stream_error(self._id, data["error"])
-        usage = data.get("usage")
-        return wire.read_chunk(data, payload, usage_from_openai(usage) if usage else None)
+        if not data.get("usage"):
+            return wire.read_chunk(data, payload)
+        usage = read_usage(usage_from_openai, data["usage"])
+        if usage is None:  # not passed on: the gateway prices the stream on an estimate
+            return wire.read_chunk({**data, "usage": None})
+        return wire.read_chunk(data, payload, usage)

@@ -20,18 +20,28 @@ class SseSplitter:
     cap, a stream that never sends its blank line would grow the buffer without end.
     """
 
-    __slots__ = ("_buffer", "_max_event_bytes", "done")
+    __slots__ = ("_carry", "_ends_with_newline", "_max_event_bytes", "_pending", "_pending_bytes", "done")
 
     def __init__(self, max_event_bytes: int = DEFAULT_LIMITS.max_event_bytes) -> None:
-        self._buffer = b""
+        # The unfinished event is kept as a list of pieces and joined only once a piece
+        # completes it: re-joining it per piece would make a long event quadratic.
+        self._pending: list[bytes] = []
+        self._pending_bytes = 0
+        self._ends_with_newline = False
+        self._carry = b""  # a piece's last `\r`, in case the next one starts with `\n`
         self._max_event_bytes = max_event_bytes
         self.done = False
 
     def feed(self, piece: bytes) -> list[bytes]:
-        buffer = self._buffer + piece if self._buffer else piece
-        if b"\r" in buffer:
-            buffer = buffer.replace(b"\r\n", b"\n")
-        *events, self._buffer = buffer.split(b"\n\n")
+        if self._carry or b"\r" in piece:
+            piece = self._normalized(piece)
+        if b"\n\n" not in piece and not (self._ends_with_newline and piece[:1] == b"\n"):
+            self._hold(piece)
+            return []
+        buffer = b"".join((*self._pending, piece)) if self._pending else piece
+        *events, rest = buffer.split(b"\n\n")
+        self._pending, self._pending_bytes, self._ends_with_newline = [], 0, False
+        self._hold(rest)
         if len(buffer) > self._max_event_bytes:  # one comparison per piece, the usual case
             self._check_sizes(events)
         payloads = [data for data in map(_data_of, events) if data is not None]
@@ -40,14 +50,29 @@ class SseSplitter:
             return payloads[: payloads.index(_DONE)]
         return payloads
 
+    def _normalized(self, piece: bytes) -> bytes:
+        piece, self._carry = self._carry + piece, b""
+        if piece.endswith(b"\r"):
+            piece, self._carry = piece[:-1], b"\r"
+        return piece.replace(b"\r\n", b"\n")
+
+    def _hold(self, piece: bytes) -> None:
+        if not piece:
+            return
+        self._pending.append(piece)
+        self._pending_bytes += len(piece)
+        self._ends_with_newline = piece.endswith(b"\n")
+        if self._pending_bytes > self._max_event_bytes:
+            raise ResponseTooLarge(f"a server-sent event is over {self._max_event_bytes} bytes")
+
     def _check_sizes(self, events: list[bytes]) -> None:
-        if max(map(len, [self._buffer, *events])) > self._max_event_bytes:
+        if max(map(len, events), default=0) > self._max_event_bytes:
             raise ResponseTooLarge(f"a server-sent event is over {self._max_event_bytes} bytes")
 
     def end(self) -> list[bytes]:
         """The body ended: a last event that lacked its blank line still counts."""
-        tail = _data_of(self._buffer.strip(b"\n"))
-        self._buffer = b""
+        tail = _data_of(b"".join((*self._pending, self._carry)).strip(b"\n"))
+        self._pending, self._pending_bytes, self._carry = [], 0, b""
         return [tail] if tail is not None and tail != _DONE else []
 
 

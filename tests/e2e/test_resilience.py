@@ -41,6 +41,12 @@ providers:
     first_byte_timeout: 0.5
     idle_timeout: 0.5
     circuit_breaker: {{consecutive_failures: 1000, min_calls: 1000}}
+  endless:
+{provider}    max_retries: 0
+    max_stream_seconds: 1
+  bulky:
+{provider}    max_retries: 0
+    max_stream_bytes: 4096
 models:
   echo4:
     provider: echo
@@ -73,6 +79,14 @@ models:
   slow-model:
     provider: slow
     upstream_model: slow-model
+    pricing: {{input: 1, output: 1}}
+  endless-model:
+    provider: endless
+    upstream_model: endless-model
+    pricing: {{input: 1, output: 1}}
+  bulky-model:
+    provider: bulky
+    upstream_model: bulky-model
     pricing: {{input: 1, output: 1}}
 """
 
@@ -225,3 +239,25 @@ def test_refused_connection_is_retried_on_the_live_deployment(
         assert response.status_code == 200
         assert response.headers["x-calcifer-provider"] == "dep-a"
     assert len(upstream.received_for("alive-model")) == 10
+
+
+def test_a_never_ending_stream_is_cut_at_its_providers_max_stream_seconds(
+    resilient: GatewayProcess, upstream: FakeOpenAI
+) -> None:
+    upstream.script_model("endless-model", Behaviour(endless=True, chunk_delay=0.02))
+    started = time.monotonic()
+    response = post(resilient, "endless-model", stream=True)
+    assert response.status_code == 200
+    assert time.monotonic() - started < 5
+    assert response.text.rstrip().splitlines()[-1].startswith('data: {"error"')
+    assert '"code":"upstream_timeout"' in response.text
+
+
+def test_a_stream_over_its_providers_max_stream_bytes_ends_with_an_error_event(
+    resilient: GatewayProcess, upstream: FakeOpenAI
+) -> None:
+    upstream.script_model("bulky-model", Behaviour(endless=True, chunk_delay=0.001))
+    response = post(resilient, "bulky-model", stream=True)
+    assert response.status_code == 200
+    assert response.text.rstrip().splitlines()[-1].startswith('data: {"error"')
+    assert '"code":"upstream_bad_response"' in response.text

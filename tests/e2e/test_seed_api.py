@@ -35,6 +35,17 @@ def test_seed_stream_sends_deltas_then_done_with_usage(gateway: GatewayProcess) 
     assert done["usage"]["cost"] == 0.0002
 
 
+def test_a_large_echo_streams_by_size_not_per_word(gateway: GatewayProcess) -> None:
+    """echo4 must not turn one large request into one event per word (a CPU amplifier)."""
+    words = 30_000  # as many as the test gateway's 64 kB body limit lets in
+    body = {"model": "echo4", "stream": True, "messages": [{"role": "user", "content": "w " * words}]}
+    response = httpx.post(gateway.url + "/v1/completions", json=body, timeout=30)
+    events = [orjson.loads(e.removeprefix("data: ")) for e in response.text.split("\n\n") if e]
+    assert len(events) < 100
+    assert "".join(e["delta"] for e in events).split() == ["[user]:", *["w"] * words]
+    assert events[-1]["usage"]["completion_tokens"] == words
+
+
 def test_seed_api_serves_openai_models_with_cost(gateway: GatewayProcess, upstream: FakeOpenAI) -> None:
     body = {
         "model": "gpt-4o",

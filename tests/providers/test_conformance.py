@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import openai
+import orjson
 import pytest
 
 from tests.fakes.anthropic_upstream import FakeAnthropic
@@ -293,3 +294,44 @@ def test_stream_cut_mid_way_ends_with_an_error_event(client: openai.OpenAI, case
     with pytest.raises(openai.APIError) as caught:
         list(ask(client, case, stream=True))
     assert case.provider in str(caught.value.message)
+
+
+MALFORMED_USAGE = {
+    "openai": {"prompt_tokens": "abc", "completion_tokens": 6, "completion_tokens_details": []},
+    "anthropic": {"input_tokens": "abc", "output_tokens": 6, "cache_read_input_tokens": [1]},
+    "google": {"promptTokenCount": "abc", "candidatesTokenCount": 6},
+}
+ESTIMATED_USAGE = (1, 7)  # "hi" and "Hello from the fake upstream", four characters a token
+
+
+def test_unreadable_usage_is_priced_on_an_estimate_or_a_proper_error(
+    client: openai.OpenAI, case: Case
+) -> None:
+    case.fake.script(Behaviour(usage=MALFORMED_USAGE[case.provider]))
+    if case.provider == "google":  # the SDK refuses the response: a bad answer, not a 500
+        with pytest.raises(openai.APIStatusError) as refused:
+            ask(client, case)
+        assert refused.value.status_code == 502
+        return
+    completion = ask(client, case)
+    assert completion.choices[0].message.content == "Hello from the fake upstream"
+    assert (completion.usage.prompt_tokens, completion.usage.completion_tokens) == ESTIMATED_USAGE
+
+
+def test_unreadable_usage_in_a_stream_never_ends_it_silently(gateway: GatewayProcess, case: Case) -> None:
+    case.fake.script(Behaviour(usage=MALFORMED_USAGE[case.provider]))
+    body = {
+        "model": case.model,
+        "messages": [{"role": "user", "content": "hi"}],
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
+    response = httpx.post(gateway.url + "/v1/chat/completions", json=body, timeout=10)
+    events = [line[6:] for line in response.text.splitlines() if line.startswith("data: ")]
+    if case.provider == "google":  # refused by the SDK: a terminal error event
+        assert orjson.loads(events[-1])["error"]["code"] == "upstream_bad_response"
+        return
+    assert events[-1] == "[DONE]"
+    assert "abc" not in response.text  # the unreadable report is not passed on; priced on an estimate
+    usages = [orjson.loads(event).get("usage") for event in events[:-1]]
+    assert all(usage["prompt_tokens"] > 0 for usage in usages if usage)  # never half a report

@@ -35,3 +35,47 @@ def test_done_ends_the_stream_and_nothing_after_it_is_read() -> None:
     splitter = SseSplitter()
     assert splitter.feed(b"data: 1\n\ndata: [DONE]\n\ndata: 2\n\n") == [b"1"]
     assert splitter.done
+
+
+class CountedBytes(bytes):
+    """Bytes that tally how many bytes the splitter scans or copies through them."""
+
+    work = 0
+
+    def _tally(self, *others: bytes) -> None:
+        CountedBytes.work += len(self) + sum(len(other) for other in others)
+
+    def __add__(self, other: bytes) -> CountedBytes:  # type: ignore[override]
+        self._tally(other)
+        return CountedBytes(bytes(self) + other)
+
+    def __radd__(self, other: bytes) -> CountedBytes:
+        self._tally(other)
+        return CountedBytes(other + bytes(self))
+
+    def __contains__(self, sub: object) -> bool:
+        self._tally()
+        return super().__contains__(sub)  # type: ignore[operator]
+
+    def split(self, *args: object, **kwargs: object) -> list[bytes]:  # type: ignore[override]
+        self._tally()
+        return super().split(*args, **kwargs)  # type: ignore[arg-type]
+
+    def replace(self, *args: object) -> CountedBytes:  # type: ignore[override]
+        self._tally()
+        return CountedBytes(super().replace(*args))  # type: ignore[arg-type]
+
+    def find(self, *args: object) -> int:  # type: ignore[override]
+        self._tally()
+        return super().find(*args)  # type: ignore[arg-type]
+
+
+def test_a_long_event_without_newlines_is_split_in_linear_work() -> None:
+    """A stream that never sends a newline must not re-scan its whole buffer per piece."""
+    CountedBytes.work = 0
+    splitter, piece, pieces = SseSplitter(), b"x" * 1000, 1000
+    assert splitter.feed(CountedBytes(b"data: ")) == []
+    for _ in range(pieces):
+        assert splitter.feed(CountedBytes(piece)) == []
+    assert splitter.feed(CountedBytes(b"\n\n")) == [piece * pieces]
+    assert CountedBytes.work <= 4 * len(piece) * pieces

@@ -15,10 +15,11 @@ from calcifer.domain.provider import ParameterPolicy, UpstreamCall
 from calcifer.providers.anthropic.errors import ERROR_TABLE
 from calcifer.providers.anthropic.parameters import PARAMETERS
 from calcifer.providers.anthropic.request import messages_request
-from calcifer.providers.anthropic.response import chat_completion, usage_from_anthropic
+from calcifer.providers.anthropic.response import answer_characters, chat_completion, usage_from_anthropic
 from calcifer.providers.anthropic.stream import StreamTranslator, parse_event
 from calcifer.providers.forwarding import Forwarder, sdk_headers
 from calcifer.providers.upstream_errors import json_object, unreadable
+from calcifer.providers.usage_reading import estimated_usage, read_usage
 from calcifer.transport.registry import Transports
 
 __all__ = ["DEFAULT_BASE_URL", "AnthropicProvider"]
@@ -60,7 +61,8 @@ class AnthropicProvider:
         data = json_object(self._id, payload, "a body")
         if not isinstance(data.get("content"), list):
             raise unreadable(self._id, "a message without content")
-        return chat_completion(data, usage_from_anthropic(data.get("usage") or {}))
+        usage = read_usage(usage_from_anthropic, data.get("usage"))
+        return chat_completion(data, usage or estimated_usage(call, answer_characters(data)))
 
     async def stream(self, call: UpstreamCall) -> AsyncIterator[Chunk]:
         body = messages_request(call, stream=True)

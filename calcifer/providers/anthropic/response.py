@@ -8,8 +8,9 @@ from typing import Any
 from calcifer.domain.chat import Completion
 from calcifer.domain.usage import Usage
 from calcifer.formats import openai_chat as wire
+from calcifer.providers.usage_reading import tokens
 
-__all__ = ["FINISH_REASONS", "chat_completion", "usage_from_anthropic"]
+__all__ = ["FINISH_REASONS", "answer_characters", "chat_completion", "usage_from_anthropic"]
 
 FINISH_REASONS = {
     "end_turn": wire.STOP,
@@ -23,12 +24,18 @@ FINISH_REASONS = {
 
 
 def usage_from_anthropic(usage: Mapping[str, Any]) -> Usage:
+    """Anthropic's usage in our buckets; `UnreadableUsage` when a count is not a count."""
     return Usage(
-        input_tokens=int(usage.get("input_tokens") or 0),
-        cache_read_tokens=int(usage.get("cache_read_input_tokens") or 0),
-        cache_write_tokens=int(usage.get("cache_creation_input_tokens") or 0),
-        output_tokens=int(usage.get("output_tokens") or 0),
+        input_tokens=tokens(usage, "input_tokens"),
+        cache_read_tokens=tokens(usage, "cache_read_input_tokens"),
+        cache_write_tokens=tokens(usage, "cache_creation_input_tokens"),
+        output_tokens=tokens(usage, "output_tokens"),
     )
+
+
+def answer_characters(data: dict[str, Any]) -> int:
+    """The length of an answer's text, for an estimate of its usage."""
+    return sum(len(str(block.get("text", ""))) for block in data["content"] if block.get("type") == "text")
 
 
 def chat_completion(data: dict[str, Any], usage: Usage) -> Completion:

@@ -6,11 +6,13 @@ from collections.abc import Iterator
 from typing import Any
 
 from calcifer.domain.chat import Chunk
+from calcifer.domain.usage import Usage
 from calcifer.errors import UpstreamError
 from calcifer.formats import openai_chat as wire
 from calcifer.providers.anthropic.errors import ERROR_TABLE
 from calcifer.providers.anthropic.response import FINISH_REASONS, usage_from_anthropic
 from calcifer.providers.upstream_errors import json_object
+from calcifer.providers.usage_reading import read_usage
 
 __all__ = ["StreamTranslator", "parse_event"]
 
@@ -22,7 +24,7 @@ class StreamTranslator:
         self._provider = provider
         self._envelope = wire.chunk_envelope("", model)
         self._tool_indexes: dict[int, int] = {}
-        self._usage: dict[str, int] = {}
+        self._usage: dict[str, Any] = {}
 
     def feed(self, event: dict[str, Any]) -> Iterator[Chunk]:
         kind = event.get("type")
@@ -31,7 +33,7 @@ class StreamTranslator:
             self._envelope.update(id=message.get("id"), model=message.get("model") or self._envelope["model"])
             self._note_usage(message.get("usage"))
             opening = self._chunk({"role": "assistant", "content": ""})
-            opening.usage_so_far = usage_from_anthropic(self._usage)
+            opening.usage_so_far = self._usage_so_far()
             yield opening
         elif kind == "content_block_start":
             yield from self._block_start(event.get("index", 0), event.get("content_block") or {})
@@ -42,10 +44,12 @@ class StreamTranslator:
             reason = (event.get("delta") or {}).get("stop_reason")
             if reason:
                 finish = self._chunk({}, FINISH_REASONS.get(reason, wire.STOP))
-                finish.usage_so_far = usage_from_anthropic(self._usage)
+                finish.usage_so_far = self._usage_so_far()
                 yield finish
         elif kind == "message_stop":
-            yield wire.usage_chunk(self._envelope, usage_from_anthropic(self._usage))
+            usage = self._usage_so_far()
+            if usage is not None:  # else the gateway prices the stream on an estimate
+                yield wire.usage_chunk(self._envelope, usage)
         elif kind == "error":
             raise _stream_error(self._provider, event.get("error") or {})
 
@@ -79,7 +83,10 @@ class StreamTranslator:
         # message_start carries the input side, message_delta the running output count
         # (and, in newer API versions, the final input side again); the latest value wins.
         if isinstance(usage, dict):
-            self._usage.update((k, v) for k, v in usage.items() if isinstance(v, int))
+            self._usage.update((k, v) for k, v in usage.items() if v is not None)
+
+    def _usage_so_far(self) -> Usage | None:
+        return read_usage(usage_from_anthropic, self._usage)
 
     def _chunk(self, delta: dict[str, Any], finish_reason: str | None = None) -> Chunk:
         return wire.delta_chunk(self._envelope, delta, finish_reason)

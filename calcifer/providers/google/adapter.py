@@ -3,6 +3,7 @@ work inside the vendor-error boundary."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
@@ -11,6 +12,7 @@ from google.genai import types
 from calcifer.catalog.model import ProviderConfig
 from calcifer.domain.chat import Chunk, Completion
 from calcifer.domain.provider import ParameterPolicy, UpstreamCall
+from calcifer.errors import UpstreamTimeout
 from calcifer.formats import openai_chat as wire
 from calcifer.providers.google.client import OpenedResponses, open_session, sdk_client
 from calcifer.providers.google.errors import translated_errors
@@ -28,6 +30,7 @@ class GoogleProvider:
         whose connections are capped at the provider's `max_connections` (the catalog refuses
         the other transport settings for google)."""
         self._id = config.id
+        self._max_stream_seconds = config.max_stream_seconds
         self._opened = OpenedResponses()
         self._session = open_session(config, self._opened)
         self._client = sdk_client(config, self._session)
@@ -49,7 +52,7 @@ class GoogleProvider:
         self._opened.close_current_task()  # read in full already; only forget them
         reader = ResponseReader(call.model.upstream_model)
         reader.read(response)
-        return reader.completion()
+        return reader.completion(call)
 
     async def stream(self, call: UpstreamCall) -> AsyncIterator[Chunk]:
         contents, config = sdk_request(call)
@@ -69,7 +72,9 @@ class GoogleProvider:
                     yield reader.chunk(delta, finish)
         finally:
             await responses.aclose()
-        yield wire.usage_chunk(reader.envelope, reader.usage())
+        usage = reader.usage()
+        if usage is not None:  # else the gateway prices the stream on an estimate
+            yield wire.usage_chunk(reader.envelope, usage)
 
     async def _responses(
         self, model: str, contents: list[types.Content], config: types.GenerateContentConfig
@@ -80,12 +85,18 @@ class GoogleProvider:
             responses = await self._client.models.generate_content_stream(
                 model=model, contents=contents, config=config
             )
+        ends = time.monotonic() + self._max_stream_seconds
         try:
             while True:
                 with translated_errors(self._id):
                     response = await anext(responses, None)
                 if response is None:
                     return
+                if time.monotonic() > ends:  # a never-ending stream is cut
+                    raise UpstreamTimeout(
+                        f"Provider '{self._id}' streamed for longer than {self._max_stream_seconds:g} s",
+                        provider=self._id,
+                    )
                 yield response
         finally:
             self._opened.close_current_task()

@@ -9,9 +9,11 @@ from typing import Any
 from google.genai import types
 
 from calcifer.domain.chat import Chunk, Completion
+from calcifer.domain.provider import UpstreamCall
 from calcifer.domain.usage import Usage
 from calcifer.errors import UpstreamProtocolError
 from calcifer.formats import openai_chat as wire
+from calcifer.providers.usage_reading import estimated_usage, read_usage, tokens
 
 __all__ = ["ResponseReader", "usage_from_gemini"]
 
@@ -19,13 +21,14 @@ _FILTERED = {"SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", 
 
 
 def usage_from_gemini(usage: Mapping[str, Any]) -> Usage:
-    prompt = int(usage.get("prompt_token_count") or 0)
-    cached = int(usage.get("cached_content_token_count") or 0)
+    """Gemini's usage in our buckets; `UnreadableUsage` when a count is not a count."""
+    prompt = tokens(usage, "prompt_token_count")
+    cached = tokens(usage, "cached_content_token_count")
     return Usage(
         input_tokens=prompt - cached,
         cache_read_tokens=cached,
-        output_tokens=int(usage.get("candidates_token_count") or 0),
-        reasoning_tokens=int(usage.get("thoughts_token_count") or 0),
+        output_tokens=tokens(usage, "candidates_token_count"),
+        reasoning_tokens=tokens(usage, "thoughts_token_count"),
     )
 
 
@@ -91,14 +94,15 @@ class ResponseReader:
             return wire.LENGTH
         return wire.TOOL_CALLS if self._calls else wire.STOP
 
-    def usage(self) -> Usage:
-        return usage_from_gemini(self._usage)
+    def usage(self) -> Usage | None:
+        """The usage reported so far; None when none was, or it was unreadable."""
+        return read_usage(usage_from_gemini, self._usage) if self._usage else None
 
     def chunk(self, delta: dict[str, Any], finish: str | None = None) -> Chunk:
-        usage_so_far = self.usage() if self._usage else None
+        usage_so_far = self.usage()
         return wire.delta_chunk(self.envelope, delta, finish, usage_so_far=usage_so_far)
 
-    def completion(self) -> Completion:
+    def completion(self, call: UpstreamCall) -> Completion:
         if self._finish is None and not self._text and not self._calls:
             raise UpstreamProtocolError(
                 "Provider answered with neither a candidate nor a block reason", provider="google"
@@ -106,4 +110,5 @@ class ResponseReader:
         calls = [{k: v for k, v in call.items() if k != "index"} for call in self._calls]
         message = wire.assistant_message(self._text, calls, self._thoughts)
         finish = self._finish or wire.STOP
-        return wire.completion(self.envelope["id"], self.envelope["model"], message, finish, self.usage())
+        usage = self.usage() or estimated_usage(call, sum(map(len, self._text)))
+        return wire.completion(self.envelope["id"], self.envelope["model"], message, finish, usage)
