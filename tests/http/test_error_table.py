@@ -6,7 +6,7 @@ import pytest
 from sanic import exceptions as sanic_exceptions
 
 from calcifer import errors
-from calcifer.http.errors import ERROR_TABLE, http_error
+from calcifer.http.errors import ERROR_TABLE, RequestHeadTooLarge, error_row, http_error
 
 
 @pytest.mark.parametrize(
@@ -93,3 +93,50 @@ def test_a_sanic_error_without_a_row_keeps_sanics_status(
 )
 def test_errors_a_retry_cannot_fix_say_so(error: BaseException, should_retry: str | None) -> None:
     assert http_error(error)[2].get("x-should-retry") == should_retry
+
+
+# What a client gets for every class the table names, written out independently of the table:
+# a row deleted or changed moves its class to another row (its parent's), and the test says which.
+EXPECTED_ROWS: dict[type[BaseException], tuple[int, str, str, bool]] = {
+    errors.AdminDisabled: (403, "permission_error", "admin_disabled", False),
+    errors.AdminDenied: (401, "authentication_error", "invalid_master_key", False),
+    errors.InvalidRequest: (400, "invalid_request_error", "invalid_request", False),
+    errors.UnsupportedFeature: (400, "invalid_request_error", "unsupported_feature", False),
+    errors.ModelNotFound: (404, "invalid_request_error", "model_not_found", False),
+    errors.ProviderMismatch: (400, "invalid_request_error", "provider_mismatch", False),
+    errors.PayloadTooLarge: (413, "invalid_request_error", "payload_too_large", False),
+    errors.RequestError: (400, "invalid_request_error", "invalid_request", False),
+    errors.ProviderNotConfigured: (503, "server_error", "provider_not_configured", False),
+    errors.ServerShuttingDown: (503, "server_error", "server_shutting_down", True),
+    errors.ContextWindowExceeded: (400, "invalid_request_error", "context_length_exceeded", False),
+    errors.UpstreamRejected: (400, "invalid_request_error", "upstream_rejected", False),
+    errors.UpstreamRateLimited: (429, "rate_limit_error", "rate_limit_exceeded", True),
+    errors.UpstreamAuthFailed: (502, "upstream_error", "upstream_auth_failed", False),
+    errors.UpstreamUnavailable: (502, "upstream_error", "upstream_unavailable", True),
+    errors.UpstreamTimeout: (504, "timeout_error", "upstream_timeout", True),
+    errors.UpstreamBusy: (504, "timeout_error", "upstream_timeout", True),
+    errors.UpstreamProtocolError: (502, "upstream_error", "upstream_bad_response", True),
+    errors.DeploymentsUnavailable: (503, "upstream_error", "deployments_unavailable", True),
+    errors.UpstreamError: (502, "upstream_error", "upstream_error", True),
+    errors.CalciferError: (500, "server_error", "internal_error", True),
+    sanic_exceptions.RequestCancelled: (499, "invalid_request_error", "client_closed_request", True),
+    sanic_exceptions.NotFound: (404, "invalid_request_error", "not_found", False),
+    sanic_exceptions.MethodNotAllowed: (405, "invalid_request_error", "method_not_allowed", False),
+    sanic_exceptions.PayloadTooLarge: (413, "invalid_request_error", "payload_too_large", False),
+    sanic_exceptions.RequestTimeout: (408, "invalid_request_error", "request_timeout", True),
+    sanic_exceptions.ServiceUnavailable: (504, "timeout_error", "response_timeout", True),
+    RequestHeadTooLarge: (431, "invalid_request_error", "request_header_fields_too_large", False),
+    sanic_exceptions.BadRequest: (400, "invalid_request_error", "bad_request", False),
+    sanic_exceptions.SanicException: (500, "server_error", "internal_error", True),
+    BaseException: (500, "server_error", "internal_error", True),
+}
+
+
+@pytest.mark.parametrize("cls", list(EXPECTED_ROWS), ids=lambda cls: cls.__name__)
+def test_every_row_gives_its_class_the_answer_a_client_expects(cls: type[BaseException]) -> None:
+    row = error_row(BaseException.__new__(cls))  # the lookup a raised instance gets, by its class
+    assert (row.status, row.type, row.code, row.retry) == EXPECTED_ROWS[cls]
+
+
+def test_the_expected_rows_name_every_row_of_the_table() -> None:
+    assert set(ERROR_TABLE) == set(EXPECTED_ROWS)
