@@ -44,8 +44,6 @@ __all__ = ["Gateway", "PricedStream"]
 
 _T = TypeVar("_T", bound=PricedCompletion | PricedStream)
 
-_UPSTREAM_FAULTS = UPSTREAM_FAULTS
-
 
 async def _within(seconds: float | None, work: Awaitable[Completion]) -> Completion:
     """`work`, given at most `seconds` when there is a deadline (no timer otherwise)."""
@@ -125,7 +123,7 @@ class Gateway:
                     raise
                 chain, last_error = fallbacks, error
                 continue
-            except (*_UPSTREAM_FAULTS, UpstreamBusy, DeploymentsUnavailable, ProviderNotConfigured) as error:
+            except (*UPSTREAM_FAULTS, UpstreamBusy, DeploymentsUnavailable, ProviderNotConfigured) as error:
                 last_error = error
                 continue
             except UnsupportedFeature:
@@ -165,7 +163,7 @@ class Gateway:
                 tried.add(picked.state.key)
                 if not self._balancer.has_untried(model, tried, excluded):
                     raise
-            except _UPSTREAM_FAULTS as error:
+            except UPSTREAM_FAULTS as error:
                 tried.add(picked.state.key)
                 if number + 1 >= policy.attempts:
                     raise
@@ -268,7 +266,7 @@ class Gateway:
     @staticmethod
     def _settle(picked: Pick, error: BaseException, record: CallRecord) -> None:
         record.failed(error, None, None)
-        if isinstance(error, _UPSTREAM_FAULTS):
+        if isinstance(error, UPSTREAM_FAULTS):
             _judge(picked, ok=False)
         else:
             picked.state.breaker.release(picked.trial)
