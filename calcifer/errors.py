@@ -10,7 +10,8 @@
     │   ├── UnsupportedFeature        the chosen provider cannot serve a parameter of the request
     │   ├── ModelNotFound             no model or alias of that name
     │   ├── ProviderMismatch          X-Provider names a provider that does not serve the model
-    │   └── PayloadTooLarge           body over the configured limit
+    │   ├── PayloadTooLarge           body over the configured limit
+    │   └── UnsupportedMediaType      the body is not declared JSON (Content-Type)
     ├── ProviderNotConfigured         the provider's credential is missing on this gateway
     ├── ServerShuttingDown            the worker is stopping and ended the request
     └── UpstreamError                 the provider failed; `provider` names it
@@ -50,6 +51,7 @@ __all__ = [
     "RequestError",
     "ServerShuttingDown",
     "UnsupportedFeature",
+    "UnsupportedMediaType",
     "UpstreamAuthFailed",
     "UpstreamBusy",
     "UpstreamError",
@@ -134,6 +136,11 @@ class ProviderMismatch(RequestError):
 
 class PayloadTooLarge(RequestError):
     """The request body is over the configured limit."""
+
+
+class UnsupportedMediaType(RequestError):
+    """The body is not declared as JSON. Browsers send text/plain and form bodies to any
+    origin without a CORS pre-flight; refusing them keeps web pages off the provider keys."""
 
 
 class ProviderNotConfigured(CalciferError):

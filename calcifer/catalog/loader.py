@@ -16,9 +16,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from jsonschema import Draft202012Validator, ValidationError
+from jsonschema import Draft202012Validator
 
 from calcifer.catalog.model import Catalog, ProviderConfig, ProxyAddress, Secret
+from calcifer.catalog.schema_problems import SECTIONS, broken_entry, problems_of
 from calcifer.catalog.yaml_source import JsonPath, SourceDocument, read_document
 from calcifer.domain.breaker import BreakerSettings
 from calcifer.domain.models import Deployment, ModelSpec
@@ -76,9 +77,8 @@ def load_catalog(path: Path, environ: Mapping[str, str]) -> Catalog:
     if not files or not files[0].exists():
         raise CatalogError([Problem(str(path), 1, 1, "(catalog)", "no catalog YAML file found here")])
     documents = [_parse(file, environ) for file in files]
-    problems = [problem for document in documents for problem in document.problems]
-    if problems:
-        raise CatalogError(problems)
+    # Build even when a file has problems, skipping only the entries they break: a typo in
+    # one provider must not hide a model that names an undeclared one.
     return _Builder(documents, environ).build(_version(files))
 
 
@@ -86,33 +86,21 @@ def _parse(file: Path, environ: Mapping[str, str]) -> SourceDocument:
     try:
         text = file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        document = SourceDocument(file=str(file), data=None)
+        document = SourceDocument(file=str(file), data=None, broken={()})
         document.problems.append(Problem(str(file), 1, 1, "(file)", f"cannot read: {exc}"))
         return document
     document = read_document(str(file), text, environ)
-    if document.problems:
+    if document.problems:  # YAML syntax, duplicate keys, unset variables: not built at all
+        document.broken.add(())
         return document
     if document.data is None:
         document.data = {}
     for error in _validator().iter_errors(document.data):
-        document.problems.extend(_problems_of(error, document))
+        document.problems.extend(problems_of(error, document))
+        broken = broken_entry(error)
+        if broken is not None:
+            document.broken.add(broken)
     return document
-
-
-def _problems_of(error: ValidationError, document: SourceDocument) -> Iterator[Problem]:
-    path: JsonPath = tuple(error.absolute_path)
-    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
-        known = set(error.schema.get("properties", {})) if isinstance(error.schema, dict) else set()
-        for key in sorted(set(error.instance) - known):
-            yield document.problem((*path, key), f"unknown key '{key}'", at_key=True)
-        return
-    if error.validator == "propertyNames":
-        yield document.problem((*path, str(error.instance)), f"invalid name: {error.message}", at_key=True)
-        return
-    if error.validator == "required":
-        yield document.problem(path, error.message.replace("property", "key"))
-        return
-    yield document.problem(path, error.message)
 
 
 def _breaker(raw: dict[str, Any]) -> BreakerSettings:
@@ -161,20 +149,41 @@ class _Builder:
     def __init__(self, documents: list[SourceDocument], environ: Mapping[str, str]) -> None:
         self._documents = documents
         self._environ = environ
-        self._problems: list[Problem] = []
         self._providers: dict[str, ProviderConfig] = {}
         self._provider_origin: dict[str, str] = {}
         self._models: dict[str, ModelSpec] = {}
-        self._model_origin: dict[str, SourceDocument] = {}
         self._names: dict[str, str] = {}
         self._names_to_models: dict[str, str] = {}
+        self._declared_broken: set[str] = set()
+        self._model_entries: list[tuple[SourceDocument, str, Any]] = []
+        """Providers declared with a problem of their own: named, so not "unknown", but not built."""
+        self._problems = [problem for document in documents for problem in document.problems]
+        # A file or section that could not be read at all may declare anything: references
+        # into it cannot be checked, so none is reported as unknown.
+        self._references_checkable = not any(
+            broken in document.broken for document in documents for broken in [(), *((s,) for s in SECTIONS)]
+        )
+
+    def _entries(self, section: str) -> Iterator[tuple[SourceDocument, str, str, Any]]:
+        """Every `section.name: raw` entry of the files whose section can be read."""
+        for document in self._documents:
+            if () in document.broken or (section,) in document.broken:
+                continue
+            for name, raw in (document.data.get(section) or {}).items():
+                yield document, section, name, raw
 
     def build(self, version: str) -> Catalog:
-        for document in self._documents:
-            for provider_id, raw in (document.data.get("providers") or {}).items():
-                self._add_provider(document, provider_id, raw)
-        for document in self._documents:
-            for name, raw in (document.data.get("models") or {}).items():
+        for document, section, name, raw in self._entries("providers"):
+            if (section, name) in document.broken:
+                self._declared_broken.add(name)
+            else:
+                self._add_provider(document, name, raw)
+        for document, section, name, raw in self._entries("models"):
+            self._model_entries.append((document, name, raw))
+            if (section, name) in document.broken:
+                self._claim(document, name, (section, name), at_key=True)
+                self._check_provider_references(document, name, raw)
+            else:
                 self._add_model(document, name, raw)
         self._check_fallbacks()
         if self._problems:
@@ -260,14 +269,14 @@ class _Builder:
 
     def _add_model(self, document: SourceDocument, name: str, raw: dict[str, Any]) -> None:
         path = ("models", name)
-        deployments = self._deployments(document, name, raw)
-        if not deployments:
-            return
         aliases = tuple(raw.get("aliases") or ())
         for index, alias in enumerate((name, *aliases)):
             alias_path = path if index == 0 else (*path, "aliases", index - 1)
             if not self._claim(document, alias, alias_path, index == 0):
                 return
+        deployments = self._deployments(document, name, raw)  # claimed first: fallbacks may name it
+        if not deployments:
+            return
         pricing = raw["pricing"]
         self._models[name] = ModelSpec(
             name=name,
@@ -283,34 +292,56 @@ class _Builder:
             fallbacks=tuple(raw.get("fallbacks") or ()),
             context_window_fallbacks=tuple(raw.get("context_window_fallbacks") or ()),
         )
-        self._model_origin[name] = document
 
     def _deployments(self, document: SourceDocument, name: str, raw: dict[str, Any]) -> list[Deployment]:
         """A model's deployments: its `deployments` list, or the one its `provider` names."""
-        path: JsonPath = ("models", name)
         if ("provider" in raw) == ("deployments" in raw):
-            self._problems.append(document.problem(path, "give either 'provider' or 'deployments', not both"))
+            message = "give either 'provider' or 'deployments', not both"
+            self._problems.append(document.problem(("models", name), message))
             return []
+        self._check_provider_references(document, name, raw)
         entries = raw.get("deployments", [raw])
-        deployments = []
-        for index, entry in enumerate(entries):
-            where = (*path, "deployments", index, "provider") if "deployments" in raw else (*path, "provider")
-            if entry["provider"] not in self._providers:
-                declared = ", ".join(sorted(self._providers)) or "none"
-                message = f"unknown provider '{entry['provider']}' (declared: {declared})"
-                self._problems.append(document.problem(where, message))
+        if any(entry["provider"] not in self._providers for entry in entries):
+            return []  # reported above, or its provider has a problem of its own
+        return [
+            Deployment(entry["provider"], entry.get("upstream_model", name), float(entry.get("weight", 1)))
+            for entry in entries
+        ]
+
+    def _check_provider_references(self, document: SourceDocument, name: str, raw: Any) -> None:
+        """Report every provider the model names that no file declares, as far as the model's
+        shape can be read (it may have problems of its own)."""
+        if not self._references_checkable or not isinstance(raw, dict):
+            return
+        path: JsonPath = ("models", name)
+        named = [((*path, "provider"), raw.get("provider"))]
+        entries = raw.get("deployments")
+        if isinstance(entries, list):
+            named += [
+                ((*path, "deployments", index, "provider"), entry.get("provider"))
+                for index, entry in enumerate(entries)
+                if isinstance(entry, dict)
+            ]
+        for where, provider_id in named:
+            if not isinstance(provider_id, str):
                 continue
-            upstream = entry.get("upstream_model", name)
-            deployments.append(Deployment(entry["provider"], upstream, float(entry.get("weight", 1))))
-        return deployments if len(deployments) == len(entries) else []
+            if provider_id not in self._providers and provider_id not in self._declared_broken:
+                declared = ", ".join(sorted({*self._providers, *self._declared_broken})) or "none"
+                message = f"unknown provider '{provider_id}' (declared: {declared})"
+                self._problems.append(document.problem(where, message))
 
     def _check_fallbacks(self) -> None:
-        """Fallbacks name models of the catalog, never the model itself."""
-        for name, model in self._models.items():
-            document = self._model_origin[name]
+        """Fallbacks name models of the catalog, never the model itself; checked for every
+        model whose fallback lists can be read, built or not."""
+        for document, name, raw in self._model_entries:
             for field_name in ("fallbacks", "context_window_fallbacks"):
-                for index, target in enumerate(getattr(model, field_name)):
-                    resolved = self._names_to_models.get(target)
+                targets = raw.get(field_name) if isinstance(raw, dict) else None
+                if not isinstance(targets, list):
+                    continue
+                for index, target in enumerate(targets):
+                    resolved = self._names_to_models.get(str(target))
+                    if resolved is None and not self._references_checkable:
+                        continue
                     if resolved is None:
                         message = f"unknown model '{target}'"
                     elif resolved == name:

@@ -36,6 +36,9 @@ class SourceDocument:
     value_marks: dict[JsonPath, tuple[int, int]] = field(default_factory=dict)
     key_marks: dict[JsonPath, tuple[int, int]] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+    broken: set[JsonPath] = field(default_factory=set)
+    """Entries (`("models", name)`), sections (`("models",)`) or the whole file (`()`) that
+    cannot be built because of a problem already reported."""
     environment_values: dict[str, str] = field(default_factory=dict)
     """Each value taken from the environment → the `${VAR}` it came from; a problem names
     the variable, never its value (which may be a key)."""

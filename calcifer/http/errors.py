@@ -59,6 +59,9 @@ ERROR_TABLE: dict[type[BaseException], ErrorRow] = {
     errors.ModelNotFound: ErrorRow(404, "invalid_request_error", "model_not_found", "INFO", retry=False),
     errors.ProviderMismatch: ErrorRow(400, "invalid_request_error", "provider_mismatch", "INFO", retry=False),
     errors.PayloadTooLarge: ErrorRow(413, "invalid_request_error", "payload_too_large", "INFO", retry=False),
+    errors.UnsupportedMediaType: ErrorRow(
+        415, "invalid_request_error", "unsupported_media_type", "INFO", retry=False
+    ),
     errors.RequestError: ErrorRow(400, "invalid_request_error", "invalid_request", "INFO", retry=False),
     errors.ProviderNotConfigured: ErrorRow(
         503, "server_error", "provider_not_configured", "WARNING", retry=False

@@ -9,9 +9,9 @@ import orjson
 from sanic.response import HTTPResponse, raw
 
 from calcifer.domain.pricing import format_usd
-from calcifer.errors import InvalidRequest
+from calcifer.errors import InvalidRequest, UnsupportedMediaType
 
-__all__ = ["dumps", "json_response", "loads_object"]
+__all__ = ["dumps", "json_response", "loads_object", "require_json"]
 
 
 def _default(value: object) -> Any:
@@ -23,6 +23,22 @@ def _default(value: object) -> Any:
 
 def dumps(value: object) -> bytes:
     return orjson.dumps(value, default=_default)
+
+
+def require_json(content_type: str | None) -> None:
+    """Refuse a body not declared JSON (`application/json` or `application/*+json`, any case,
+    any parameters). A missing Content-Type is refused too: a browser may send a body without
+    one to any origin, and curl's `-d` declares a form."""
+    media_type = (content_type or "").partition(";")[0].strip().lower()
+    if media_type == "application/json" or (
+        media_type.startswith("application/") and media_type.endswith("+json")
+    ):
+        return
+    declared = f"'{media_type}'" if media_type else "none"
+    raise UnsupportedMediaType(
+        f"The request body must be sent with Content-Type: application/json (declared: {declared})",
+        param="Content-Type",
+    )
 
 
 def loads_object(body: bytes) -> dict[str, Any]:

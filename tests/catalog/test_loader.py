@@ -199,3 +199,75 @@ def test_a_problem_with_an_environment_value_names_the_variable_never_its_value(
     assert problems, "the catalog has mistakes"
     assert not [p for p in problems if secret in p or "sk-alias-secret" in p], problems
     assert any("${OPENAI_API_KEY}" in p and "providers.echo.timeout" in p for p in problems), problems
+
+
+TWO_MODELS = """\
+providers:
+  echo:
+    kind: echo
+    tiemout: 5
+models:
+  echo4:
+    provider: ghost
+    pricing: {input: 50, output: 50}
+  echo5:
+    provider: echo
+    pricing: {input: -1.00, output: 50}
+    fallbacks: [nowhere]
+"""
+
+
+def test_every_problem_is_reported_in_one_pass(tmp_path: Path) -> None:
+    """A key typo must not hide a reference to an undeclared provider, nor a bad price a bad
+    fallback: the user fixes the catalog once, not once per problem."""
+    assert problems_of(tmp_path, {"a.yaml": TWO_MODELS}) == [
+        "a.yaml:4:5: providers.echo.tiemout: unknown key 'tiemout'",
+        "a.yaml:7:15: models.echo4.provider: unknown provider 'ghost' (declared: echo)",
+        "a.yaml:11:22: models.echo5.pricing.input: -1.00 is less than the minimum of 0",
+        "a.yaml:12:17: models.echo5.fallbacks[0]: unknown model 'nowhere'",
+    ]
+
+
+def test_a_broken_entry_still_answers_to_its_name(tmp_path: Path) -> None:
+    """A provider or model with a problem of its own is still declared: what refers to it is
+    not reported as well."""
+    text = TWO_MODELS.replace("provider: ghost", "provider: echo").replace("[nowhere]", "[echo4]")
+    text = text.replace("{input: 50, output: 50}", "{input: 50, output: 50, colour: red}")
+    assert problems_of(tmp_path, {"a.yaml": text}) == [
+        "a.yaml:4:5: providers.echo.tiemout: unknown key 'tiemout'",
+        "a.yaml:8:38: models.echo4.pricing.colour: unknown key 'colour'",
+        "a.yaml:11:22: models.echo5.pricing.input: -1.00 is less than the minimum of 0",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("fragment", "expected"),
+    [
+        ("pricing: {input: [1], output: 50}", "models.echo4.pricing.input: a list is not of type 'number'"),
+        (
+            "pricing: {input: {a: 1}, output: 50}",
+            "models.echo4.pricing.input: a mapping is not of type 'number'",
+        ),
+        (
+            "pricing: {input: 1, output: 50, long_context: 3}",
+            "models.echo4.pricing.long_context: 3 is not of type 'object'",
+        ),
+        (
+            "pricing: {input: 1, output: 50}\n    weight_x: true",
+            "models.echo4.weight_x: unknown key 'weight_x'",
+        ),
+    ],
+)
+def test_problems_never_show_python_reprs(tmp_path: Path, fragment: str, expected: str) -> None:
+    text = GOOD.replace("pricing: {input: 50, output: 50}", fragment)
+    problems = problems_of(tmp_path, {"a.yaml": text})
+    assert [p.split(": ", 1)[1] for p in problems] == [expected]
+    assert not any(marker in p for p in problems for marker in ("Decimal(", "{'", "['"))
+
+
+def test_a_model_with_a_bad_price_still_has_its_provider_checked(tmp_path: Path) -> None:
+    text = GOOD.replace("provider: echo", "provider: ghost").replace("input: 50", "input: -1")
+    assert problems_of(tmp_path, {"a.yaml": text}) == [
+        "a.yaml:6:15: models.echo4.provider: unknown provider 'ghost' (declared: echo)",
+        "a.yaml:7:22: models.echo4.pricing.input: -1 is less than the minimum of 0",
+    ]

@@ -70,7 +70,7 @@ providers:
 """
     problems = problems_of(tmp_path, {"c.yaml": text})
     assert problems[0].startswith(
-        "c.yaml:4:16: providers.p.transport: 'httpx' is not one of ['native', 'aiohttp']"
+        "c.yaml:4:16: providers.p.transport: 'httpx' is not one of: 'native', 'aiohttp'"
     )
     assert problems[1].startswith("c.yaml:5:22: providers.p.max_connections: 0 is less than the minimum of 1")
     assert problems[2].startswith("c.yaml:6:25: providers.p.max_response_bytes: 10 is less than the minimum")

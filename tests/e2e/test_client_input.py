@@ -125,3 +125,34 @@ def test_no_generated_body_gets_a_5xx(gateway: GatewayProcess, path: str) -> Non
             assert response.status_code < 500, (body, response.text)
 
         check()
+
+
+BROWSER_SIMPLE_TYPES = ["text/plain", "text/plain;charset=UTF-8", "application/x-www-form-urlencoded"]
+
+
+@pytest.mark.parametrize("path", [CHAT, SEED])
+@pytest.mark.parametrize("content_type", [*BROWSER_SIMPLE_TYPES, "multipart/form-data; boundary=x", None])
+def test_a_body_that_is_not_declared_json_is_a_415(
+    gateway: GatewayProcess, path: str, content_type: str | None
+) -> None:
+    """A web page may POST text/plain to any origin without a CORS pre-flight: unless the body
+    is declared JSON, such a page could spend the gateway's provider keys."""
+    body = json.dumps({"model": "echo4", "messages": HELLO}).encode()
+    headers = {} if content_type is None else {"Content-Type": content_type}
+    response = httpx.post(gateway.url + path, content=body, headers=headers, timeout=10)
+    assert response.status_code == 415, response.text
+    error = response.json()["error"]
+    assert error["code"] == "unsupported_media_type"
+    assert "application/json" in error["message"]
+    assert response.headers["x-should-retry"] == "false"
+
+
+@pytest.mark.parametrize(
+    "content_type", ["application/json", "application/json; charset=utf-8", "Application/JSON"]
+)
+def test_json_with_parameters_or_any_case_is_accepted(gateway: GatewayProcess, content_type: str) -> None:
+    body = json.dumps({"model": "echo4", "messages": HELLO}).encode()
+    response = httpx.post(
+        gateway.url + CHAT, content=body, headers={"Content-Type": content_type}, timeout=10
+    )
+    assert response.status_code == 200, response.text

@@ -34,7 +34,12 @@ def client(gateway: GatewayProcess) -> openai.OpenAI:
 
 @pytest.mark.parametrize("path", [CHAT, "/v1/completions"])
 def test_malformed_json_is_a_400(gateway: GatewayProcess, path: str) -> None:
-    response = httpx.post(gateway.url + path, content=b'{"model": "echo4", "messages": [', timeout=5)
+    response = httpx.post(
+        gateway.url + path,
+        content=b'{"model": "echo4", "messages": [',
+        headers={"Content-Type": "application/json"},
+        timeout=5,
+    )
     assert response.status_code == 400
     assert "not valid JSON" in str(error_of(response)["message"])
 

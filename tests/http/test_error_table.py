@@ -105,6 +105,7 @@ EXPECTED_ROWS: dict[type[BaseException], tuple[int, str, str, bool]] = {
     errors.ModelNotFound: (404, "invalid_request_error", "model_not_found", False),
     errors.ProviderMismatch: (400, "invalid_request_error", "provider_mismatch", False),
     errors.PayloadTooLarge: (413, "invalid_request_error", "payload_too_large", False),
+    errors.UnsupportedMediaType: (415, "invalid_request_error", "unsupported_media_type", False),
     errors.RequestError: (400, "invalid_request_error", "invalid_request", False),
     errors.ProviderNotConfigured: (503, "server_error", "provider_not_configured", False),
     errors.ServerShuttingDown: (503, "server_error", "server_shutting_down", True),

@@ -14,7 +14,7 @@ from calcifer.domain.priced_stream import PricedStream
 from calcifer.domain.pricing import format_usd
 from calcifer.errors import InvalidRequest
 from calcifer.http.errors import http_error
-from calcifer.http.jsonio import dumps, loads_object
+from calcifer.http.jsonio import dumps, loads_object, require_json
 from calcifer.http.scope import RequestScope
 from calcifer.http.sse import SseSink
 
@@ -32,6 +32,7 @@ SendStream = Callable[[SseSink, PricedStream, ChatRequest], Awaitable[None]]
 async def serve_chat(
     request: Request, scope: RequestScope, parse: Parse, body_of: BodyOf, send_stream: SendStream
 ) -> HTTPResponse | None:
+    require_json(request.headers.get("content-type"))
     chat = parse(loads_object(request.body), _provider_hint(request.headers.get(PROVIDER_HEADER)))
     deadline = _deadline(request.headers.get(DEADLINE_HEADER))
     scope.stream, scope.metadata = chat.stream, chat.metadata
