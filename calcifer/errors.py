@@ -12,6 +12,12 @@
     │   ├── ProviderMismatch          X-Provider names a provider that does not serve the model
     │   ├── PayloadTooLarge           body over the configured limit
     │   └── UnsupportedMediaType      the body is not declared JSON (Content-Type)
+    ├── AccessDenied                  the caller may not be served (virtual keys, budgets, limits)
+    │   ├── InvalidApiKey             no key, or a key that is unknown, revoked or expired (401)
+    │   ├── ModelNotAllowed           the key may not call this model (403)
+    │   ├── BudgetExceeded            a key's or team's budget is spent (402); names which, and when it resets
+    │   └── KeyRateLimited            a key's or team's rate limit is reached (429, Retry-After)
+    ├── LimitsUnavailable             the counters or the key store cannot be reached (fail closed: 503)
     ├── ProviderNotConfigured         the provider's credential is missing on this gateway
     ├── ServerShuttingDown            the worker is stopping and ended the request
     └── UpstreamError                 the provider failed; `provider` names it
@@ -35,14 +41,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 __all__ = [
+    "AccessDenied",
     "AdminDenied",
     "AdminDisabled",
+    "BudgetExceeded",
     "CalciferError",
     "CatalogError",
     "ConfigurationError",
     "ContextWindowExceeded",
     "DeploymentsUnavailable",
+    "InvalidApiKey",
     "InvalidRequest",
+    "KeyRateLimited",
+    "LimitsUnavailable",
+    "ModelNotAllowed",
     "ModelNotFound",
     "PayloadTooLarge",
     "Problem",
@@ -141,6 +153,43 @@ class PayloadTooLarge(RequestError):
 class UnsupportedMediaType(RequestError):
     """The body is not declared as JSON. Browsers send text/plain and form bodies to any
     origin without a CORS pre-flight; refusing them keeps web pages off the provider keys."""
+
+
+class AccessDenied(CalciferError):
+    """The caller may not be served as it stands; `scope` names the key or team concerned."""
+
+    def __init__(self, message: str, *, scope: str | None = None) -> None:
+        super().__init__(message)
+        self.scope = scope
+
+
+class InvalidApiKey(AccessDenied):
+    """No virtual key was sent, or it is unknown, revoked or expired."""
+
+
+class ModelNotAllowed(AccessDenied):
+    """The key's allowed models do not include the one asked for."""
+
+
+class BudgetExceeded(AccessDenied):
+    """A budget that applies is spent; `resets_at` is when its period starts again (None: never)."""
+
+    def __init__(self, message: str, *, scope: str, resets_at: str | None) -> None:
+        super().__init__(message, scope=scope)
+        self.resets_at = resets_at
+
+
+class KeyRateLimited(AccessDenied):
+    """A key's or team's own rate limit (not the provider's) is reached."""
+
+    def __init__(self, message: str, *, scope: str, retry_after: float) -> None:
+        super().__init__(message, scope=scope)
+        self.retry_after = retry_after
+
+
+class LimitsUnavailable(CalciferError):
+    """Budgets and limits cannot be checked (counters or key store unreachable) and the
+    gateway is set to fail closed."""
 
 
 class ProviderNotConfigured(CalciferError):

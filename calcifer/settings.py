@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import unquote
@@ -18,7 +19,9 @@ import yaml
 from calcifer.errors import ConfigurationError
 
 __all__ = [
+    "AccessSettings",
     "CorsSettings",
+    "LedgerSettings",
     "LoggingSettings",
     "ServerSettings",
     "Settings",
@@ -90,12 +93,61 @@ class TelemetrySettings:
     """Headers sent to the collector (env OTEL_EXPORTER_OTLP_HEADERS, `k=v,k2=v2`)."""
 
 
+@dataclass(frozen=True, slots=True)
+class AccessSettings:
+    require_keys: str = "auto"
+    """`auto`: virtual keys are required once a master key is set (so keys can be issued) and
+    the gateway is open otherwise; `true`: always required; `false`: never (every caller is
+    anonymous, no budgets or limits apply)."""
+    data_dir: str = "data"
+    """Where the embedded database and the ledger spool live, relative to this file (env
+    CALCIFER_DATA_DIR). With the packaged config: $XDG_DATA_HOME/calcifer."""
+    database_url: str = ""
+    """`sqlite:///path` or `postgresql://…` (env CALCIFER_DATABASE_URL); empty: a SQLite file
+    `calcifer.db` in the data directory."""
+    redis_url: str = ""
+    """`redis://…` (env CALCIFER_REDIS_URL) for counters shared by replicas; empty: this
+    machine only (shared memory between its workers)."""
+    fail_mode: str = "closed"
+    """When counters or the key store cannot be reached: `closed` answers 503
+    `limits_unavailable`; `open` serves without limits (logged, shown in /health)."""
+    max_hold_usd: Decimal = Decimal("1.00")
+    """The most one request may hold against a budget before it is served: the estimate
+    (prompt + max_tokens) is capped here, so agents asking for huge max_tokens are not
+    refused on a small budget. A request can overshoot a budget by at most its cost
+    beyond this cap."""
+    hold_lease_seconds: float = 900.0
+    """A reservation not settled by then lapses by itself (its worker died); longer than any
+    request may last."""
+    refresh_seconds: float = 1.0
+    """How often each worker picks up key, team and budget changes from the store."""
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerSettings:
+    batch_size: int = 500
+    """Records written in one transaction at most."""
+    flush_seconds: float = 0.5
+    """A record waits at most this long before it is written; also what `kill -9` can lose."""
+    queue_limit: int = 50_000
+    """Records kept in memory while the database is slow; past this they go to the spool."""
+    spool_max_mb: int = 256
+    """Disk kept for records the database could not take; when full, the oldest are dropped
+    (logged as lost)."""
+    retention_days: int = 90
+    """Raw records older than this are rolled into daily totals and deleted (0: keep all)."""
+
+
 @dataclass(frozen=True)
 class Settings:
     server: ServerSettings = field(default_factory=ServerSettings)
     cors: CorsSettings = field(default_factory=CorsSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     telemetry: TelemetrySettings = field(default_factory=TelemetrySettings)
+    access: AccessSettings = field(default_factory=AccessSettings)
+    ledger: LedgerSettings = field(default_factory=LedgerSettings)
+    data_dir: Path = Path("data")
+    """The access section's data directory, resolved (absolute when the config file's is)."""
     catalog_path: Path = Path("catalog")
     """A catalog YAML file or a directory of them."""
     catalog_watch_seconds: float = 5.0
@@ -105,6 +157,12 @@ class Settings:
     environment: Mapping[str, str] = field(default_factory=dict, repr=False)
     """Snapshot of the environment taken at start-up; the catalog resolves `${VAR}` from it.
     Kept out of repr because it holds provider keys."""
+
+    @property
+    def database_url(self) -> str:
+        """Where keys, teams and the ledger are kept: the configured URL, else the embedded
+        SQLite file in the data directory."""
+        return self.access.database_url or f"sqlite:///{self.data_dir / 'calcifer.db'}"
 
 
 _T = TypeVar("_T")
@@ -128,6 +186,8 @@ def load_settings(
         "cors": CorsSettings,
         "logging": LoggingSettings,
         "telemetry": TelemetrySettings,
+        "access": AccessSettings,
+        "ledger": LedgerSettings,
     }
     _reject_unknown(document, {*sections, "catalog"}, str(path))
     built: dict[str, Any] = {
@@ -143,6 +203,9 @@ def load_settings(
         cors=_cors_overrides(built["cors"], env),
         logging=built["logging"],
         telemetry=_telemetry_overrides(built["telemetry"], env),
+        access=_access_overrides(built["access"], env),
+        ledger=built["ledger"],
+        data_dir=_data_dir(path, _access_overrides(built["access"], env), env),
         catalog_path=catalog_path,
         catalog_watch_seconds=float(str(catalog_section.get("watch_seconds", 5.0))),
         master_key=env.get("CALCIFER_MASTER_KEY", "").strip() or None,
@@ -195,6 +258,8 @@ def _coerce(default: object, value: object, where: str) -> object:
     try:
         if isinstance(default, bool):
             return _parse_bool(value)
+        if isinstance(default, Decimal):
+            return _parse_decimal(value)
         if isinstance(default, int):
             return int(str(value))
         if isinstance(default, float):
@@ -206,6 +271,13 @@ def _coerce(default: object, value: object, where: str) -> object:
     except ValueError as exc:
         raise ConfigurationError(f"{where}: {exc}") from exc
     return value
+
+
+def _parse_decimal(value: object) -> Decimal:
+    try:
+        return Decimal(str(value).strip())
+    except InvalidOperation:
+        raise ValueError(f"expected a decimal number, got {value!r}") from None
 
 
 def _parse_bool(value: object) -> bool:
@@ -249,6 +321,28 @@ def _server_overrides(server: ServerSettings, env: Mapping[str, str]) -> ServerS
     return _override(server, env, table, _coerce_env)
 
 
+def _access_overrides(access: AccessSettings, env: Mapping[str, str]) -> AccessSettings:
+    table = {
+        "CALCIFER_DATA_DIR": "data_dir",
+        "CALCIFER_DATABASE_URL": "database_url",
+        "CALCIFER_REDIS_URL": "redis_url",
+        "CALCIFER_REQUIRE_KEYS": "require_keys",
+    }
+    return _override(access, env, table, _coerce_env)
+
+
+def _data_dir(config_path: Path, access: AccessSettings, env: Mapping[str, str]) -> Path:
+    """The data directory: as set, relative to the config file; for the packaged config
+    (read-only, inside the installation) the user's data home instead."""
+    given = Path(access.data_dir).expanduser()
+    if given.is_absolute() or env.get("CALCIFER_DATA_DIR", "").strip():
+        return given
+    if config_path.resolve() == PACKAGED_CONFIG_PATH.resolve():
+        home = env.get("XDG_DATA_HOME", "").strip() or str(Path(env.get("HOME", "~")) / ".local" / "share")
+        return Path(home).expanduser() / "calcifer"
+    return config_path.parent / given
+
+
 def _cors_overrides(cors: CorsSettings, env: Mapping[str, str]) -> CorsSettings:
     table = {
         "CORS_ALLOWED_ORIGINS": "allowed_origins",
@@ -288,6 +382,27 @@ def _check(settings: Settings) -> None:
         raise ConfigurationError("logging.format: must be 'human' or 'json'")
     if settings.logging.level.upper() not in {"TRACE", "DEBUG", "INFO", "WARNING", "ERROR"}:
         raise ConfigurationError("logging.level: must be DEBUG, INFO, WARNING or ERROR")
+    _check_access(settings.access, settings.ledger)
     exporter = settings.telemetry.traces_exporter
     if exporter not in {"none", "console", "otlp"}:
         raise ConfigurationError(f"telemetry.traces_exporter: {exporter!r} is not none, console or otlp")
+
+
+def _check_access(access: AccessSettings, ledger: LedgerSettings) -> None:
+    if access.require_keys not in {"auto", "true", "false"}:
+        raise ConfigurationError(f"access.require_keys: {access.require_keys!r} is not auto, true or false")
+    if access.fail_mode not in {"closed", "open"}:
+        raise ConfigurationError(f"access.fail_mode: {access.fail_mode!r} is not closed or open")
+    url = access.database_url
+    if url and not url.startswith(("sqlite:///", "postgresql://", "postgres://")):
+        raise ConfigurationError("access.database_url: expected sqlite:///… or postgresql://…")
+    if access.redis_url and not access.redis_url.startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigurationError("access.redis_url: expected redis://…, rediss://… or unix://…")
+    if access.max_hold_usd <= 0:
+        raise ConfigurationError("access.max_hold_usd: must be more than 0")
+    if access.hold_lease_seconds < 60 or access.refresh_seconds <= 0:
+        raise ConfigurationError("access.hold_lease_seconds must be at least 60, refresh_seconds more than 0")
+    if ledger.batch_size < 1 or ledger.flush_seconds <= 0 or ledger.queue_limit < ledger.batch_size:
+        raise ConfigurationError("ledger: batch_size ≥ 1, flush_seconds > 0, queue_limit ≥ batch_size")
+    if ledger.spool_max_mb < 1 or ledger.retention_days < 0:
+        raise ConfigurationError("ledger: spool_max_mb ≥ 1 and retention_days ≥ 0")

@@ -1,16 +1,38 @@
 """What the domain needs from outside, as protocols the composition root fills in.
 
 Each port has an in-process implementation for one worker; `calcifer.state` supplies the
-ones shared by the workers of a machine. The domain never knows which one it was given.
+ones shared by the workers of a machine (and, with Redis, by every replica), `calcifer.store`
+the durable ones (SQLite or PostgreSQL). The domain never knows which one it was given.
 """
 
 from __future__ import annotations
 
-from collections.abc import MutableSequence
+from collections.abc import Awaitable, Callable, MutableSequence, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
 from typing import Protocol
 
-__all__ = ["WINDOW_BUCKETS", "BreakerCell", "BreakerFields", "BreakerStore"]
+from calcifer.domain.access import AccessScope, BudgetPeriod, Team, VirtualKey
+
+__all__ = [
+    "WINDOW_BUCKETS",
+    "BreakerCell",
+    "BreakerFields",
+    "BreakerStore",
+    "Counters",
+    "Demand",
+    "Hold",
+    "KeyStore",
+    "LedgerRecord",
+    "LedgerStore",
+    "RequestPage",
+    "RequestQuery",
+    "SpendQuery",
+    "SpendReport",
+    "SpendSeed",
+]
 
 WINDOW_BUCKETS = 10
 """A breaker's error-rate window is kept as this many buckets of equal length."""
@@ -53,3 +75,172 @@ class BreakerStore(Protocol):
     """Breaker cells by deployment identity, for as long as the process lives."""
 
     def cell(self, identity: str) -> BreakerCell: ...
+
+
+# --- access: keys and teams (durable), counters (shared), the ledger (durable) -----------
+
+
+class KeyStore(Protocol):
+    """Virtual keys and teams, durable (`calcifer.store`). Every change raises the store's
+    revision, so workers and replicas can pick up changes with one cheap query."""
+
+    async def save_key(self, key: VirtualKey) -> None:
+        """Insert or replace the key (by id)."""
+
+    async def get_key(self, key_id: str) -> VirtualKey | None: ...
+
+    async def key_by_hash(self, key_hash: str) -> VirtualKey | None: ...
+
+    async def list_keys(self, team_id: str | None = None) -> list[VirtualKey]: ...
+
+    async def save_team(self, team: Team) -> None: ...
+
+    async def get_team(self, team_id: str) -> Team | None: ...
+
+    async def list_teams(self) -> list[Team]: ...
+
+    async def delete_team(self, team_id: str) -> bool:
+        """False when the team does not exist; a team that still has keys is refused (ValueError)."""
+
+    async def revision(self) -> int:
+        """A number that grows with every change to keys or teams."""
+
+    async def changed_since(self, revision: int) -> tuple[int, list[VirtualKey], list[Team]]:
+        """The current revision, and the keys and teams changed after `revision`."""
+
+
+@dataclass(frozen=True, slots=True)
+class Demand:
+    """What one request asks of one scope (a key or its team) before it is served."""
+
+    scope: AccessScope
+    hold_usd: Decimal
+    """Reserved against the scope's budget until settled: the capped estimate of the cost."""
+    tokens: int
+    """Reserved against tokens-per-minute until settled: the estimate of the request's tokens."""
+
+
+@dataclass(slots=True)
+class Hold:
+    """What `Counters.admit` reserved for one request; given back to `settle` exactly once."""
+
+    request_id: str
+    demands: tuple[Demand, ...]
+    admitted_at: float
+    """The counters' clock (epoch seconds) at admission."""
+    lease_until: float
+    """After this, the reservation lapses by itself (a worker that died holding it)."""
+    detail: object = None
+    """Whatever the implementation needs to undo exactly what it did."""
+    settled: bool = False
+
+
+SpendSeed = Callable[[AccessScope, BudgetPeriod, datetime | None], Awaitable[Decimal]]
+"""The spend already recorded for a scope since a period's start (None: ever), read from the
+ledger when the counters do not know it (first use, a new process, a Redis restart)."""
+
+
+class Counters(Protocol):
+    """Rate limits, parallel requests and budget holds, shared by everything that serves keys:
+    in process (one worker), shared memory (the workers of one machine), Redis (replicas).
+
+    `admit` checks and reserves every demand of a request in one all-or-nothing step: it
+    raises `KeyRateLimited`, `BudgetExceeded` (and reserves nothing), or `LimitsUnavailable`
+    when the shared state cannot be reached. `settle` adds the exact cost to the scopes'
+    spend, corrects the token reservation to the actual count, and releases the rest."""
+
+    async def admit(self, request_id: str, demands: Sequence[Demand]) -> Hold: ...
+
+    async def settle(self, hold: Hold, cost_usd: Decimal, tokens: int) -> None: ...
+
+    async def spent(self, scope: AccessScope) -> Decimal:
+        """The scope's spend in its budget's current period, as the counters know it."""
+
+    async def aclose(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerRecord:
+    """One request, as the ledger keeps it."""
+
+    request_id: str
+    started_at: datetime
+    """UTC."""
+    route: str
+    """The dialect: `chat`, `completions` (the seed API), `messages`, `responses`, `embeddings`."""
+    status: int
+    key_id: str | None = None
+    team_id: str | None = None
+    user: str | None = None
+    requested_model: str | None = None
+    served_model: str | None = None
+    provider: str | None = None
+    attempts: int = 0
+    error_code: str | None = None
+    stream: bool = False
+    input_tokens: int = 0
+    """Uncached input tokens."""
+    cached_input_tokens: int = 0
+    cache_write_tokens: int = 0
+    reasoning_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: Decimal = Decimal(0)
+    cost_estimated: bool = False
+    price_version: str = ""
+    """The catalog version the request was priced with."""
+    latency_ms: float = 0.0
+    ttft_ms: float | None = None
+    overhead_ms: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class SpendQuery:
+    group_by: tuple[str, ...]
+    """Any of `key`, `team`, `user`, `model`, `provider`, `day`."""
+    since: datetime | None = None
+    until: datetime | None = None
+    key_id: str | None = None
+    team_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SpendReport:
+    rows: list[dict[str, object]]
+    """Group fields, then `requests`, `input_tokens`, `output_tokens`, `cost_usd` (Decimal)."""
+    total: dict[str, object]
+
+
+@dataclass(frozen=True, slots=True)
+class RequestQuery:
+    key_id: str | None = None
+    team_id: str | None = None
+    model: str | None = None
+    status: int | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    limit: int = 100
+    cursor: str | None = None
+    """Opaque: the `next_cursor` of the previous page."""
+
+
+@dataclass(frozen=True, slots=True)
+class RequestPage:
+    records: list[LedgerRecord] = field(default_factory=list)
+    next_cursor: str | None = None
+
+
+class LedgerStore(Protocol):
+    """Where ledger records end up (`calcifer.store`). Writing is idempotent by request id,
+    so a batch replayed from the spool after an unclear failure is never counted twice."""
+
+    async def append(self, records: Sequence[LedgerRecord]) -> None:
+        """One batch, in one transaction."""
+
+    async def spent(self, scope: AccessScope, since: datetime | None) -> Decimal: ...
+
+    async def spend(self, query: SpendQuery) -> SpendReport: ...
+
+    async def requests(self, query: RequestQuery) -> RequestPage: ...
+
+    async def expire(self, keep_days: int, now: datetime) -> int:
+        """Roll records older than `keep_days` into the daily rollups, then delete them."""

@@ -63,6 +63,12 @@ ERROR_TABLE: dict[type[BaseException], ErrorRow] = {
         415, "invalid_request_error", "unsupported_media_type", "INFO", retry=False
     ),
     errors.RequestError: ErrorRow(400, "invalid_request_error", "invalid_request", "INFO", retry=False),
+    errors.InvalidApiKey: ErrorRow(401, "authentication_error", "invalid_api_key", "INFO", retry=False),
+    errors.ModelNotAllowed: ErrorRow(403, "permission_error", "model_not_allowed", "INFO", retry=False),
+    errors.BudgetExceeded: ErrorRow(402, "insufficient_quota", "budget_exceeded", "INFO", retry=False),
+    errors.KeyRateLimited: ErrorRow(429, "rate_limit_error", "key_rate_limited", "INFO"),
+    errors.AccessDenied: ErrorRow(403, "permission_error", "access_denied", "INFO", retry=False),
+    errors.LimitsUnavailable: ErrorRow(503, "server_error", "limits_unavailable", "ERROR"),
     errors.ProviderNotConfigured: ErrorRow(
         503, "server_error", "provider_not_configured", "WARNING", retry=False
     ),
@@ -153,7 +159,7 @@ def http_error(
     headers: dict[str, str] = {}
     retry_after = getattr(exc, "retry_after", None)
     if (
-        isinstance(exc, errors.UpstreamRateLimited | errors.DeploymentsUnavailable)
+        isinstance(exc, errors.UpstreamRateLimited | errors.DeploymentsUnavailable | errors.KeyRateLimited)
         and retry_after is not None
     ):
         headers["Retry-After"] = str(max(1, math.ceil(retry_after)))
@@ -167,6 +173,10 @@ def http_error(
     }
     if isinstance(exc, errors.UpstreamError):
         error["provider"] = exc.provider
+    if isinstance(exc, errors.AccessDenied) and exc.scope is not None:
+        error["scope"] = exc.scope
+    if isinstance(exc, errors.BudgetExceeded):
+        error["resets_at"] = exc.resets_at
     return status_of(exc), {"error": error}, headers
 
 
