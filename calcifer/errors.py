@@ -18,6 +18,7 @@
     │   ├── BudgetExceeded            a key's or team's budget is spent (402); names which, and when it resets
     │   └── KeyRateLimited            a key's or team's rate limit is reached (429, Retry-After)
     ├── LimitsUnavailable             the counters or the key store cannot be reached (fail closed: 503)
+    ├── StoreUnavailable              the database (keys, teams, ledger) cannot be reached (503)
     ├── ProviderNotConfigured         the provider's credential is missing on this gateway
     ├── ServerShuttingDown            the worker is stopping and ended the request
     └── UpstreamError                 the provider failed; `provider` names it
@@ -62,6 +63,7 @@ __all__ = [
     "ProviderNotConfigured",
     "RequestError",
     "ServerShuttingDown",
+    "StoreUnavailable",
     "UnsupportedFeature",
     "UnsupportedMediaType",
     "UpstreamAuthFailed",
@@ -190,6 +192,11 @@ class KeyRateLimited(AccessDenied):
 class LimitsUnavailable(CalciferError):
     """Budgets and limits cannot be checked (counters or key store unreachable) and the
     gateway is set to fail closed."""
+
+
+class StoreUnavailable(CalciferError):
+    """The database holding keys, teams and the ledger cannot be reached (`calcifer.store`
+    translates the driver's errors into this one)."""
 
 
 class ProviderNotConfigured(CalciferError):

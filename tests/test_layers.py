@@ -19,8 +19,10 @@ ALLOWED: dict[str, set[str]] = {
     "providers": BASE | {"providers", "transport", "formats", "domain", "catalog"},
     "telemetry": BASE | {"telemetry", "domain", "settings"},
     "http": BASE | {"http", "domain", "formats", "settings", "telemetry"},
+    "store": BASE | {"store", "domain", "settings"},
     "runtime": BASE
-    | {"runtime", "domain", "catalog", "providers", "transport", "state", "http", "telemetry", "settings"},
+    | {"runtime", "domain", "catalog", "providers", "transport", "state", "http", "telemetry", "settings"}
+    | {"store"},
 }
 
 

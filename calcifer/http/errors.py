@@ -69,6 +69,7 @@ ERROR_TABLE: dict[type[BaseException], ErrorRow] = {
     errors.KeyRateLimited: ErrorRow(429, "rate_limit_error", "key_rate_limited", "INFO"),
     errors.AccessDenied: ErrorRow(403, "permission_error", "access_denied", "INFO", retry=False),
     errors.LimitsUnavailable: ErrorRow(503, "server_error", "limits_unavailable", "ERROR"),
+    errors.StoreUnavailable: ErrorRow(503, "server_error", "store_unavailable", "ERROR"),
     errors.ProviderNotConfigured: ErrorRow(
         503, "server_error", "provider_not_configured", "WARNING", retry=False
     ),

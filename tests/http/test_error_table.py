@@ -113,6 +113,7 @@ EXPECTED_ROWS: dict[type[BaseException], tuple[int, str, str, bool]] = {
     errors.KeyRateLimited: (429, "rate_limit_error", "key_rate_limited", True),
     errors.AccessDenied: (403, "permission_error", "access_denied", False),
     errors.LimitsUnavailable: (503, "server_error", "limits_unavailable", True),
+    errors.StoreUnavailable: (503, "server_error", "store_unavailable", True),
     errors.ProviderNotConfigured: (503, "server_error", "provider_not_configured", False),
     errors.ServerShuttingDown: (503, "server_error", "server_shutting_down", True),
     errors.ContextWindowExceeded: (400, "invalid_request_error", "context_length_exceeded", False),

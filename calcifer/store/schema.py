@@ -1,0 +1,133 @@
+"""The database schema as numbered migrations, one list for SQLite and PostgreSQL.
+
+A migration's SQL is written once; `{money}`, `{time}`, `{bigint}` and `{flag}` stand for the
+types that differ between the two dialects (see `DIALECT_TYPES`). Money on SQLite is kept twice:
+the exact decimal text, and an INTEGER count of `PICO_PER_USD` units that SQL can sum exactly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+__all__ = ["DIALECT_TYPES", "MIGRATIONS", "PICO_DIGITS", "PICO_PER_USD", "Dialect", "Migration"]
+
+Dialect = Literal["sqlite", "postgresql"]
+
+PICO_DIGITS = 12
+PICO_PER_USD = 10**PICO_DIGITS
+"""SQLite sums money as integers of 1e-12 USD: exact for every catalog price with up to six
+decimals per million tokens, and for totals up to about $9.2 million per query."""
+
+DIALECT_TYPES: dict[Dialect, dict[str, str]] = {
+    # SQLite: times are INTEGER microseconds since the epoch (UTC), money TEXT plus pico INTEGER.
+    "sqlite": {"money": "TEXT", "time": "INTEGER", "bigint": "INTEGER", "flag": "INTEGER",
+               "pico": ", {name}_pico INTEGER NOT NULL DEFAULT 0"},
+    "postgresql": {"money": "NUMERIC", "time": "TIMESTAMPTZ", "bigint": "BIGINT", "flag": "BOOLEAN",
+                   "pico": ""},
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    version: int
+    name: str
+    statements: tuple[str, ...]
+
+    def sql(self, dialect: Dialect) -> list[str]:
+        types = DIALECT_TYPES[dialect]
+        return [_render(statement, types) for statement in self.statements]
+
+
+def _render(statement: str, types: dict[str, str]) -> str:
+    # `{pico:cost}` adds the integer twin of a money column on SQLite only.
+    rendered = statement
+    while "{pico:" in rendered:
+        start = rendered.index("{pico:")
+        end = rendered.index("}", start)
+        name = rendered[start + len("{pico:") : end]
+        rendered = rendered[:start] + types["pico"].format(name=name) + rendered[end + 1 :]
+    return rendered.format(**{k: v for k, v in types.items() if k != "pico"})
+
+
+_ACCESS = Migration(
+    1,
+    "keys, teams and the store revision",
+    (
+        """CREATE TABLE store_revision (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            revision {bigint} NOT NULL)""",
+        "INSERT INTO store_revision (id, revision) VALUES (1, 0)",
+        """CREATE TABLE teams (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            budget_usd {money}, budget_period TEXT,
+            rpm INTEGER, tpm INTEGER, max_parallel INTEGER,
+            metadata TEXT NOT NULL DEFAULT '{{}}',
+            created_at {time},
+            revision {bigint} NOT NULL)""",
+        "CREATE INDEX teams_by_revision ON teams (revision)",
+        """CREATE TABLE keys (
+            id TEXT PRIMARY KEY,
+            key_hash TEXT NOT NULL UNIQUE,
+            prefix TEXT NOT NULL,
+            name TEXT NOT NULL DEFAULT '',
+            team_id TEXT,
+            user_name TEXT,
+            budget_usd {money}, budget_period TEXT,
+            rpm INTEGER, tpm INTEGER, max_parallel INTEGER,
+            models TEXT NOT NULL DEFAULT '[]',
+            metadata TEXT NOT NULL DEFAULT '{{}}',
+            created_at {time}, expires_at {time}, revoked_at {time},
+            revision {bigint} NOT NULL)""",
+        "CREATE INDEX keys_by_revision ON keys (revision)",
+        "CREATE INDEX keys_by_team ON keys (team_id)",
+    ),
+)
+
+_LEDGER = Migration(
+    2,
+    "the ledger and its daily rollups",
+    (
+        """CREATE TABLE ledger (
+            request_id TEXT PRIMARY KEY,
+            started_at {time} NOT NULL,
+            day TEXT NOT NULL,
+            route TEXT NOT NULL,
+            status INTEGER NOT NULL,
+            key_id TEXT, team_id TEXT, user_name TEXT,
+            requested_model TEXT, served_model TEXT, provider TEXT,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            error_code TEXT,
+            stream {flag} NOT NULL,
+            input_tokens {bigint} NOT NULL DEFAULT 0,
+            cached_input_tokens {bigint} NOT NULL DEFAULT 0,
+            cache_write_tokens {bigint} NOT NULL DEFAULT 0,
+            reasoning_tokens {bigint} NOT NULL DEFAULT 0,
+            output_tokens {bigint} NOT NULL DEFAULT 0,
+            cost_usd {money} NOT NULL{pico:cost},
+            cost_estimated {flag} NOT NULL,
+            price_version TEXT NOT NULL DEFAULT '',
+            latency_ms DOUBLE PRECISION NOT NULL DEFAULT 0,
+            ttft_ms DOUBLE PRECISION,
+            overhead_ms DOUBLE PRECISION NOT NULL DEFAULT 0)""",
+        "CREATE INDEX ledger_by_time ON ledger (started_at, request_id)",
+        "CREATE INDEX ledger_by_key ON ledger (key_id, started_at)",
+        "CREATE INDEX ledger_by_team ON ledger (team_id, started_at)",
+        # Dimensions are '' rather than NULL so the unique key can be the upsert target.
+        """CREATE TABLE ledger_daily (
+            day TEXT NOT NULL,
+            key_id TEXT NOT NULL, team_id TEXT NOT NULL, user_name TEXT NOT NULL,
+            model TEXT NOT NULL, provider TEXT NOT NULL,
+            requests {bigint} NOT NULL,
+            input_tokens {bigint} NOT NULL,
+            output_tokens {bigint} NOT NULL,
+            cost_usd {money} NOT NULL{pico:cost},
+            PRIMARY KEY (day, key_id, team_id, user_name, model, provider))""",
+        "CREATE INDEX ledger_daily_by_key ON ledger_daily (key_id, day)",
+        "CREATE INDEX ledger_daily_by_team ON ledger_daily (team_id, day)",
+    ),
+)
+
+MIGRATIONS: tuple[Migration, ...] = (_ACCESS, _LEDGER)
+"""In order; a version once released is never edited, only followed by a new one."""
