@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from calcifer.store.migrate import apply_migrations
 from calcifer.store.postgres_db import PostgresDatabase
+from calcifer.store.retention import Retention
 from calcifer.store.sqlite_db import SqliteDatabase, sqlite_path
 from calcifer.store.store import Store
+from calcifer.store.writer import LedgerWriter
 
-__all__ = ["Store", "apply_migrations", "open_store"]
+__all__ = ["LedgerWriter", "Retention", "Store", "apply_migrations", "open_store"]
 
 
 async def open_store(url: str) -> Store:
