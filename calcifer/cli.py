@@ -1,8 +1,9 @@
-"""The `calcifer` command: `serve` the gateway, or `catalog check` a catalog."""
+"""The `calcifer` command: `serve` the gateway, `catalog check` a catalog, `db migrate` the database."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import shutil
 import signal
@@ -17,7 +18,7 @@ from loguru import logger
 from calcifer import __version__
 from calcifer.catalog import Catalog, load_catalog
 from calcifer.domain.pricing import format_usd
-from calcifer.errors import CatalogError, ConfigurationError
+from calcifer.errors import CatalogError, ConfigurationError, StoreUnavailable
 from calcifer.providers.registry import unavailable_providers
 from calcifer.settings import PACKAGED_CONFIG_PATH, Settings, environment_snapshot, load_settings
 from calcifer.telemetry.logging import configure_logging
@@ -32,6 +33,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _serve(args)
         if args.command == "init":
             return _init(Path(args.directory))
+        if args.command == "db":
+            return _migrate(args)
         return _check(args)
     except CatalogError as exc:
         print(f"catalog is invalid ({len(exc.problems)} problem(s)):", file=sys.stderr)
@@ -40,6 +43,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except ConfigurationError as exc:
         print(f"configuration error: {exc.message}", file=sys.stderr)
+        return 1
+    except StoreUnavailable as exc:
+        print(f"database unavailable: {exc.message}", file=sys.stderr)
         return 1
 
 
@@ -59,6 +65,10 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--config", help="config file naming the catalog")
     init = commands.add_parser("init", help="write editable copies of the shipped config and catalog")
     init.add_argument("directory", nargs="?", default=".", help="where to write them (default: here)")
+    database = commands.add_parser("db", help="work with the database of keys, teams and the ledger")
+    database_commands = database.add_subparsers(dest="db_command", required=True)
+    migrate = database_commands.add_parser("migrate", help="bring the database schema up to date")
+    migrate.add_argument("--config", help="config file naming the database")
     return parser
 
 
@@ -126,6 +136,17 @@ def _init(directory: Path) -> int:
     for name in files:
         shutil.copyfile(source / name, directory / name)
     print(f"wrote {directory / 'config.yaml'} and {len(files) - 1} catalog files; start with: calcifer serve")
+    return 0
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    from calcifer.store import apply_migrations
+
+    url = load_settings(args.config).database_url
+    applied = asyncio.run(apply_migrations(url))
+    where = url.split("@")[-1]  # never print a password
+    done = f"applied migration(s) {', '.join(map(str, applied))}" if applied else "up to date"
+    print(f"{where}: {done}")
     return 0
 
 
