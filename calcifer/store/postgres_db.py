@@ -69,10 +69,12 @@ class PostgresDatabase:
             "read_committed" if write else "repeatable_read"
         )
         with postgres_errors():
-            async with self._pool.acquire() as connection, connection.transaction(
-                isolation=isolation, readonly=not write
-            ):
-                return [await _execute(connection, statement) for statement in statements]
+            async with self._pool.acquire() as connection:
+                if len(statements) == 1 and not write:
+                    # One read is consistent by itself: spare the BEGIN and COMMIT round trips.
+                    return [await _execute(connection, statements[0])]
+                async with connection.transaction(isolation=isolation, readonly=not write):
+                    return [await _execute(connection, statement) for statement in statements]
 
     async def aclose(self) -> None:
         if self._pool is not None:

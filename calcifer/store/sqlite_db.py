@@ -85,6 +85,8 @@ class SqliteDatabase:
         connection = self._connection
         assert connection is not None
         with sqlite_errors():
+            if len(statements) == 1 and not write:
+                return [_execute(connection, statements[0])]  # one read is consistent by itself
             connection.execute("BEGIN IMMEDIATE" if write else "BEGIN")
             try:
                 results = [_execute(connection, statement) for statement in statements]
