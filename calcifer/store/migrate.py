@@ -42,7 +42,8 @@ def _migrate_sqlite(path: Path) -> list[int]:
             try:
                 applied = _apply_sqlite(connection)
             except BaseException:
-                connection.execute("ROLLBACK")
+                if connection.in_transaction:
+                    connection.execute("ROLLBACK")
                 raise
             connection.execute("COMMIT")
             return applied

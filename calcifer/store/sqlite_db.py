@@ -91,7 +91,8 @@ class SqliteDatabase:
             try:
                 results = [_execute(connection, statement) for statement in statements]
             except BaseException:
-                connection.execute("ROLLBACK")
+                if connection.in_transaction:  # SQLite may have rolled back already
+                    connection.execute("ROLLBACK")
                 raise
             connection.execute("COMMIT")
             return results
