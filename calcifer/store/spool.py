@@ -83,6 +83,23 @@ class Spool:
             segment.records += len(records)
             segment.size += len(data)
 
+    @property
+    def rejected_path(self) -> Path:
+        """Records the database refused (not an outage: a bad value), kept for a person to read."""
+        return self.directory / "rejected.jsonl"
+
+    def set_aside(self, records: Sequence[LedgerRecord]) -> None:
+        """Bounded too (an eighth of the spool): past that, refused records are only logged."""
+        data = "".join(record_to_json(record) + "\n" for record in records).encode()
+        with self._lock:
+            path = self.rejected_path
+            if path.exists() and path.stat().st_size + len(data) > self.max_bytes // 8:
+                self.lost_records += len(records)
+                logger.error("ledger: {} refused record(s) lost, {} is full", len(records), path.name)
+                return
+            with path.open("ab") as file:
+                file.write(data)
+
     def oldest(self) -> tuple[Path, list[LedgerRecord]] | None:
         """The oldest segment's records (that segment is sealed: new records go to a newer one)."""
         with self._lock:

@@ -12,6 +12,7 @@ from pathlib import Path
 from loguru import logger
 
 from calcifer.domain.ports import LedgerRecord, LedgerStore
+from calcifer.errors import StoreUnavailable
 from calcifer.settings import LedgerSettings
 from calcifer.store.spool import Spool
 
@@ -83,10 +84,12 @@ class LedgerWriter:
         self._wake.set()
         if self._task is not None:
             await self._task
-        if self._spool.records:
-            await self._spill()
-        else:
-            await self._write_queue()
+        # Records may still arrive while the last ones are written: until none is left.
+        while self._queue:
+            if self._spool.records:
+                await self._spill()
+            else:
+                await self._write_queue()
         await asyncio.to_thread(self._spool.close)
 
     async def _run(self) -> None:
@@ -133,24 +136,47 @@ class LedgerWriter:
             self._queue.clear()
             await self._to_spool(records)
 
-    async def _to_spool(self, records: list[LedgerRecord]) -> None:
+    async def _to_spool(self, records: list[LedgerRecord], *, rejected: bool = False) -> None:
         try:
-            await asyncio.to_thread(self._spool.write, records)
+            await asyncio.to_thread(self._spool.set_aside if rejected else self._spool.write, records)
         except OSError as exc:
             logger.error("{} ledger record(s) lost: the spool cannot be written ({})", len(records), exc)
 
     async def _write(self, batch: list[LedgerRecord]) -> bool:
+        """False when the database is unavailable (the caller spools the batch)."""
         try:
             await self._store.append(batch)
-        except Exception as exc:  # noqa: BLE001 - whatever failed, the records wait in the spool
-            if self._database_up:
-                logger.error("ledger: the database cannot take records ({}); spooling to disk", exc)
-            self._database_up = False
-            self._retry_at = time.monotonic() + self._retry_delay
-            self._retry_delay = min(self._retry_delay * 2, RETRY_MAX_SECONDS)
-            return False
+        except StoreUnavailable as exc:
+            return self._unavailable(exc)
+        except Exception as exc:  # noqa: BLE001 - one bad record must not hold back the rest
+            logger.error("ledger: the database refused a batch ({}); writing it record by record", exc)
+            return await self._one_by_one(batch)
+        self._available()
+        return True
+
+    async def _one_by_one(self, batch: list[LedgerRecord]) -> bool:
+        for record in batch:
+            try:
+                await self._store.append([record])
+            except StoreUnavailable as exc:
+                return self._unavailable(exc)
+            except Exception as exc:  # noqa: BLE001 - set aside, never retried, never lost silently
+                logger.error("ledger record {} refused by the database ({}): set aside in {}",
+                             record.request_id, exc, self._spool.rejected_path)  # fmt: skip
+                await self._to_spool([record], rejected=True)
+        self._available()
+        return True
+
+    def _unavailable(self, exc: Exception) -> bool:
+        if self._database_up:
+            logger.error("ledger: the database cannot take records ({}); spooling to disk", exc)
+        self._database_up = False
+        self._retry_at = time.monotonic() + self._retry_delay
+        self._retry_delay = min(self._retry_delay * 2, RETRY_MAX_SECONDS)
+        return False
+
+    def _available(self) -> None:
         if not self._database_up:
             logger.info("ledger: the database takes records again")
         self._database_up = True
         self._retry_delay = RETRY_FIRST_SECONDS
-        return True

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -12,6 +13,7 @@ from pathlib import Path
 from calcifer.domain.ports import LedgerRecord, RequestQuery, SpendQuery
 from calcifer.settings import LedgerSettings
 from calcifer.store import LedgerWriter, Store, apply_migrations, open_store
+from calcifer.store.spool import record_from_json
 from tests.store.conftest import run_with_store, sqlite_url
 
 START = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
@@ -133,3 +135,22 @@ def test_two_writers_on_one_machine_keep_separate_spools(tmp_path: Path) -> None
         await store.aclose()
 
     asyncio.run(scenario())
+
+
+def test_a_record_the_database_refuses_is_set_aside_and_the_rest_of_its_batch_is_written(
+    database_url: str, tmp_path: Path
+) -> None:
+    settings = LedgerSettings(batch_size=100, flush_seconds=0.02)
+    poison = replace(numbered_record(50), input_tokens=2**70)  # fits no integer column
+
+    async def scenario(store: Store) -> None:
+        writer = await LedgerWriter.start(store, settings, tmp_path)
+        for n in range(100):
+            writer.record(poison if n == 50 else numbered_record(n))
+        await wait_until_recorded(store, 99)
+        await writer.aclose()
+        rejected = next((tmp_path / "spool").glob("w*/rejected.jsonl")).read_text().splitlines()
+        assert [record_from_json(line).request_id for line in rejected] == ["req_000050"]
+        assert writer.spooled_records == 0
+
+    run_with_store(database_url, scenario)
