@@ -22,12 +22,53 @@ from calcifer.http.admin.views import budget_summary, budget_view, iso, json_bod
 from calcifer.http.jsonio import json_response
 from calcifer.http.scope import RequestScope
 
-__all__ = ["create_key", "get_key", "key_view", "list_keys", "model_names", "revoke_key", "update_key"]
+__all__ = [
+    "change",
+    "create_key",
+    "existing_key",
+    "get_key",
+    "issue",
+    "key_view",
+    "list_keys",
+    "model_names",
+    "revoke",
+    "revoke_key",
+    "update_key",
+]
 
 
 async def create_key(request: Request, scope: RequestScope) -> HTTPResponse:
+    view = await issue(admin_services(request), json_body(request), model_names(scope))
+    return json_response(view, status=201)
+
+
+async def list_keys(request: Request, scope: RequestScope) -> HTTPResponse:
     services = admin_services(request)
-    body = json_body(request)
+    keys = await services.key_store.list_keys(request.args.get("team_id"))
+    return json_response(
+        {"object": "list", "data": [await key_view(services, key, spend=False) for key in keys]}
+    )
+
+
+async def get_key(request: Request, scope: RequestScope, key_id: str) -> HTTPResponse:
+    services = admin_services(request)
+    return json_response(await key_view(services, await existing_key(services, key_id)))
+
+
+async def update_key(request: Request, scope: RequestScope, key_id: str) -> HTTPResponse:
+    view = await change(admin_services(request), key_id, json_body(request), model_names(scope))
+    return json_response(view)
+
+
+async def revoke_key(request: Request, scope: RequestScope, key_id: str) -> HTTPResponse:
+    return json_response(await revoke(admin_services(request), key_id))
+
+
+# What the handlers and the `calcifer keys` command share.
+
+
+async def issue(services: AccessServices, body: dict[str, Any], models: set[str]) -> dict[str, Any]:
+    """A new key from an admin body; the view includes the key itself (`key`), this once."""
     forms.check_fields(body, forms.KEY_FIELDS)
     issued = issue_key(services.hashing_secret)
     key = VirtualKey(
@@ -37,49 +78,42 @@ async def create_key(request: Request, scope: RequestScope) -> HTTPResponse:
         name=forms.name_of(body),
         created_at=datetime.now(UTC),
     )
-    key = await _with_changes(services, scope, key, body)
-    await services.key_store.save_key(key)
-    if services.directory is not None:
-        services.directory.apply(key)
-    view = await key_view(services, key)
-    return json_response({**view, "key": issued.secret}, status=201)
+    key = await _with_changes(services, models, key, body)
+    await _save(services, key)
+    return {**await key_view(services, key), "key": issued.secret}
 
 
-async def list_keys(request: Request, scope: RequestScope) -> HTTPResponse:
-    services = admin_services(request)
-    team_id = request.args.get("team_id")
-    keys = await services.key_store.list_keys(team_id)
-    return json_response({"data": [await key_view(services, key, spend=False) for key in keys]})
-
-
-async def get_key(request: Request, scope: RequestScope, key_id: str) -> HTTPResponse:
-    services = admin_services(request)
-    return json_response(await key_view(services, await _existing(services, key_id)))
-
-
-async def update_key(request: Request, scope: RequestScope, key_id: str) -> HTTPResponse:
-    services = admin_services(request)
-    body = json_body(request)
+async def change(
+    services: AccessServices, key_id: str, body: dict[str, Any], models: set[str]
+) -> dict[str, Any]:
     forms.check_fields(body, forms.KEY_FIELDS)
-    key = await _existing(services, key_id)
+    key = await existing_key(services, key_id)
     if "name" in body:
         key = dataclasses.replace(key, name=forms.name_of(body))
-    key = await _with_changes(services, scope, key, body)
-    await services.key_store.save_key(key)
-    if services.directory is not None:
-        services.directory.apply(key)
-    return json_response(await key_view(services, key))
+    key = await _with_changes(services, models, key, body)
+    await _save(services, key)
+    return await key_view(services, key)
 
 
-async def revoke_key(request: Request, scope: RequestScope, key_id: str) -> HTTPResponse:
-    services = admin_services(request)
-    key = await _existing(services, key_id)
+async def revoke(services: AccessServices, key_id: str) -> dict[str, Any]:
+    key = await existing_key(services, key_id)
     if key.revoked_at is None:
         key = dataclasses.replace(key, revoked_at=datetime.now(UTC))
-        await services.key_store.save_key(key)
-        if services.directory is not None:
-            services.directory.apply(key)
-    return json_response(await key_view(services, key, spend=False))
+        await _save(services, key)
+    return await key_view(services, key, spend=False)
+
+
+async def existing_key(services: AccessServices, key_id: str) -> VirtualKey:
+    key = await services.key_store.get_key(key_id)
+    if key is None:
+        raise ResourceNotFound(f"No key has the id '{key_id}'", param="id")
+    return key
+
+
+async def _save(services: AccessServices, key: VirtualKey) -> None:
+    await services.key_store.save_key(key)
+    if services.directory is not None:
+        services.directory.apply(key)  # this worker at once; the others at their next refresh
 
 
 async def key_view(services: AccessServices, key: VirtualKey, spend: bool = True) -> dict[str, Any]:
@@ -110,7 +144,7 @@ async def key_view(services: AccessServices, key: VirtualKey, spend: bool = True
 
 
 async def _with_changes(
-    services: AccessServices, scope: RequestScope, key: VirtualKey, body: dict[str, Any]
+    services: AccessServices, models: set[str], key: VirtualKey, body: dict[str, Any]
 ) -> VirtualKey:
     changes: dict[str, Any] = {}
     if "team_id" in body:
@@ -121,7 +155,7 @@ async def _with_changes(
     if "user" in body:
         changes["user"] = forms.optional_text(body, "user")
     if "models" in body:
-        changes["models"] = forms.models_of(body["models"], model_names(scope))
+        changes["models"] = forms.models_of(body["models"], models)
     if "budget" in body:
         changes["budget"] = forms.budget_of(body["budget"])
     if "limits" in body:
@@ -135,10 +169,3 @@ async def _with_changes(
 
 def model_names(scope: RequestScope) -> set[str]:
     return {name for model in scope.serving.gateway.models for name in (model.name, *model.aliases)}
-
-
-async def _existing(services: AccessServices, key_id: str) -> VirtualKey:
-    key = await services.key_store.get_key(key_id)
-    if key is None:
-        raise ResourceNotFound(f"No key has the id '{key_id}'", param="id")
-    return key
