@@ -112,7 +112,7 @@ def _serve_workers(app: Sanic[Any, Any], loader: AppLoader) -> int:
     try:
         Sanic.serve(primary=app, app_loader=loader)
     except (OSError, EOFError):
-        if not supervisor.shared_state_lost:  # logged and the workers told to stop, if so
+        if not supervisor.shared_state_lost():  # logged and the workers told to stop, if so
             raise
         return 1
     return 0

@@ -60,9 +60,26 @@ class Supervisor:
         self.take_signals()  # the WorkerManager installed its own
         threading.Thread(target=self._run, name="calcifer-supervisor", daemon=True).start()
 
-    @property
     def shared_state_lost(self) -> bool:
-        return self._check_shared_state()
+        """Whether Sanic's shared-state process has died; the first to see it logs it and tells
+        the workers to stop (the supervisor's thread, or the main thread once the manager failed)."""
+        with self._lost_lock:
+            if self._shared_state_lost:
+                return True
+            dead = [p for p in self._shared_state if not p.is_alive()]
+            if not dead or self._stop.is_set():
+                return False
+            self._shared_state_lost = True
+        logger.error(
+            "Sanic's shared-state process (pid {}) ended ({}): the manager cannot go on without it; "
+            "stopping the gateway",
+            dead[0].pid,
+            _how_it_ended(dead[0].exitcode),
+        )
+        for process in self._worker_processes():
+            if process.pid is not None and process.is_alive():
+                os.kill(process.pid, signal.SIGTERM)  # each worker stops gracefully
+        return True
 
     def _request_stop(self, signum: int, frame: object) -> None:
         # A signal handler: no logging, no I/O (it may interrupt either).
@@ -71,11 +88,11 @@ class Supervisor:
 
     def _run(self) -> None:
         while not self._workers_up():
-            if self._check_shared_state():
+            if self.shared_state_lost():
                 return
             time.sleep(_POLL_SECONDS)
         while not self._stop.wait(_POLL_SECONDS):
-            if self._check_shared_state():
+            if self.shared_state_lost():
                 return
             self._replace_dead_workers()
         logger.info("{} received: stopping the workers", self._stop_signal)
@@ -89,41 +106,23 @@ class Supervisor:
         return len(states) == self._manager.num_server and all(state == "ACKED" for state in states)
 
     def _replace_dead_workers(self) -> None:
-        for worker in list(self._manager.transient.values()):
-            for process in list(worker.processes):
-                if process.pid is None or process.is_alive() or process.state.name in _FINAL_STATES:
-                    continue
-                pid, restarted_at = self._restarted.get(process.name, (0, 0.0))
-                if pid == process.pid or time.monotonic() - restarted_at < _RESTART_INTERVAL_SECONDS:
-                    continue  # asked already, or dying again at once: not faster than the interval
-                logger.error(
-                    "worker {} (pid {}) died ({}); starting a new one",
-                    process.name,
-                    process.pid,
-                    _how_it_ended(process.exitcode),
-                )
-                self._restarted[process.name] = (process.pid, time.monotonic())
-                self._manager.monitor_publisher.send(process.name)  # the manager restarts it by name
+        for process in self._worker_processes():
+            if process.pid is None or process.is_alive() or process.state.name in _FINAL_STATES:
+                continue
+            pid, restarted_at = self._restarted.get(process.name, (0, 0.0))
+            if pid == process.pid or time.monotonic() - restarted_at < _RESTART_INTERVAL_SECONDS:
+                continue  # asked already, or dying again at once: not faster than the interval
+            logger.error(
+                "worker {} (pid {}) died ({}); starting a new one",
+                process.name,
+                process.pid,
+                _how_it_ended(process.exitcode),
+            )
+            self._restarted[process.name] = (process.pid, time.monotonic())
+            self._manager.monitor_publisher.send(process.name)  # the manager restarts it by name
 
-    def _check_shared_state(self) -> bool:
-        with self._lost_lock:  # the thread and the main thread (once the manager failed) ask
-            if self._shared_state_lost:
-                return True
-            dead = [p for p in self._shared_state if not p.is_alive()]
-            if not dead or self._stop.is_set():
-                return False
-            self._shared_state_lost = True
-        logger.error(
-            "Sanic's shared-state process (pid {}) ended ({}): the manager cannot go on without it; "
-            "stopping the gateway",
-            dead[0].pid,
-            _how_it_ended(dead[0].exitcode),
-        )
-        for worker in list(self._manager.transient.values()):
-            for process in list(worker.processes):
-                if process.pid is not None and process.is_alive():
-                    os.kill(process.pid, signal.SIGTERM)  # each worker stops gracefully
-        return True
+    def _worker_processes(self) -> list[Any]:
+        return [process for worker in list(self._manager.transient.values()) for process in worker.processes]
 
 
 def _how_it_ended(exitcode: int | None) -> str:

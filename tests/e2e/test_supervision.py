@@ -11,13 +11,28 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
+from tests.conftest import UPSTREAM_KEY
+from tests.fakes.openai_upstream import Behaviour, FakeOpenAI
 from tests.gateway_process import ROOT, GatewayProcess
 
 ECHO_CATALOG = (ROOT / "catalog" / "echo.yaml").read_text()
+FLAKY = """
+  vendor:
+    kind: openai
+    api_key_env: FAKE_OPENAI_KEY
+    base_url: {url}
+    max_retries: 0
+    circuit_breaker: {{consecutive_failures: 2, cooldown_seconds: 120}}
+models:
+  flaky:
+    provider: vendor
+    pricing: {{input: 1, output: 1}}
+"""
 MASTER_KEY = "calcifer-master-supervision"
 WORKERS = 2
 
@@ -44,36 +59,49 @@ def running(pid: int) -> bool:
 def spawned(pid: int) -> set[int]:
     """The manager's children started by multiprocessing (workers and the shared-state process)."""
     return {
-        child
-        for child in descendants(pid)
-        if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes()
+        child for child in descendants(pid) if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes()
     }
 
 
 @pytest.fixture
-def gateway(tmp_path: Path) -> Iterator[GatewayProcess]:
-    process = GatewayProcess(
-        tmp_path, ECHO_CATALOG, env={"CALCIFER_MASTER_KEY": MASTER_KEY}, workers=WORKERS
-    ).start()
+def gateway(tmp_path: Path, upstream: FakeOpenAI) -> Iterator[GatewayProcess]:
+    catalog = ECHO_CATALOG.replace("models:\n", FLAKY.format(url=upstream.base_url), 1)
+    env = {"CALCIFER_MASTER_KEY": MASTER_KEY, "FAKE_OPENAI_KEY": UPSTREAM_KEY}
+    process = GatewayProcess(tmp_path, catalog, env=env, workers=WORKERS).start()
     yield process
     process.stop()
 
 
-def answering_workers(gateway: GatewayProcess, excluding: set[int], within: float) -> set[int]:
-    """Worker pids seen answering new connections, until WORKERS of them (not in `excluding`)."""
-    seen: set[int] = set()
+def answering_workers(
+    gateway: GatewayProcess, excluding: set[int], within: float
+) -> dict[int, dict[str, Any]]:
+    """`/health?detail=1` by worker pid, over new connections until WORKERS workers not in
+    `excluding` have answered (or the time is up)."""
+    seen: dict[int, dict[str, Any]] = {}
     deadline = time.monotonic() + within
-    while len(seen - excluding) < WORKERS and time.monotonic() < deadline:
+    while len(seen.keys() - excluding) < WORKERS and time.monotonic() < deadline:
         try:
-            seen.add(int(gateway.health_detail(new_connection=True)["worker_pid"]))
+            detail = gateway.health_detail(new_connection=True)
         except (httpx.HTTPError, AssertionError):  # the dead worker's connections fail until it is replaced
             time.sleep(0.1)
-    return seen - excluding
+            continue
+        seen[int(detail["worker_pid"])] = detail
+    return {pid: detail for pid, detail in seen.items() if pid not in excluding}
 
 
-def test_a_killed_worker_is_logged_and_replaced(gateway: GatewayProcess) -> None:
-    workers = answering_workers(gateway, set(), within=20)
+def breaker(detail: dict[str, Any]) -> str:
+    return str(next(d["breaker"] for d in detail["deployments"] if d["upstream_model"] == "flaky"))
+
+
+def test_a_killed_worker_is_logged_and_replaced_and_open_breakers_stay_open(
+    gateway: GatewayProcess, upstream: FakeOpenAI
+) -> None:
+    workers = set(answering_workers(gateway, set(), within=20))
     assert len(workers) == WORKERS
+    upstream.script_model("flaky", Behaviour(status=500), Behaviour(status=500))
+    body = {"model": "flaky", "messages": [{"role": "user", "content": "hi"}]}
+    with httpx.Client(base_url=gateway.url, timeout=10) as one_connection:
+        assert {one_connection.post("/v1/chat/completions", json=body).status_code for _ in range(2)} == {502}
     victim = min(workers)
     os.kill(victim, signal.SIGKILL)
     serving = answering_workers(gateway, {victim}, within=15)
@@ -81,10 +109,12 @@ def test_a_killed_worker_is_logged_and_replaced(gateway: GatewayProcess) -> None
     died = [line for line in gateway.log().splitlines() if f"pid {victim}" in line]
     assert died and "SIGKILL" in died[0], gateway.log()
     assert gateway._process is not None and gateway._process.poll() is None
+    (replacement,) = serving.keys() - workers
+    assert breaker(serving[replacement]) == "open"  # the new worker shares the machine's breaker table
 
 
 def test_the_death_of_the_shared_state_process_stops_the_gateway_cleanly(gateway: GatewayProcess) -> None:
-    workers = answering_workers(gateway, set(), within=20)
+    workers = set(answering_workers(gateway, set(), within=20))
     assert gateway._process is not None
     manager = gateway._process.pid
     (shared_state,) = spawned(manager) - workers
