@@ -93,17 +93,17 @@ def _serve(args: argparse.Namespace) -> int:
     if single:
         Sanic.serve_single(primary=app)
     else:
-        return _serve_workers(app, loader)
+        return _serve_workers(app, loader, server.graceful_shutdown_seconds)
     return 0
 
 
-def _serve_workers(app: Sanic[Any, Any], loader: AppLoader) -> int:
+def _serve_workers(app: Sanic[Any, Any], loader: AppLoader, grace_seconds: float) -> int:
     """Run Sanic's manager process; the supervisor handles stop signals and deaths (see there)."""
     from sanic import Sanic
 
     from calcifer.runtime.supervisor import Supervisor
 
-    supervisor = Supervisor()
+    supervisor = Supervisor(grace_seconds)
     supervisor.take_signals()
     app.main_process_ready(lambda app: supervisor.attach(app.manager))
     # Each worker reloads its catalog on SIGHUP; the manager passes the signal on

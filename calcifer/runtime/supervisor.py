@@ -24,7 +24,7 @@ import signal
 import threading
 import time
 from multiprocessing.process import BaseProcess
-from typing import Any
+from typing import Any, NoReturn
 
 from loguru import logger
 
@@ -38,7 +38,8 @@ _FINAL_STATES = ("TERMINATED", "JOINED")
 
 
 class Supervisor:
-    def __init__(self) -> None:
+    def __init__(self, grace_seconds: float) -> None:
+        self._grace_seconds = grace_seconds
         self._stop = threading.Event()
         self._stop_signal = ""
         self._shared_state_lost = False
@@ -90,6 +91,9 @@ class Supervisor:
         while not self._workers_up():
             if self.shared_state_lost():
                 return
+            dead = [p for p in self._worker_processes() if p.pid is not None and not p.is_alive()]
+            if dead:
+                self._abandon_start_up(dead[0])
             time.sleep(_POLL_SECONDS)
         while not self._stop.wait(_POLL_SECONDS):
             if self.shared_state_lost():
@@ -120,6 +124,30 @@ class Supervisor:
             )
             self._restarted[process.name] = (process.pid, time.monotonic())
             self._manager.monitor_publisher.send(process.name)  # the manager restarts it by name
+
+    def _abandon_start_up(self, dead: Any) -> NoReturn:
+        """A worker ended before every worker was up (a Ctrl-C reaches the workers too, a worker
+        failed to start): Sanic's manager would wait 30 s for it, then SIGKILL the whole process
+        group, its own caller's too. Stop every child here instead, and exit."""
+        logger.log(
+            "INFO" if self._stop.is_set() else "ERROR",
+            "worker {} (pid {}) ended before the gateway was up ({}): stopping every process",
+            dead.name,
+            dead.pid,
+            _how_it_ended(dead.exitcode),
+        )
+        workers = [p for p in self._worker_processes() if p.pid is not None and p.is_alive()]
+        for process in workers:
+            os.kill(process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + self._grace_seconds + 1
+        while any(p.is_alive() for p in workers) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        for process in workers:
+            if process.is_alive():
+                os.kill(process.pid, signal.SIGKILL)
+        for shared_state in self._shared_state:
+            shared_state.terminate()
+        os._exit(0 if self._stop.is_set() else 1)
 
     def _worker_processes(self) -> list[Any]:
         return [process for worker in list(self._manager.transient.values()) for process in worker.processes]

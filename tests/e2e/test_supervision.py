@@ -154,19 +154,35 @@ MOMENTS: dict[str, Callable[[], Callable[[int, str], bool]]] = {
 
 @pytest.mark.parametrize("moment", list(MOMENTS))
 def test_sigterm_at_any_moment_of_start_up_ends_every_process(tmp_path: Path, moment: str) -> None:
+    log = start_then_stop(tmp_path, MOMENTS[moment](), lambda manager: manager.send_signal(signal.SIGTERM))
+    assert "Traceback" not in log
+
+
+def test_ctrl_c_while_the_workers_start_ends_every_process(tmp_path: Path) -> None:
+    """A terminal's Ctrl-C reaches the whole process group: workers that are still starting die
+    of it. Sanic's manager would wait 30 s for them, then SIGKILL the group."""
+    start_then_stop(
+        tmp_path, _spawned_at_least(1 + WORKERS), lambda manager: os.killpg(manager.pid, signal.SIGINT)
+    )
+
+
+def start_then_stop(
+    tmp_path: Path, reached: Callable[[int, str], bool], stop: Callable[[subprocess.Popen[bytes]], None]
+) -> str:
+    """Start a gateway, `stop` it when `reached`; assert the manager and every process it started
+    have ended within 15 s. The gateway's log."""
     config = GatewayProcess(tmp_path, ECHO_CATALOG, workers=WORKERS)  # writes the files, not started
     log = config.log_path.open("wb")
     manager = subprocess.Popen(
         [sys.executable, "-m", "calcifer", "serve", "--config", str(tmp_path / "config.yaml")],
-        cwd=ROOT, env=config.env, stdout=log, stderr=subprocess.STDOUT,
+        cwd=ROOT, env=config.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
     tree: set[int] = set()
-    reached = MOMENTS[moment]()
     deadline = time.monotonic() + 30
     while not reached(manager.pid, config.log()) and time.monotonic() < deadline:
         tree |= descendants(manager.pid)
         time.sleep(0.02)
-    manager.send_signal(signal.SIGTERM)
+    stop(manager)
     deadline = time.monotonic() + 15  # start-up on a busy machine, then the 1 s grace period
     while (manager.poll() is None or any(running(pid) for pid in tree)) and time.monotonic() < deadline:
         tree |= descendants(manager.pid)
@@ -179,4 +195,4 @@ def test_sigterm_at_any_moment_of_start_up_ends_every_process(tmp_path: Path, mo
         manager.kill()
         manager.wait()
     assert stopped and not left, f"manager stopped: {stopped}; left running: {left}\n{config.log()}"
-    assert "Traceback" not in config.log()
+    return config.log()
