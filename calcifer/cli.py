@@ -92,9 +92,8 @@ def _serve(args: argparse.Namespace) -> int:
     )
     if single:
         Sanic.serve_single(primary=app)
-    else:
-        return _serve_workers(app, loader, server.graceful_shutdown_seconds)
-    return 0
+        return 0
+    return _serve_workers(app, loader, server.graceful_shutdown_seconds)
 
 
 def _serve_workers(app: Sanic[Any, Any], loader: AppLoader, grace_seconds: float) -> int:
