@@ -100,13 +100,20 @@ class GatewayProtocol(HttpProtocol):
             if self._reading(http) and now - (self.read_began or now) > self.request_timeout:
                 http.exception = RequestTimeout("Request Timeout")
                 task.cancel()
+                # Sanic answers 408, then reads on what is left of the body: the next check
+                # cancels that too, and the connection closes.
+                self._callback_check_timeouts = self.loop.call_later(
+                    max(0.1, self.request_timeout / 2), self.check_timeouts
+                )
                 return
         super().check_timeouts()  # type: ignore[no-untyped-call]
 
     @staticmethod
     def _reading(http: Http) -> bool:
-        # In the HANDLER stage Sanic is still reading the body until `request_body` is cleared.
-        return http.stage is Stage.REQUEST or (http.stage is Stage.HANDLER and bool(http.request_body))
+        # Sanic reads the body until it clears `request_body`: before the handler runs (in the
+        # HANDLER stage), and after an early answer (IDLE), to find where the next request starts.
+        # (Unset until the first request starts: Sanic's first check runs before that.)
+        return http.stage is Stage.REQUEST or bool(getattr(http, "request_body", None))
 
     # -- write progress ------------------------------------------------------------------------
 

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import json
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.conftest import UPSTREAM_KEY
@@ -21,6 +23,8 @@ MAX_CONNECTIONS = 24
 
 CATALOG = """
 providers:
+  echo:
+    kind: echo
   vendor:
     kind: openai
     api_key_env: FAKE_OPENAI_KEY
@@ -30,6 +34,9 @@ models:
   big:
     provider: vendor
     upstream_model: big
+    pricing: {{input: 1, output: 1}}
+  echo4:
+    provider: echo
     pricing: {{input: 1, output: 1}}
 """
 
@@ -152,3 +159,153 @@ def test_reader_that_stops_reading_is_closed_with_a_logged_error(
         assert json.loads(line)["level"] == "ERROR", line
     finally:
         gateway.stop()
+
+
+# -- item 12: slow senders are bounded, connections are capped --------------------------------
+
+HEAD_START = b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n"
+ECHO_BODY = {"model": "echo4", "messages": [{"role": "user", "content": "hello there"}]}
+
+
+def ask_echo(client: httpx.Client, gateway: GatewayProcess) -> httpx.Response:
+    return client.post(gateway.url + "/v1/chat/completions", json=ECHO_BODY, timeout=5)
+
+
+def drip(sock: socket.socket, data: bytes, every: float, until: float) -> bytes:
+    """Send `data` a byte at a time until the gateway answers or closes: what it answered."""
+    sock.setblocking(False)
+    answer = b""
+    for byte in data:
+        if time.monotonic() > until:
+            break
+        try:
+            sock.send(bytes([byte]))
+        except (BrokenPipeError, ConnectionResetError):
+            break
+        time.sleep(every)
+        try:
+            piece = sock.recv(65536)
+        except BlockingIOError:
+            continue
+        except ConnectionResetError:
+            break
+        answer += piece
+        if not piece or b"\r\n\r\n" in answer:
+            break
+    sock.settimeout(2)
+    try:
+        while piece := sock.recv(65536):
+            answer += piece
+    except (TimeoutError, ConnectionResetError):
+        pass
+    return answer
+
+
+def assert_request_timeout(answer: bytes) -> None:
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert status_of(head) == 408, answer[:300]
+    error = json.loads(body)["error"]
+    assert (error["type"], error["code"]) == ("invalid_request_error", "request_timeout"), error
+
+
+def test_dripped_head_is_answered_408_and_closed_within_the_read_timeout(gateway: GatewayProcess) -> None:
+    started = time.monotonic()
+    with connect(gateway) as sock:
+        # One byte every 0.2 s: each one used to restart the read timeout, forever.
+        answer = drip(sock, HEAD_START + b"X-Padding: " + b"a" * 200, every=0.2, until=started + 6)
+    assert time.monotonic() - started < READ_TIMEOUT + 1.5
+    assert_request_timeout(answer)
+
+
+def test_incomplete_body_is_answered_408_after_the_read_timeout(gateway: GatewayProcess) -> None:
+    started = time.monotonic()
+    with connect(gateway) as sock:
+        sock.sendall(HEAD_START + b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{")
+        sock.settimeout(6)
+        answer = b""
+        while piece := sock.recv(65536):
+            answer += piece
+    assert time.monotonic() - started < READ_TIMEOUT + 1.5
+    assert_request_timeout(answer)
+
+
+def test_dripped_body_is_answered_408_within_the_read_timeout(gateway: GatewayProcess) -> None:
+    started = time.monotonic()
+    with connect(gateway) as sock:
+        sock.sendall(HEAD_START + b"Content-Type: application/json\r\nContent-Length: 200\r\n\r\n")
+        answer = drip(sock, b" " * 200, every=0.1, until=started + 6)
+    assert time.monotonic() - started < READ_TIMEOUT + 1.5
+    assert_request_timeout(answer)
+
+
+def test_keep_alive_client_is_not_timed_out_across_requests(gateway: GatewayProcess) -> None:
+    # Requests on one connection over longer than the read timeout: each is timed on its own.
+    local_ends = set()
+    with httpx.Client() as client:
+        for _ in range(5):
+            response = ask_echo(client, gateway)
+            assert response.status_code == 200, response.text
+            local_ends.add(response.extensions["network_stream"].get_extra_info("client_addr"))
+            time.sleep(0.45)
+    assert len(local_ends) == 1  # one connection served them all
+
+
+def refused_at_once(gateway: GatewayProcess) -> bool:
+    with connect(gateway) as sock:
+        sock.settimeout(1)
+        try:
+            sock.sendall(chat_request())
+            return sock.recv(65536) == b""
+        except (ConnectionResetError, BrokenPipeError):
+            return True
+        except TimeoutError:
+            return False
+
+
+def test_connections_beyond_the_cap_are_closed_and_others_still_served(gateway: GatewayProcess) -> None:
+    with httpx.Client() as client:
+        assert ask_echo(client, gateway).status_code == 200  # holds one connection from here on
+        slow = [connect(gateway) for _ in range(MAX_CONNECTIONS - 1)]
+        try:
+            for sock in slow:
+                sock.sendall(HEAD_START)  # a request begun, never finished
+            time.sleep(0.2)
+            assert refused_at_once(gateway)
+            assert ask_echo(client, gateway).status_code == 200  # the open connection still works
+        finally:
+            for sock in slow:
+                sock.close()
+    time.sleep(0.3)
+    with httpx.Client() as client:
+        assert ask_echo(client, gateway).status_code == 200
+
+
+def test_slowloris_neither_holds_connections_nor_stops_normal_traffic(gateway: GatewayProcess) -> None:
+    held: list[float] = []
+    stop = threading.Event()
+
+    def attacker() -> None:
+        while not stop.is_set():
+            started = time.monotonic()
+            with connect(gateway) as sock:
+                drip(sock, HEAD_START + b"X-a: " + b"b" * 1000, every=0.2, until=started + 8)
+            held.append(time.monotonic() - started)
+
+    attackers = [threading.Thread(target=attacker) for _ in range(MAX_CONNECTIONS // 2)]
+    for thread in attackers:
+        thread.start()
+    try:
+        latencies = []
+        with httpx.Client() as client:
+            deadline = time.monotonic() + READ_TIMEOUT + 1.5
+            while time.monotonic() < deadline:
+                started = time.monotonic()
+                assert ask_echo(client, gateway).status_code == 200
+                latencies.append(time.monotonic() - started)
+                time.sleep(0.05)
+    finally:
+        stop.set()
+        for thread in attackers:
+            thread.join(timeout=10)
+    assert max(latencies) < 0.5, max(latencies)
+    assert held and max(held) < READ_TIMEOUT + 1.5, held
