@@ -48,6 +48,8 @@ class _GatewayHttp(Http):
 
 
 class GatewayProtocol(HttpProtocol):
+    """Sanic's HTTP/1.1 protocol with the read bound, write progress and connection cap above."""
+
     HTTP_CLASS = _GatewayHttp
 
     __slots__ = ("_refused", "_unsent_before", "read_began")
