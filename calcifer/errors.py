@@ -11,7 +11,9 @@
     │   ├── ModelNotFound             no model or alias of that name
     │   ├── ProviderMismatch          X-Provider names a provider that does not serve the model
     │   ├── PayloadTooLarge           body over the configured limit
-    │   └── UnsupportedMediaType      the body is not declared JSON (Content-Type)
+    │   ├── UnsupportedMediaType      the body is not declared JSON (Content-Type)
+    │   ├── ResourceNotFound          the admin API has no key, team... with this id (404)
+    │   └── Conflict                  the admin change conflicts with what exists (409)
     ├── AccessDenied                  the caller may not be served (virtual keys, budgets, limits)
     │   ├── InvalidApiKey             no key, or a key that is unknown, revoked or expired (401)
     │   ├── ModelNotAllowed           the key may not call this model (403)
@@ -49,6 +51,7 @@ __all__ = [
     "CalciferError",
     "CatalogError",
     "ConfigurationError",
+    "Conflict",
     "ContextWindowExceeded",
     "DeploymentsUnavailable",
     "InvalidApiKey",
@@ -62,6 +65,7 @@ __all__ = [
     "ProviderMismatch",
     "ProviderNotConfigured",
     "RequestError",
+    "ResourceNotFound",
     "ServerShuttingDown",
     "StoreUnavailable",
     "UnsupportedFeature",
@@ -197,6 +201,14 @@ class LimitsUnavailable(CalciferError):
 class StoreUnavailable(CalciferError):
     """The database holding keys, teams and the ledger cannot be reached (`calcifer.store`
     translates the driver's errors into this one)."""
+
+
+class ResourceNotFound(RequestError):
+    """No key, team or other admin resource has this id."""
+
+
+class Conflict(RequestError):
+    """The change cannot be made as things stand (a team that still has keys, a duplicate name)."""
 
 
 class ProviderNotConfigured(CalciferError):
