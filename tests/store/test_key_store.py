@@ -3,6 +3,7 @@ visible through `changed_since` exactly once."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -110,5 +111,37 @@ def test_changed_since_returns_exactly_what_changed_after_a_revision(database_ur
         assert sorted(k.id for k in keys) == ["key_a", "key_b"] and teams == []
         assert next(k for k in keys if k.id == "key_a").revoked_at == NOW
         assert await store.changed_since(latest) == (latest, [], [])
+
+    run_with_store(database_url, scenario)
+
+
+def test_a_poller_misses_no_change_made_concurrently(database_url: str) -> None:
+    """Changes committed in any order while a worker polls: following `changed_since` from
+    revision to revision sees every key (revisions follow commit order)."""
+
+    async def scenario(store: Store) -> None:
+        seen: dict[str, VirtualKey] = {}
+        done = asyncio.Event()
+
+        async def poll() -> None:
+            revision = await store.revision()
+            while True:
+                finished = done.is_set()
+                revision, keys, _ = await store.changed_since(revision)
+                seen.update((key.id, key) for key in keys)
+                if finished:
+                    return
+                await asyncio.sleep(0)
+
+        async def change(n: int) -> None:
+            await store.save_key(a_key(f"key_{n:03d}"))
+            await store.save_key(a_key(f"key_{n:03d}", name=f"renamed {n}"))
+
+        poller = asyncio.create_task(poll())
+        await asyncio.gather(*(change(n) for n in range(150)))
+        done.set()
+        await poller
+        assert sorted(seen) == [f"key_{n:03d}" for n in range(150)]
+        assert all(key.name.startswith("renamed") for key in seen.values())
 
     run_with_store(database_url, scenario)
