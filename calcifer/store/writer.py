@@ -74,7 +74,7 @@ class LedgerWriter:
         # The database is slower than the traffic: this one goes to the spool's page cache.
         try:
             self._spool.write([record])
-        except OSError as exc:
+        except (OSError, TypeError, ValueError) as exc:
             logger.error("ledger record {} lost: the spool cannot be written ({})", record.request_id, exc)
 
     async def aclose(self) -> None:
@@ -99,12 +99,18 @@ class LedgerWriter:
             self._wake.clear()
             if self._closing:
                 return
-            if not self._spool.records:
-                await self._write_queue()
-                continue
-            await self._spill()
-            if time.monotonic() >= self._retry_at:
-                await self._replay()
+            try:
+                await self._flush()
+            except Exception:  # noqa: BLE001 - the writer must outlive any one failure
+                logger.exception("ledger writer: unexpected failure; trying again next interval")
+
+    async def _flush(self) -> None:
+        if not self._spool.records:
+            await self._write_queue()
+            return
+        await self._spill()
+        if time.monotonic() >= self._retry_at:
+            await self._replay()
 
     async def _write_queue(self) -> None:
         while self._queue:
