@@ -97,7 +97,7 @@ def requests_statement(query: RequestQuery, codec: Codec) -> Statement:
     condition = f"WHERE {' AND '.join(where)}" if where else ""
     sql = (
         f"SELECT {RECORD_COLUMNS} FROM ledger {condition} "
-        f"ORDER BY started_at DESC, request_id DESC LIMIT {max(1, query.limit) + 1}"
+        f"ORDER BY started_at DESC, request_id DESC LIMIT {max(1, int(query.limit)) + 1}"
     )
     return Statement(sql, params)
 

@@ -13,6 +13,7 @@ import asyncpg
 import pytest
 
 from calcifer.domain.ports import SpendQuery
+from calcifer.errors import StoreUnavailable
 from calcifer.settings import LedgerSettings
 from calcifer.store import LedgerWriter, Store
 from tests.servers import PostgresServer, start_postgres
@@ -86,12 +87,15 @@ def test_records_queued_at_shutdown_with_the_database_down_are_written_by_the_ne
         writer = await LedgerWriter.start(store, settings, tmp_path)
         await asyncio.to_thread(own_postgres.stop)
         try:
+            with pytest.raises(StoreUnavailable):
+                await store.revision()
             for n in range(300):
                 writer.record(numbered_record(n))
             await writer.aclose()
             assert writer.spooled_records == 300
         finally:
             own_postgres.start()  # from this thread: the server dies with the thread that started it
+        assert await store.revision() == 0  # the pool reconnects by itself
         writer = await LedgerWriter.start(store, settings, tmp_path)
         await wait_until_recorded(store, 300, seconds=20)
         spend = await store.spend(SpendQuery(group_by=()))
