@@ -7,6 +7,8 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import pytest
+
 from calcifer.domain.access import NO_LIMITS, AccessScope, ScopeKind
 from calcifer.domain.ports import LedgerRecord, RequestQuery, SpendQuery
 from calcifer.store import Store
@@ -189,5 +191,15 @@ def test_retention_rolls_old_records_up_and_totals_do_not_change(database_url: s
         await store.append([late])
         assert await store.expire(1, now) == 1
         assert (await store.spend(queries[0])).total["requests"] == 4001
+
+    run_with_store(database_url, scenario)
+
+
+def test_an_unknown_group_or_a_forged_cursor_is_a_value_error(database_url: str) -> None:
+    async def scenario(store: Store) -> None:
+        with pytest.raises(ValueError, match="group_by"):
+            await store.spend(SpendQuery(group_by=("colour",)))
+        with pytest.raises(ValueError, match="cursor"):
+            await store.requests(RequestQuery(cursor="not-a-cursor"))
 
     run_with_store(database_url, scenario)
