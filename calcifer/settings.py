@@ -19,6 +19,7 @@ from calcifer.errors import ConfigurationError
 
 __all__ = [
     "CorsSettings",
+    "GatewaySettings",
     "LoggingSettings",
     "ServerSettings",
     "Settings",
@@ -69,6 +70,17 @@ class CorsSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class GatewaySettings:
+    request_deadline_seconds: float = 50.0
+    """Overall deadline of every request: retries, backoffs and fallbacks all fit in it, and when
+    it passes the client gets 504. Below the 60 s that many clients, proxies and load balancers
+    give up after, so a client hears why rather than seeing its connection dropped. A
+    non-streamed answer must be whole within it; a stream must have *started* (first chunk)
+    within it, then runs on, bounded by the providers' `max_stream_seconds` and idle timeouts.
+    A client's `X-Calcifer-Timeout-Ms` may shorten it, never lengthen it."""
+
+
+@dataclass(frozen=True, slots=True)
 class LoggingSettings:
     level: str = "INFO"
     """Lowest level written: DEBUG, INFO, WARNING, ERROR."""
@@ -94,6 +106,7 @@ class TelemetrySettings:
 class Settings:
     server: ServerSettings = field(default_factory=ServerSettings)
     cors: CorsSettings = field(default_factory=CorsSettings)
+    gateway: GatewaySettings = field(default_factory=GatewaySettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     telemetry: TelemetrySettings = field(default_factory=TelemetrySettings)
     catalog_path: Path = Path("catalog")
@@ -126,6 +139,7 @@ def load_settings(
     sections = {
         "server": ServerSettings,
         "cors": CorsSettings,
+        "gateway": GatewaySettings,
         "logging": LoggingSettings,
         "telemetry": TelemetrySettings,
     }
@@ -141,6 +155,7 @@ def load_settings(
     settings = Settings(
         server=_server_overrides(built["server"], env),
         cors=_cors_overrides(built["cors"], env),
+        gateway=built["gateway"],
         logging=built["logging"],
         telemetry=_telemetry_overrides(built["telemetry"], env),
         catalog_path=catalog_path,
@@ -284,6 +299,8 @@ def _check(settings: Settings) -> None:
         raise ConfigurationError("server.workers: must be at least 1")
     if server.max_request_body_bytes < 1024:
         raise ConfigurationError("server.max_request_body_bytes: must be at least 1024")
+    if not settings.gateway.request_deadline_seconds > 0:
+        raise ConfigurationError("gateway.request_deadline_seconds: must be a positive number of seconds")
     if settings.logging.format not in {"human", "json"}:
         raise ConfigurationError("logging.format: must be 'human' or 'json'")
     if settings.logging.level.upper() not in {"TRACE", "DEBUG", "INFO", "WARNING", "ERROR"}:

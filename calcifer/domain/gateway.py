@@ -65,14 +65,34 @@ def _judge(picked: Pick, *, ok: bool) -> None:
 
 @dataclass(slots=True)
 class _Trail:
-    """How one request goes: who it is for, the deadline it must keep, attempts so far."""
+    """How one request goes: who it is for, the deadlines it must keep, attempts so far."""
 
     deadline: float | None
+    """Monotonic time by which a non-streamed answer must be whole, or a stream have started."""
+    stream_deadline: float | None = None
+    """Monotonic time by which a whole stream must have ended: only a client's own deadline."""
     principal: Principal = ANONYMOUS
     attempts: int = 0
+    attempts_left: int = 1
+    """Attempts this model may still make, this one included: a stream's wait for its first
+    chunk is the time left shared among them, so that a silent start leaves time to retry."""
 
     def remaining(self) -> float | None:
         return None if self.deadline is None else self.deadline - time.monotonic()
+
+    def expired(self) -> bool:
+        return self.deadline is not None and self.deadline - time.monotonic() <= _DEADLINE_SLACK
+
+    def first_byte_wait(self, limit: float | None) -> float | None:
+        remaining = self.remaining()
+        if remaining is None:
+            return limit
+        share = remaining / max(1, self.attempts_left)
+        return share if limit is None else min(limit, share)
+
+
+_DEADLINE_SLACK = 0.005
+"""Seconds: a deadline this close has passed (a timer fires a hair early or late)."""
 
 
 Attempt = Callable[[ChatRequest, ModelSpec, Provider, Pick, _Trail], Awaitable[_T]]
@@ -80,8 +100,16 @@ Attempt = Callable[[ChatRequest, ModelSpec, Provider, Pick, _Trail], Awaitable[_
 
 class Gateway:
     def __init__(
-        self, router: ModelRouter, providers: ProviderDirectory, observer: CallObserver, balancer: Balancer
+        self,
+        router: ModelRouter,
+        providers: ProviderDirectory,
+        observer: CallObserver,
+        balancer: Balancer,
+        deadline_seconds: float | None = None,
     ) -> None:
+        """`deadline_seconds`: every request's overall deadline (`gateway.request_deadline_seconds`);
+        a client's own deadline may be shorter, never longer. None: only the client's."""
+        self._deadline_seconds = deadline_seconds
         self._router = router
         self._providers = providers
         self._observer = observer
@@ -98,14 +126,24 @@ class Gateway:
     async def complete(
         self, request: ChatRequest, deadline: float | None = None, principal: Principal = ANONYMOUS
     ) -> PricedCompletion:
-        return await self._serve(request, _Trail(deadline, principal), self._complete_on)
+        return await self._serve(request, self._trail(deadline, principal), self._complete_on)
 
     async def stream(
         self, request: ChatRequest, deadline: float | None = None, principal: Principal = ANONYMOUS
     ) -> PricedStream:
         """A stream whose first chunk has arrived: failing to start fails here, before the
         client has been sent any byte, so it can still be retried or get a plain error."""
-        return await self._serve(request, _Trail(deadline, principal), self._stream_on)
+        return await self._serve(request, self._trail(deadline, principal), self._stream_on)
+
+    def _trail(self, client_deadline: float | None, principal: Principal) -> _Trail:
+        """The request's deadline: the gateway's, or the client's when that comes sooner. A
+        client's deadline also bounds its whole stream; the gateway's only the stream's start
+        (a stream that flows runs on, up to the provider's `max_stream_seconds`)."""
+        deadline = client_deadline
+        if self._deadline_seconds is not None:
+            overall = time.monotonic() + self._deadline_seconds
+            deadline = overall if deadline is None else min(deadline, overall)
+        return _Trail(deadline, client_deadline, principal)
 
     async def _serve(self, request: ChatRequest, trail: _Trail, attempt: Attempt[_T]) -> _T:
         model = self._router.route(request.model, request.provider_hint)
@@ -135,6 +173,11 @@ class Gateway:
             result.attempts = trail.attempts
             return result
         assert last_error is not None
+        if isinstance(last_error, UpstreamTimeout) and trail.expired():
+            raise UpstreamTimeout(
+                f"No provider answered within the request's deadline: {last_error.message}",
+                provider=last_error.provider,
+            ) from last_error
         raise last_error
 
     async def _on_model(
@@ -144,6 +187,11 @@ class Gateway:
         providers, excluded = self._eligible(request, model)
         tried: set[str] = set()
         for number in range(policy.attempts):
+            if trail.expired():  # nothing can be tried in no time: no deployment is blamed
+                raise UpstreamTimeout(
+                    f"The request's deadline passed before '{model.name}' could be tried",
+                    provider=model.provider_id,
+                )
             picked = self._balancer.pick(model, tried, request.provider_hint, excluded)
             if picked is None:
                 cooldown = self._balancer.cooldown(model, excluded)
@@ -153,6 +201,7 @@ class Gateway:
                     retry_after=cooldown,
                 )
             trail.attempts += 1
+            trail.attempts_left = policy.attempts - number
             try:
                 return await attempt(
                     request, model.on(picked.deployment), providers[picked.state.key], picked, trail
@@ -245,7 +294,9 @@ class Gateway:
         state = picked.state
         call, record = self._start(request, model)
         policy = self._providers.policy(provider.id)
-        limits = StreamLimits(policy.first_byte_timeout, policy.idle_timeout, trail.deadline)
+        limits = StreamLimits(
+            trail.first_byte_wait(policy.first_byte_timeout), policy.idle_timeout, trail.stream_deadline
+        )
         state.in_flight += 1
 
         def finished(outcome: bool | None, time_to_first_chunk: float | None) -> None:
