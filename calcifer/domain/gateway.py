@@ -69,6 +69,8 @@ class _Trail:
 
     deadline: float | None
     """Monotonic time by which a non-streamed answer must be whole, or a stream have started."""
+    seconds: float = 0.0
+    """How long that was from the start, for messages."""
     stream_deadline: float | None = None
     """Monotonic time by which a whole stream must have ended: only a client's own deadline."""
     principal: Principal = ANONYMOUS
@@ -143,13 +145,16 @@ class Gateway:
         if self._deadline_seconds is not None:
             overall = time.monotonic() + self._deadline_seconds
             deadline = overall if deadline is None else min(deadline, overall)
-        return _Trail(deadline, client_deadline, principal)
+        seconds = 0.0 if deadline is None else deadline - time.monotonic()
+        return _Trail(deadline, seconds, client_deadline, principal)
 
     async def _serve(self, request: ChatRequest, trail: _Trail, attempt: Attempt[_T]) -> _T:
         model = self._router.route(request.model, request.provider_hint)
         chain = [model, *self._resolve_all(model.fallbacks)]
         last_error: CalciferError | None = None
         while chain:
+            if last_error is not None and trail.expired():
+                break  # no time left for a fallback
             candidate = chain.pop(0)
             try:
                 result = await self._on_model(request, candidate, attempt, trail)
@@ -175,7 +180,8 @@ class Gateway:
         assert last_error is not None
         if isinstance(last_error, UpstreamTimeout) and trail.expired():
             raise UpstreamTimeout(
-                f"No provider answered within the request's deadline: {last_error.message}",
+                f"No provider answered within the request's deadline ({trail.seconds:.3g} s); "
+                f"last attempt: {last_error.message}",
                 provider=last_error.provider,
             ) from last_error
         raise last_error
@@ -210,11 +216,11 @@ class Gateway:
                 # Our own connection cap: another deployment may have room; this one is not
                 # failing, so it is neither waited for again nor blamed.
                 tried.add(picked.state.key)
-                if not self._balancer.has_untried(model, tried, excluded):
+                if trail.expired() or not self._balancer.has_untried(model, tried, excluded):
                     raise
             except UPSTREAM_FAULTS as error:
                 tried.add(picked.state.key)
-                if number + 1 >= policy.attempts:
+                if number + 1 >= policy.attempts or trail.expired():
                     raise
                 if not self._balancer.has_untried(model, tried, excluded):
                     await self._back_off(policy.delay(number, error), error, trail)
@@ -264,9 +270,7 @@ class Gateway:
         try:
             completion = await _within(trail.remaining(), provider.complete(call))
         except TimeoutError:
-            error = UpstreamTimeout(
-                f"Provider '{provider.id}' did not answer within the request's deadline", provider=provider.id
-            )
+            error = UpstreamTimeout(f"Provider '{provider.id}' did not answer in time", provider=provider.id)
             self._settle(picked, error, record)
             raise error from None
         except BaseException as exc:
