@@ -20,7 +20,7 @@ SILENT = Behaviour(first_byte_delay=4)
 
 
 def catalog(url: str) -> str:
-    # Default provider settings: 3 attempts, a 60 s timeout, no stream timeouts of its own.
+    # Default provider settings: 4 attempts, a 60 s timeout, no stream timeouts of its own.
     return f"""
 providers:
   silent:
@@ -56,7 +56,7 @@ def post(gateway: GatewayProcess, headers: dict[str, str] | None = None, **extra
 def test_a_silent_upstream_is_answered_504_within_the_deadline(
     gateway: GatewayProcess, upstream: FakeOpenAI
 ) -> None:
-    upstream.script_model("silent-model", SILENT, SILENT, SILENT)
+    upstream.script_model("silent-model", SILENT, SILENT, SILENT, SILENT)
     started = time.monotonic()
     response = post(gateway)
     elapsed = time.monotonic() - started
@@ -69,16 +69,16 @@ def test_a_silent_upstream_is_answered_504_within_the_deadline(
 def test_a_silent_stream_start_is_retried_within_the_deadline(
     gateway: GatewayProcess, upstream: FakeOpenAI
 ) -> None:
-    # The first-byte wait is split across the attempts: all three are made, and the client is
+    # The first-byte wait is split across the attempts: all four (the default) are made, and the client is
     # answered within the deadline, not after 3 × the provider's timeout.
-    upstream.script_model("silent-model", SILENT, SILENT, SILENT)
+    upstream.script_model("silent-model", SILENT, SILENT, SILENT, SILENT)
     started = time.monotonic()
     response = post(gateway, stream=True)
     elapsed = time.monotonic() - started
     assert response.status_code == 504
     assert "deadline" in response.json()["error"]["message"]
     assert elapsed < DEADLINE + 1
-    assert len(upstream.received_for("silent-model")) == 3
+    assert len(upstream.received_for("silent-model")) == 4
 
 
 def test_a_client_header_shortens_the_deadline_but_never_lengthens_it(
