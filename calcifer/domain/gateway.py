@@ -77,7 +77,7 @@ class _Trail:
     attempts: int = 0
     attempts_left: int = 1
     """Attempts this model may still make, this one included: a stream's wait for its first
-    chunk is the time left shared among them, so that a silent start leaves time to retry."""
+    chunk is shared among them, so that a silent start leaves time to retry."""
 
     def remaining(self) -> float | None:
         return None if self.deadline is None else self.deadline - time.monotonic()
@@ -89,7 +89,10 @@ class _Trail:
         remaining = self.remaining()
         if remaining is None:
             return limit
-        share = remaining / max(1, self.attempts_left)
+        # Half the time left when another attempt may follow, all of it for the last: the first
+        # attempt gets the most (a model that thinks before its first chunk is not cut early),
+        # and a silent start still leaves time for every retry (50 s: 25, 12.5, 6.25, 6.25).
+        share = remaining if self.attempts_left <= 1 else remaining / 2
         return share if limit is None else min(limit, share)
 
 

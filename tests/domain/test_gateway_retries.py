@@ -211,6 +211,6 @@ def test_a_stream_s_wait_for_its_first_chunk_is_shared_among_its_attempts() -> N
         asyncio.run(rig.ask("m", stream=True, deadline=started + 0.3))
 
     assert 0.3 <= time.monotonic() - started < 0.6
-    assert len(upstream.calls) == FAST_RETRY.attempts  # each waited about a third of the time
+    assert len(upstream.calls) == FAST_RETRY.attempts  # half the time left, a quarter, the rest
     assert "deadline" in timed_out.value.message
     assert rig.in_flight() == 0
