@@ -8,6 +8,10 @@ deployments are exhausted, its fallback models are tried in order, and a prompt 
 long for the model goes to its context-window fallbacks. Nothing is retried once the
 first byte of a stream has been handed over. The answer is priced by the model that
 served it.
+
+Every attempt, backoff and fallback fits in the request's deadline (the gateway's, or the
+client's when sooner): a non-streamed answer must be whole by then, a stream must have
+started (docs/resilience.md, "The request's deadline").
 """
 
 from __future__ import annotations
