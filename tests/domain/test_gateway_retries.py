@@ -198,7 +198,7 @@ def test_a_deadline_spent_on_one_deployment_leaves_the_others_and_the_fallback_a
 
     assert 0.2 <= time.monotonic() - started < 0.5
     assert len(rig.log) == 1
-    assert "within the request's deadline (0.2 s)" in timed_out.value.message
+    assert timed_out.value.message.startswith("No provider answered within the request's deadline (0.")
     assert rig.in_flight() == 0
 
 
