@@ -41,6 +41,7 @@ from calcifer.errors import (
     UnsupportedFeature,
     UpstreamBusy,
     UpstreamError,
+    UpstreamRateLimited,
     UpstreamTimeout,
 )
 
@@ -256,10 +257,18 @@ class Gateway:
         return providers, frozenset(excluded)
 
     async def _back_off(self, delay: float | None, error: UpstreamError, trail: _Trail) -> None:
-        """Wait before trying the same deployment again, or give up when the wait does not fit."""
+        """Wait before trying the same deployment again, or give up when the wait does not fit.
+        A provider's Retry-After is waited for whole or not at all; the gateway's own back-off
+        shrinks to half the time left, so that the attempts still to come are made in time."""
         remaining = trail.remaining()
-        if delay is None or (remaining is not None and delay >= remaining):
+        if delay is None:
             raise error
+        if remaining is not None:
+            if isinstance(error, UpstreamRateLimited) and error.retry_after is not None:
+                if delay >= remaining:
+                    raise error
+            else:
+                delay = min(delay, remaining / 2)
         await asyncio.sleep(delay)
 
     async def _complete_on(

@@ -214,3 +214,19 @@ def test_a_stream_s_wait_for_its_first_chunk_is_shared_among_its_attempts() -> N
     assert len(upstream.calls) == FAST_RETRY.attempts  # half the time left, a quarter, the rest
     assert "deadline" in timed_out.value.message
     assert rig.in_flight() == 0
+
+
+def test_a_back_off_longer_than_the_time_left_is_shortened_so_every_attempt_is_made() -> None:
+    # The back-off is the gateway's own choice (unlike a provider's Retry-After): it shrinks to
+    # fit, rather than the request giving up before its deadline with attempts unmade.
+    upstream = FakeProvider("a", otherwise=Hang())
+    slow_back_off = RetryPolicy(attempts=3, base_delay=10, max_delay=10)
+    rig = build_rig([model("m", "a")], upstream, retry=slow_back_off)
+
+    started = time.monotonic()
+    with pytest.raises(UpstreamTimeout) as timed_out:
+        asyncio.run(rig.ask("m", stream=True, deadline=started + 0.4))
+
+    assert 0.4 <= time.monotonic() - started < 0.7
+    assert len(upstream.calls) == 3
+    assert "deadline" in timed_out.value.message
