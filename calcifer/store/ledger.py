@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from calcifer.domain.ports import LedgerRecord, RequestQuery
+from calcifer.errors import InvalidRequest
 from calcifer.store.database import Codec, Statement, from_micros, pico, to_micros
 from calcifer.store.schema import PICO_PER_USD
 
@@ -108,13 +109,13 @@ def encode_cursor(record: LedgerRecord) -> str:
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, str]:
-    """ValueError for a cursor this store did not hand out."""
+    """`InvalidRequest` (400, naming `cursor`) for a cursor this store did not hand out."""
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         micros, request_id = text.split(":", 1)
         return from_micros(int(micros)), request_id
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ValueError("cursor: not one this API returned") from exc
+    except (ValueError, UnicodeDecodeError, OverflowError) as exc:
+        raise InvalidRequest("'cursor' is not one this API returned", param="cursor") from exc
 
 
 _ROLLUP_DIMENSIONS = (

@@ -4,7 +4,7 @@ merged, so totals do not change when records expire."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -34,8 +34,13 @@ def spent_statements(scope: AccessScope, since: datetime | None, codec: Codec) -
         return [Statement(raw, (scope.id,)), Statement(rolled, (scope.id,))]
     return [
         Statement(f"{raw} AND started_at >= ?", (scope.id, codec.time_in(since))),
-        Statement(f"{rolled} AND day >= ?", (scope.id, since.date().isoformat())),
+        Statement(f"{rolled} AND day >= ?", (scope.id, utc_day(since))),
     ]
+
+
+def utc_day(moment: datetime) -> str:
+    """The UTC date a moment falls on (a naive moment is taken as UTC, as everywhere here)."""
+    return (moment.astimezone(UTC) if moment.tzinfo else moment).date().isoformat()
 
 
 def spent_total(results: Sequence[Result], codec: Codec) -> Decimal:
@@ -70,10 +75,10 @@ def _rollup_statement(query: SpendQuery, codec: Codec) -> Statement:
     where, params = _scope_filters(query)
     if query.since is not None:
         where.append("day >= ?")
-        params.append(query.since.date().isoformat())
+        params.append(utc_day(query.since))
     if query.until is not None:
         where.append("day <= ?")
-        params.append((query.until - timedelta(microseconds=1)).date().isoformat())
+        params.append(utc_day(query.until - timedelta(microseconds=1)))
     groups = [GROUPS[name][2] for name in query.group_by]
     totals = (
         f"COALESCE(SUM(requests), 0), COALESCE(SUM(input_tokens), 0), "

@@ -11,6 +11,7 @@ import pytest
 
 from calcifer.domain.access import NO_LIMITS, AccessScope, ScopeKind
 from calcifer.domain.ports import LedgerRecord, RequestQuery, SpendQuery
+from calcifer.errors import InvalidRequest
 from calcifer.store import Store
 from tests.store.conftest import run_with_store
 
@@ -195,11 +196,13 @@ def test_retention_rolls_old_records_up_and_totals_do_not_change(database_url: s
     run_with_store(database_url, scenario)
 
 
-def test_an_unknown_group_or_a_forged_cursor_is_a_value_error(database_url: str) -> None:
+def test_an_unknown_group_is_a_value_error_and_a_forged_cursor_a_bad_request(database_url: str) -> None:
     async def scenario(store: Store) -> None:
         with pytest.raises(ValueError, match="group_by"):
             await store.spend(SpendQuery(group_by=("colour",)))
-        with pytest.raises(ValueError, match="cursor"):
-            await store.requests(RequestQuery(cursor="not-a-cursor"))
+        for forged in ("not-a-cursor", "bm90LWEtbnVtYmVyOnJlcQ", "OTk5OTk5OTk5OTk5OTk5OTk5OTk5OTk6cg"):
+            with pytest.raises(InvalidRequest) as refused:
+                await store.requests(RequestQuery(cursor=forged))
+            assert refused.value.param == "cursor"
 
     run_with_store(database_url, scenario)
