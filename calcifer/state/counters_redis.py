@@ -13,6 +13,7 @@ from typing import Any, TypeVar, cast
 import redis.asyncio as redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from calcifer.domain import limits
@@ -55,7 +56,9 @@ class RedisCounters:
             url,
             socket_timeout=timeout,
             socket_connect_timeout=timeout,
-            retry=Retry(NoBackoff(), 0),  # a retry would only make a refusal slower
+            # once at once on a dropped connection (a restarted Redis leaves every pooled
+            # connection dead), never on a timeout: a Redis that hangs must fail fast
+            retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
         )
         self._admit = self._client.register_script(ADMIT)
         self._settle = self._client.register_script(SETTLE)
