@@ -47,6 +47,7 @@ class TableCounters:
         self._lease_seconds = lease_seconds
         self._bucket = limits.lease_bucket_seconds(lease_seconds)
         self._clock = clock
+        self._periods = limits.PeriodCodes()
 
     async def admit(self, request_id: str, demands: Sequence[Demand]) -> Hold:
         counted_demands = counted(demands)
@@ -78,13 +79,13 @@ class TableCounters:
                 limits.settle_tokens(fields, second, demand.tokens, tokens, now)
                 limits.release(fields, limits.nanos_ceil(demand.hold_usd), lease_number, self._lease_now(now))
                 if demand.scope.budget is not None:
-                    limits.settle_spend(fields, limits.period_code(demand.scope.budget.period, now)[0], cost)
+                    limits.settle_spend(fields, self._periods.code(demand.scope.budget.period, now)[0], cost)
 
     async def spent(self, scope: AccessScope) -> Decimal:
         if scope.budget is None:
             return Decimal(0)
         now = self._clock()
-        code, _ = limits.period_code(scope.budget.period, now)
+        code, _ = self._periods.code(scope.budget.period, now)
         for _ in range(_SEED_ROUNDS):
             with self._table.lock:
                 fields = self._table.fields(scope.counter_id, now, claim=True)
@@ -109,7 +110,7 @@ class TableCounters:
             assert fields is not None
             budget = demand.scope.budget
             if budget is not None:
-                code, _ = limits.period_code(budget.period, now)
+                code, _ = self._periods.code(budget.period, now)
                 if not limits.spend_known(fields, code):
                     unknown.append((demand.scope, code))
             rows.append((demand, fields, limits.nanos_ceil(demand.hold_usd)))

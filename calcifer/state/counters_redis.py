@@ -65,6 +65,7 @@ class RedisCounters:
         self._seeds = SeedReader(seed)
         self._lease_ms = int(lease_seconds * 1000)
         self._pending: set[asyncio.Task[None]] = set()
+        self._periods = limits.PeriodCodes()
 
     async def admit(self, request_id: str, demands: Sequence[Demand]) -> Hold:
         counted_demands = counted(demands)
@@ -72,7 +73,9 @@ class RedisCounters:
             now = time.time()
             return Hold(request_id, (), now, now + self._lease_ms / 1000, settled=True)
         hold = f"{request_id}:{os.urandom(6).hex()}"
-        keys = [key for demand in counted_demands for key in _scope_keys(demand.scope, time.time())]
+        keys = [
+            key for demand in counted_demands for key in _scope_keys(demand.scope, self._periods, time.time())
+        ]
         args: list[str | int] = [len(counted_demands), self._lease_ms, hold]
         for demand in counted_demands:
             args.extend(_demand_args(demand))
@@ -96,7 +99,7 @@ class RedisCounters:
         hold.settled = True
         token, second = cast(tuple[str, int], hold.detail)
         now = time.time()
-        keys = [key for demand in hold.demands for key in _scope_keys(demand.scope, now)]
+        keys = [key for demand in hold.demands for key in _scope_keys(demand.scope, self._periods, now)]
         keys.append(f"{_PREFIX}settled:{token}")
         args: list[str | int] = [len(hold.demands), token, second, tokens, limits.nanos_ceil(cost_usd)]
         args.append(self._lease_ms + 60_000)
@@ -117,7 +120,7 @@ class RedisCounters:
         if scope.budget is None:
             return Decimal(0)
         for _ in range(_SEED_ROUNDS):
-            key = _spent_key(scope, time.time())
+            key = _spent_key(scope, self._periods, time.time())
             value = await self._call(self._client.get(key))
             if value is not None:
                 return Decimal(int(cast(bytes, value))) / _NANOS
@@ -136,10 +139,10 @@ class RedisCounters:
         """Read the period's spend from the ledger and set it only if still absent (SET NX)."""
         assert scope.budget is not None
         now = time.time()
-        code, end = limits.period_code(scope.budget.period, now)
+        code, end = self._periods.code(scope.budget.period, now)
         nanos = await self._seeds.nanos(scope, code, now)
         keep = None if end is None else max(int(end - now), 1) + _SEED_KEEP_SECONDS
-        await self._call(self._client.set(_spent_key(scope, now), nanos, nx=True, ex=keep))
+        await self._call(self._client.set(_spent_key(scope, self._periods, now), nanos, nx=True, ex=keep))
 
     async def _call(self, call: Awaitable[_T]) -> _T:
         """One Redis call; its failures become `LimitsUnavailable`."""
@@ -149,15 +152,15 @@ class RedisCounters:
             raise LimitsUnavailable(f"the shared counters (Redis) cannot be reached: {exc}") from exc
 
 
-def _scope_keys(scope: AccessScope, now: float) -> tuple[str, str, str, str]:
+def _scope_keys(scope: AccessScope, periods: limits.PeriodCodes, now: float) -> tuple[str, str, str, str]:
     base = f"{_PREFIX}{scope.counter_id}:"
-    return base + "win", base + "holds", base + "held", _spent_key(scope, now)
+    return base + "win", base + "holds", base + "held", _spent_key(scope, periods, now)
 
 
-def _spent_key(scope: AccessScope, now: float) -> str:
+def _spent_key(scope: AccessScope, periods: limits.PeriodCodes, now: float) -> str:
     if scope.budget is None:
         return f"{_PREFIX}{scope.counter_id}:spent"  # never read: the scope has no budget
-    code, _ = limits.period_code(scope.budget.period, now)
+    code, _ = periods.code(scope.budget.period, now)
     return f"{_PREFIX}{scope.counter_id}:spent:{code}"
 
 

@@ -101,8 +101,9 @@ class _BoundedLock:
             self._held = True
             return
         self._abandoned = True
-        logger.error("the shared {} lock stayed taken (a worker died holding it?); going on without it",
-                     self._what)
+        logger.error(
+            "the shared {} lock stayed taken (a worker died holding it?); going on without it", self._what
+        )
 
     def __exit__(self, *exc: object) -> None:
         if self._held:
