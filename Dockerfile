@@ -7,6 +7,9 @@ RUN pip install --no-cache-dir --upgrade pip \
  && pip wheel --no-cache-dir --wheel-dir /wheels .
 
 FROM python:3.11-slim
+# The image serves the network, so it needs CALCIFER_MASTER_KEY (API keys are then required;
+# `docker run -e CALCIFER_MASTER_KEY=…`); without one it refuses to start, saying so.
+# Keys, teams and the ledger live in /app/data (mount a volume there).
 ENV PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 CALCIFER_CONFIG=/app/config.yaml SERVER_HOST=0.0.0.0
 RUN groupadd --system calcifer && useradd --system --gid calcifer --home /app calcifer
 COPY --from=build /wheels /wheels

@@ -1,9 +1,9 @@
 """The composition root: the one place that builds objects and wires them together.
 
-    manager process   MachineState (breakers and the catalog version the workers share),
-                      when there are several workers
-    each worker       ProcessScope (health, adapters, tracing) → Runtime (the serving
-                      CatalogScope, reloads) → the request pipeline and routes
+manager process   MachineState (breakers and the catalog version the workers share),
+                  when there are several workers
+each worker       ProcessScope (health, adapters, tracing) → Runtime (the serving
+                  CatalogScope, reloads) → the request pipeline and routes
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from loguru import logger
 from sanic import Sanic
 
 from calcifer.catalog import Catalog, load_catalog
+from calcifer.domain.admission import Admission
+from calcifer.domain.authentication import Authenticator
 from calcifer.http.hooks.admit import Admit
 from calcifer.http.hooks.authenticate import Authenticate
 from calcifer.http.hooks.cors import Cors
@@ -51,12 +53,15 @@ class _Wiring:
         self.runtime = Runtime(self.process, catalog)
         container = punq.Container()
         container.register(PinCatalog, instance=PinCatalog(lambda: self.runtime.current))
-        container.register(Authenticate)
-        container.register(Admit)
+        container.register(Authenticate, instance=Authenticate(Authenticator(None, settings.master_key)))
+        admission = Admission(
+            None, settings.access.max_hold_usd, fail_open=settings.access.fail_mode == "open"
+        )
+        container.register(Admit, instance=Admit(admission))
         container.register(
             ServerSpan, instance=ServerSpan(self.process.tracer, records_spans(settings.telemetry))
         )
-        container.register(Settle)
+        container.register(Settle, instance=Settle(admission, None))
         container.register(Metrics)
         container.register(LogLine, instance=LogLine(RequestLog(settings.logging)))
         # The order requests go through them (see calcifer.http.pipeline).

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from loguru import logger
 
@@ -21,6 +22,10 @@ from calcifer.errors import CatalogError, ConfigurationError
 from calcifer.providers.registry import unavailable_providers
 from calcifer.settings import PACKAGED_CONFIG_PATH, Settings, environment_snapshot, load_settings
 from calcifer.telemetry.logging import configure_logging
+
+if TYPE_CHECKING:
+    from sanic import Sanic
+    from sanic.worker.loader import AppLoader
 
 __all__ = ["main"]
 
@@ -87,11 +92,28 @@ def _serve(args: argparse.Namespace) -> int:
     )
     if single:
         Sanic.serve_single(primary=app)
-    else:
-        # Each worker reloads its catalog on SIGHUP; the manager passes the signal on
-        # (left alone, SIGHUP would end the manager and every worker with it).
-        signal.signal(signal.SIGHUP, _forward_to_workers)
+        return 0
+    return _serve_workers(app, loader, server.graceful_shutdown_seconds)
+
+
+def _serve_workers(app: Sanic[Any, Any], loader: AppLoader, grace_seconds: float) -> int:
+    """Run Sanic's manager process; the supervisor handles stop signals and deaths (see there)."""
+    from sanic import Sanic
+
+    from calcifer.runtime.supervisor import Supervisor
+
+    supervisor = Supervisor(grace_seconds)
+    supervisor.take_signals()
+    app.main_process_ready(lambda app: supervisor.attach(app.manager))
+    # Each worker reloads its catalog on SIGHUP; the manager passes the signal on
+    # (left alone, SIGHUP would end the manager and every worker with it).
+    signal.signal(signal.SIGHUP, _forward_to_workers)
+    try:
         Sanic.serve(primary=app, app_loader=loader)
+    except (OSError, EOFError):
+        if not supervisor.shared_state_lost():  # logged and the workers told to stop, if so
+            raise
+        return 1
     return 0
 
 

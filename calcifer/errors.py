@@ -11,7 +11,9 @@
     │   ├── ModelNotFound             no model or alias of that name
     │   ├── ProviderMismatch          X-Provider names a provider that does not serve the model
     │   ├── PayloadTooLarge           body over the configured limit
-    │   └── UnsupportedMediaType      the body is not declared JSON (Content-Type)
+    │   ├── UnsupportedMediaType      the body is not declared JSON (Content-Type)
+    │   ├── ResourceNotFound          the admin API has no key, team... with this id (404)
+    │   └── Conflict                  the admin change conflicts with what exists (409)
     ├── AccessDenied                  the caller may not be served (virtual keys, budgets, limits)
     │   ├── InvalidApiKey             no key, or a key that is unknown, revoked or expired (401)
     │   ├── ModelNotAllowed           the key may not call this model (403)
@@ -48,6 +50,7 @@ __all__ = [
     "CalciferError",
     "CatalogError",
     "ConfigurationError",
+    "Conflict",
     "ContextWindowExceeded",
     "DeploymentsUnavailable",
     "InvalidApiKey",
@@ -61,6 +64,7 @@ __all__ = [
     "ProviderMismatch",
     "ProviderNotConfigured",
     "RequestError",
+    "ResourceNotFound",
     "ServerShuttingDown",
     "UnsupportedFeature",
     "UnsupportedMediaType",
@@ -190,6 +194,14 @@ class KeyRateLimited(AccessDenied):
 class LimitsUnavailable(CalciferError):
     """Budgets and limits cannot be checked (counters or key store unreachable) and the
     gateway is set to fail closed."""
+
+
+class ResourceNotFound(RequestError):
+    """No key, team or other admin resource has this id."""
+
+
+class Conflict(RequestError):
+    """The change cannot be made as things stand (a team that still has keys, a duplicate name)."""
 
 
 class ProviderNotConfigured(CalciferError):

@@ -20,6 +20,7 @@ from calcifer.errors import ConfigurationError
 
 __all__ = [
     "AccessSettings",
+    "AuthSettings",
     "CorsSettings",
     "LedgerSettings",
     "LoggingSettings",
@@ -94,11 +95,16 @@ class TelemetrySettings:
 
 
 @dataclass(frozen=True, slots=True)
+class AuthSettings:
+    required: str = "auto"
+    """Whether API requests need a virtual key (env CALCIFER_AUTH_REQUIRED). `auto`: yes once
+    a master key is set (keys can then be issued), no otherwise; `true`; `false`. Without it,
+    every caller is anonymous (recorded, unlimited) and the gateway only serves loopback
+    unless `false` is chosen explicitly."""
+
+
+@dataclass(frozen=True, slots=True)
 class AccessSettings:
-    require_keys: str = "auto"
-    """`auto`: virtual keys are required once a master key is set (so keys can be issued) and
-    the gateway is open otherwise; `true`: always required; `false`: never (every caller is
-    anonymous, no budgets or limits apply)."""
     data_dir: str = "data"
     """Where the embedded database and the ledger spool live, relative to this file (env
     CALCIFER_DATA_DIR). With the packaged config: $XDG_DATA_HOME/calcifer."""
@@ -144,6 +150,7 @@ class Settings:
     cors: CorsSettings = field(default_factory=CorsSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     telemetry: TelemetrySettings = field(default_factory=TelemetrySettings)
+    auth: AuthSettings = field(default_factory=AuthSettings)
     access: AccessSettings = field(default_factory=AccessSettings)
     ledger: LedgerSettings = field(default_factory=LedgerSettings)
     data_dir: Path = Path("data")
@@ -157,6 +164,12 @@ class Settings:
     environment: Mapping[str, str] = field(default_factory=dict, repr=False)
     """Snapshot of the environment taken at start-up; the catalog resolves `${VAR}` from it.
     Kept out of repr because it holds provider keys."""
+
+    @property
+    def keys_required(self) -> bool:
+        """Whether API requests must present a virtual key (see AuthSettings.required)."""
+        required = self.auth.required
+        return required == "true" or (required == "auto" and self.master_key is not None)
 
     @property
     def database_url(self) -> str:
@@ -186,6 +199,7 @@ def load_settings(
         "cors": CorsSettings,
         "logging": LoggingSettings,
         "telemetry": TelemetrySettings,
+        "auth": AuthSettings,
         "access": AccessSettings,
         "ledger": LedgerSettings,
     }
@@ -203,6 +217,7 @@ def load_settings(
         cors=_cors_overrides(built["cors"], env),
         logging=built["logging"],
         telemetry=_telemetry_overrides(built["telemetry"], env),
+        auth=_override(built["auth"], env, {"CALCIFER_AUTH_REQUIRED": "required"}, _coerce_env),
         access=_access_overrides(built["access"], env),
         ledger=built["ledger"],
         data_dir=_data_dir(path, _access_overrides(built["access"], env), env),
@@ -326,7 +341,6 @@ def _access_overrides(access: AccessSettings, env: Mapping[str, str]) -> AccessS
         "CALCIFER_DATA_DIR": "data_dir",
         "CALCIFER_DATABASE_URL": "database_url",
         "CALCIFER_REDIS_URL": "redis_url",
-        "CALCIFER_REQUIRE_KEYS": "require_keys",
     }
     return _override(access, env, table, _coerce_env)
 
@@ -382,15 +396,28 @@ def _check(settings: Settings) -> None:
         raise ConfigurationError("logging.format: must be 'human' or 'json'")
     if settings.logging.level.upper() not in {"TRACE", "DEBUG", "INFO", "WARNING", "ERROR"}:
         raise ConfigurationError("logging.level: must be DEBUG, INFO, WARNING or ERROR")
+    _check_auth(settings)
     _check_access(settings.access, settings.ledger)
     exporter = settings.telemetry.traces_exporter
     if exporter not in {"none", "console", "otlp"}:
         raise ConfigurationError(f"telemetry.traces_exporter: {exporter!r} is not none, console or otlp")
 
 
+def _check_auth(settings: Settings) -> None:
+    required = settings.auth.required
+    if required not in {"auto", "true", "false"}:
+        raise ConfigurationError(f"auth.required: {required!r} is not auto, true or false")
+    host = settings.server.host
+    if required == "auto" and not settings.keys_required and host not in {"127.0.0.1", "::1", "localhost"}:
+        raise ConfigurationError(
+            f"server.host {host} serves the network, but no API key is required (no CALCIFER_MASTER_KEY"
+            " is set): anyone who can reach the port could spend the provider keys. Set"
+            " CALCIFER_MASTER_KEY (keys are then required), or set auth.required: false to serve"
+            " the network without keys on purpose"
+        )
+
+
 def _check_access(access: AccessSettings, ledger: LedgerSettings) -> None:
-    if access.require_keys not in {"auto", "true", "false"}:
-        raise ConfigurationError(f"access.require_keys: {access.require_keys!r} is not auto, true or false")
     if access.fail_mode not in {"closed", "open"}:
         raise ConfigurationError(f"access.fail_mode: {access.fail_mode!r} is not closed or open")
     url = access.database_url

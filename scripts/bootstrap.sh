@@ -20,3 +20,7 @@ if [ ! -f "$STAMP" ]; then
   fi
   touch "$STAMP"
 fi
+if [ "$EXTRAS" = "test" ]; then
+  source "$ROOT/scripts/test-servers.sh"
+  calcifer_ensure_test_servers
+fi

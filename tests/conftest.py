@@ -12,6 +12,7 @@ from tests.fakes.gemini_upstream import FakeGemini
 from tests.fakes.openai_upstream import FakeOpenAI
 from tests.fakes.otlp_collector import FakeCollector
 from tests.gateway_process import GatewayProcess
+from tests.servers.fixtures import postgres_server, postgres_url, redis_server, redis_url  # noqa: F401
 
 UPSTREAM_KEY = "sk-test-upstream-SECRET-4242"
 COLLECTOR_TOKEN = "otlp-token-SECRET-77"

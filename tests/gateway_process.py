@@ -29,7 +29,10 @@ class GatewayProcess:
         env: dict[str, str] | None = None,
         workers: int = 1,
         config_extra: str = "",
+        auth_required: bool = False,
     ) -> None:
+        """`auth_required` False: API requests need no key even with a master key set (most
+        tests are about something else); True: virtual keys are required."""
         self.workdir = workdir
         self.port = free_port()
         self.log_path = workdir / "gateway.log"
@@ -38,7 +41,8 @@ class GatewayProcess:
             "server:\n  host: 127.0.0.1\n  max_request_body_bytes: 65536\n"
             f"  workers: {workers}\n  graceful_shutdown_seconds: 1\n"
             "logging:\n  level: INFO\n  format: json\n"
-            "catalog:\n  path: catalog.yaml\n" + config_extra
+            "catalog:\n  path: catalog.yaml\n"
+            f"auth:\n  required: {'true' if auth_required else 'false'}\n" + config_extra
         )
         self.env = {**os.environ, "SERVER_PORT": str(self.port), "PYTHONUNBUFFERED": "1", **(env or {})}
         self._process: subprocess.Popen[bytes] | None = None

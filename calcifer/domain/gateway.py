@@ -95,6 +95,10 @@ class Gateway:
     def balancer(self) -> Balancer:
         return self._balancer
 
+    def route(self, request: ChatRequest) -> ModelSpec:
+        """The model that will serve `request` first (raises ModelNotFound, ProviderMismatch)."""
+        return self._router.route(request.model, request.provider_hint)
+
     async def complete(
         self, request: ChatRequest, deadline: float | None = None, principal: Principal = ANONYMOUS
     ) -> PricedCompletion:

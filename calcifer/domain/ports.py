@@ -26,6 +26,7 @@ __all__ = [
     "Hold",
     "KeyStore",
     "LedgerRecord",
+    "LedgerSink",
     "LedgerStore",
     "RequestPage",
     "RequestQuery",
@@ -227,6 +228,12 @@ class RequestQuery:
 class RequestPage:
     records: list[LedgerRecord] = field(default_factory=list)
     next_cursor: str | None = None
+
+
+class LedgerSink(Protocol):
+    """Takes a record from the request path: never blocks, never raises (the ledger writer)."""
+
+    def record(self, record: LedgerRecord) -> None: ...
 
 
 class LedgerStore(Protocol):

@@ -62,6 +62,8 @@ ERROR_TABLE: dict[type[BaseException], ErrorRow] = {
     errors.UnsupportedMediaType: ErrorRow(
         415, "invalid_request_error", "unsupported_media_type", "INFO", retry=False
     ),
+    errors.ResourceNotFound: ErrorRow(404, "invalid_request_error", "not_found", "INFO", retry=False),
+    errors.Conflict: ErrorRow(409, "invalid_request_error", "conflict", "INFO", retry=False),
     errors.RequestError: ErrorRow(400, "invalid_request_error", "invalid_request", "INFO", retry=False),
     errors.InvalidApiKey: ErrorRow(401, "authentication_error", "invalid_api_key", "INFO", retry=False),
     errors.ModelNotAllowed: ErrorRow(403, "permission_error", "model_not_allowed", "INFO", retry=False),

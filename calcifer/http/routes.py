@@ -10,6 +10,7 @@ from sanic.exceptions import PayloadTooLarge
 from sanic.handlers import ErrorHandler
 from sanic.response import BaseHTTPResponse, HTTPResponse
 
+from calcifer.http.admin import keys, spend, teams
 from calcifer.http.admin.reload import admin_reload
 from calcifer.http.api.completions import completions
 from calcifer.http.api.health import health
@@ -31,6 +32,18 @@ _API_ROUTES: tuple[tuple[str, str, str, Handler], ...] = (
     ("/v1/models", "GET", "models", list_models),
     ("/v1/models/<name:path>", "GET", "model", retrieve_model),
     ("/admin/reload", "POST", "reload", admin_reload),
+    ("/admin/keys", "POST", "create_key", keys.create_key),
+    ("/admin/keys", "GET", "list_keys", keys.list_keys),
+    ("/admin/keys/<key_id>", "GET", "get_key", keys.get_key),
+    ("/admin/keys/<key_id>", "PATCH", "update_key", keys.update_key),
+    ("/admin/keys/<key_id>", "DELETE", "revoke_key", keys.revoke_key),
+    ("/admin/teams", "POST", "create_team", teams.create_team),
+    ("/admin/teams", "GET", "list_teams", teams.list_teams),
+    ("/admin/teams/<team_id>", "GET", "get_team", teams.get_team),
+    ("/admin/teams/<team_id>", "PATCH", "update_team", teams.update_team),
+    ("/admin/teams/<team_id>", "DELETE", "delete_team", teams.delete_team),
+    ("/admin/spend", "GET", "spend", spend.spend),
+    ("/admin/requests", "GET", "requests", spend.list_requests),
 )
 
 

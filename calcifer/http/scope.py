@@ -10,7 +10,11 @@ from typing import TYPE_CHECKING, Any, Protocol
 from opentelemetry.trace import Span
 
 from calcifer.domain.access import ANONYMOUS, Principal
+from calcifer.domain.admission import Admission
+from calcifer.domain.chat import ChatRequest
 from calcifer.domain.gateway import Gateway
+from calcifer.domain.models import ModelSpec
+from calcifer.domain.ports import Hold
 from calcifer.domain.usage import Usage
 
 if TYPE_CHECKING:
@@ -45,6 +49,8 @@ class RequestScope:
     request_id: str
     route: str
     started: float = field(default_factory=time.perf_counter)
+    started_at: float = field(default_factory=time.time)
+    """Wall-clock start (epoch seconds), for the ledger."""
     principal: Principal = ANONYMOUS
     catalog: ServingCatalog | None = None
     """The catalog this request started on; it serves the request to its end."""
@@ -52,6 +58,14 @@ class RequestScope:
     span_token: object = None
     """The tracing context to restore when the span ends."""
     status: int = 200
+    requested_model: str | None = None
+    """The model name the client asked for (before aliases and fallbacks)."""
+    admission: Admission | None = None
+    hold: Hold | None = None
+    """What admission reserved for this request; settled by the settle step on every exit path."""
+    attempts: int = 0
+    first_byte_seconds: float | None = None
+    """For a stream: when its first chunk was ready to send, from the request's start."""
     model: str | None = None
     provider: str | None = None
     usage: Usage | None = None
@@ -71,9 +85,15 @@ class RequestScope:
         assert self.catalog is not None, "the catalog is pinned before any handler runs"
         return self.catalog
 
+    async def admit(self, request: ChatRequest, model: ModelSpec) -> None:
+        """Reserve the request's budget and limits before it is served (see `Admission`)."""
+        self.requested_model = request.model
+        if self.admission is not None:
+            self.hold = await self.admission.admit(self.request_id, self.principal, request, model)
+
     def served_by(self, model: str, provider: str, attempts: int) -> dict[str, str]:
         """Note who serves the request; returns the headers saying so."""
-        self.model, self.provider = model, provider
+        self.model, self.provider, self.attempts = model, provider, attempts
         return {
             "X-Calcifer-Model": model,
             "X-Calcifer-Provider": provider,

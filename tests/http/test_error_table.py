@@ -106,6 +106,8 @@ EXPECTED_ROWS: dict[type[BaseException], tuple[int, str, str, bool]] = {
     errors.ProviderMismatch: (400, "invalid_request_error", "provider_mismatch", False),
     errors.PayloadTooLarge: (413, "invalid_request_error", "payload_too_large", False),
     errors.UnsupportedMediaType: (415, "invalid_request_error", "unsupported_media_type", False),
+    errors.ResourceNotFound: (404, "invalid_request_error", "not_found", False),
+    errors.Conflict: (409, "invalid_request_error", "conflict", False),
     errors.RequestError: (400, "invalid_request_error", "invalid_request", False),
     errors.InvalidApiKey: (401, "authentication_error", "invalid_api_key", False),
     errors.ModelNotAllowed: (403, "permission_error", "model_not_allowed", False),

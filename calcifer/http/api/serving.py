@@ -37,8 +37,10 @@ async def serve_chat(
     deadline = _deadline(request.headers.get(DEADLINE_HEADER))
     scope.stream, scope.metadata = chat.stream, chat.metadata
     gateway = scope.serving.gateway
+    await scope.admit(chat, gateway.route(chat))
     if chat.stream:
         stream = await gateway.stream(chat, deadline, scope.principal)
+        scope.first_byte_seconds = time.perf_counter() - scope.started
         headers = scope.served_by(stream.model.name, stream.model.provider_id, stream.attempts)
         scope.upstream_seconds = stream.upstream_seconds
         try:

@@ -22,6 +22,7 @@ class LogLine:
             {
                 "request_id": scope.request_id,
                 "route": scope.route,
+                "key": scope.principal.key_id,
                 "model": scope.model,
                 "provider": scope.provider,
                 "status": scope.status,
