@@ -15,6 +15,8 @@ import pytest
 
 from calcifer.domain.access import AccessScope
 from calcifer.errors import KeyRateLimited, LimitsUnavailable
+from calcifer.state.counters import build_counters
+from calcifer.state.counters_local import LocalCounters
 from calcifer.state.counters_machine import CounterSlot, MachineCounters
 from calcifer.state.counters_redis import RedisCounters
 from calcifer.state.machine import MachineState
@@ -144,3 +146,18 @@ def test_a_full_machine_table_refuses_until_a_slot_has_been_idle_long_enough() -
         await counters.admit("r3", [demand(third)])  # took back an idle slot
 
     Backend("local").run(scenario)
+
+
+def test_the_counters_a_worker_uses_follow_the_settings(redis_url: str) -> None:
+    async def scenario() -> None:
+        seed, machine = Ledger(), MachineState.create()
+        chosen = [
+            build_counters(redis_url, machine, seed, 900.0),
+            build_counters("", machine, seed, 900.0),
+            build_counters("", None, seed, 900.0),
+        ]
+        assert [type(counters) for counters in chosen] == [RedisCounters, MachineCounters, LocalCounters]
+        for counters in chosen:
+            await counters.aclose()
+
+    asyncio.run(scenario())
