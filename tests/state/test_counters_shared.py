@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import multiprocessing
+import socket
 import time
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
@@ -161,3 +162,19 @@ def test_the_counters_a_worker_uses_follow_the_settings(redis_url: str) -> None:
             await counters.aclose()
 
     asyncio.run(scenario())
+
+
+def test_a_redis_that_accepts_but_never_answers_is_given_up_on_promptly() -> None:
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)  # connections are accepted by the kernel, and never answered
+
+        async def scenario() -> None:
+            counters = RedisCounters(f"redis://127.0.0.1:{silent.getsockname()[1]}/0", Ledger())
+            started = time.monotonic()
+            with pytest.raises(LimitsUnavailable):
+                await counters.admit("r1", [demand(scope(rpm=5))])
+            assert time.monotonic() - started < 0.5
+            await counters.aclose()
+
+        asyncio.run(scenario())
