@@ -32,6 +32,7 @@ from calcifer.http.hooks.span import ServerSpan
 from calcifer.http.pipeline import Hook, Pipeline
 from calcifer.http.request import GatewayRequest
 from calcifer.http.routes import register_http
+from calcifer.http.server_limits import MAX_CONNECTIONS_KEY
 from calcifer.runtime import Runtime
 from calcifer.runtime.process_scope import ProcessScope
 from calcifer.settings import Settings
@@ -144,5 +145,7 @@ def _configure_server(app: Sanic[Any, Any], settings: Settings) -> None:
             "ACCESS_LOG": False,
             "MOTD": False,
             "FALLBACK_ERROR_FORMAT": "json",
+            # Read by calcifer.http.server_limits.GatewayProtocol, which `serve` runs Sanic with.
+            MAX_CONNECTIONS_KEY: server.max_connections,
         }
     )

@@ -76,6 +76,7 @@ def _serve(args: argparse.Namespace) -> int:
     from sanic.worker.loader import AppLoader
 
     from calcifer.app import create_app
+    from calcifer.http.server_limits import GatewayProtocol
 
     loader = AppLoader(factory=partial(create_app, settings))
     app = loader.load()
@@ -89,6 +90,7 @@ def _serve(args: argparse.Namespace) -> int:
         access_log=False,
         motd=False,
         single_process=single,
+        protocol=GatewayProtocol,
     )
     if single:
         Sanic.serve_single(primary=app)

@@ -47,10 +47,12 @@ class ServerSettings:
     workers: int = 1
     """Worker processes; each holds its own provider clients."""
     read_timeout: float = 30.0
-    """Seconds a client may take to send its request (env SERVER_READ_TIMEOUT)."""
+    """Seconds a client may take to send its request, head and body together, counted from its
+    first byte; slower ones are answered 408 (env SERVER_READ_TIMEOUT)."""
     write_timeout: float = 300.0
     """Seconds the gateway may stay silent while answering (env SERVER_WRITE_TIMEOUT).
-    Streams reset it on every chunk; a non-streamed reasoning model may need minutes."""
+    Streams reset it on every chunk; a non-streamed reasoning model may need minutes. Also how long
+    a client may read nothing of an answer before the connection is closed (an error is logged)."""
     keep_alive: bool = True
     """Whether HTTP/1.1 connections are kept open between requests."""
     keep_alive_timeout: float = 5.0
@@ -59,6 +61,9 @@ class ServerSettings:
     """Requests with a larger body are refused with 413."""
     graceful_shutdown_seconds: float = 15.0
     """How long in-flight requests may run on after a stop signal."""
+    max_connections: int = 1000
+    """Client connections one worker holds at once (env SERVER_MAX_CONNECTIONS); further ones are
+    closed at once. Keep it below the process's open-file limit."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -332,6 +337,7 @@ def _server_overrides(server: ServerSettings, env: Mapping[str, str]) -> ServerS
         "SERVER_WORKERS": "workers",
         "SERVER_READ_TIMEOUT": "read_timeout",
         "SERVER_WRITE_TIMEOUT": "write_timeout",
+        "SERVER_MAX_CONNECTIONS": "max_connections",
     }
     return _override(server, env, table, _coerce_env)
 
@@ -392,6 +398,8 @@ def _check(settings: Settings) -> None:
         raise ConfigurationError("server.workers: must be at least 1")
     if server.max_request_body_bytes < 1024:
         raise ConfigurationError("server.max_request_body_bytes: must be at least 1024")
+    if server.max_connections < 1:
+        raise ConfigurationError("server.max_connections: must be at least 1")
     if settings.logging.format not in {"human", "json"}:
         raise ConfigurationError("logging.format: must be 'human' or 'json'")
     if settings.logging.level.upper() not in {"TRACE", "DEBUG", "INFO", "WARNING", "ERROR"}:

@@ -29,6 +29,7 @@ class GatewayProcess:
         env: dict[str, str] | None = None,
         workers: int = 1,
         config_extra: str = "",
+        server_extra: str = "",
         auth_required: bool = False,
     ) -> None:
         """`auth_required` False: API requests need no key even with a master key set (most
@@ -39,7 +40,7 @@ class GatewayProcess:
         (workdir / "catalog.yaml").write_text(catalog_yaml)
         (workdir / "config.yaml").write_text(
             "server:\n  host: 127.0.0.1\n  max_request_body_bytes: 65536\n"
-            f"  workers: {workers}\n  graceful_shutdown_seconds: 1\n"
+            f"  workers: {workers}\n  graceful_shutdown_seconds: 1\n" + server_extra +
             "logging:\n  level: INFO\n  format: json\n"
             "catalog:\n  path: catalog.yaml\n"
             f"auth:\n  required: {'true' if auth_required else 'false'}\n" + config_extra

@@ -58,6 +58,7 @@ def test_calcifer_config_variable_names_the_file(tmp_path: Path) -> None:
         ("server:\n  port: eighty\n", {}, "server.port"),
         ("logging:\n  format: xml\n", {}, "logging.format"),
         ("", {"SERVER_PORT": "http"}, "SERVER_PORT"),
+        ("", {"SERVER_MAX_CONNECTIONS": "0"}, "server.max_connections"),
     ],
 )
 def test_bad_settings_stop_with_a_message(
