@@ -54,15 +54,18 @@ DONE = b"data: [DONE]\n\n"
 
 RATE_LIMITED = orjson.dumps({"error": {"message": "Rate limit reached", "type": "requests", "code": None}})
 SERVER_ERROR = orjson.dumps({"error": {"message": "The server is overloaded", "type": "server_error"}})
+MALFORMED = COMPLETION[: len(COMPLETION) // 2]
+"""An answer cut short: a 200 whose body (or first event) is not valid JSON."""
 
 
 def _draw_fault(faults: object, stream: bool) -> str | None:
     """`bench_faults` in the body asks for random faults: {"429": 0.1, "5xx": 0.05, "drop": 0.02,
-    "cut": 0.02} (each a probability; `cut` applies to streams only)."""
+    "malformed": 0.02, "cut": 0.02} (each a probability; `drop` closes the connection before any
+    answer, `malformed` answers 200 with unreadable JSON, `cut` ends a stream half-way)."""
     if not isinstance(faults, dict):
         return None
     draw = random.random()
-    for name in ("429", "5xx", "drop", "cut"):
+    for name in ("429", "5xx", "drop", "malformed", "cut"):
         chance = float(faults.get(name, 0))
         if name == "cut" and not stream:
             continue
@@ -89,12 +92,18 @@ def build_app() -> Sanic[Any, Any]:
         if fault == "drop":
             request.transport.close()
             return None
+        if fault == "malformed" and not body.get("stream"):
+            return raw(MALFORMED, content_type="application/json")
         if not body.get("stream"):
             return raw(COMPLETION, content_type="application/json")
         chunks = int(body.get("bench_chunks", 50))
         delay = float(body.get("bench_delay_ms", 0)) / 1000
         response = await request.respond(content_type="text/event-stream")
         assert response is not None
+        if fault == "malformed":
+            await response.send(b"data: " + MALFORMED + b"\n\n" + DONE)
+            await response.eof()
+            return None
         await response.send(FIRST)
         for index in range(chunks):
             if delay:

@@ -22,6 +22,7 @@ __all__ = [
     "AccessSettings",
     "AuthSettings",
     "CorsSettings",
+    "GatewaySettings",
     "LedgerSettings",
     "LoggingSettings",
     "ServerSettings",
@@ -75,6 +76,17 @@ class CorsSettings:
     """Methods announced in pre-flight answers (env CORS_ALLOWED_METHODS)."""
     allowed_headers: tuple[str, ...] = ("Content-Type", "Authorization")
     """Request headers announced in pre-flight answers (env CORS_ALLOWED_HEADERS)."""
+
+
+@dataclass(frozen=True, slots=True)
+class GatewaySettings:
+    request_deadline_seconds: float = 50.0
+    """Overall deadline of every request: retries, backoffs and fallbacks all fit in it, and when
+    it passes the client gets 504. Below the 60 s that many clients, proxies and load balancers
+    give up after, so a client hears why rather than seeing its connection dropped. A
+    non-streamed answer must be whole within it; a stream must have *started* (first chunk)
+    within it, then runs on, bounded by the providers' `max_stream_seconds` and idle timeouts.
+    A client's `X-Calcifer-Timeout-Ms` may shorten it, never lengthen it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +165,7 @@ class LedgerSettings:
 class Settings:
     server: ServerSettings = field(default_factory=ServerSettings)
     cors: CorsSettings = field(default_factory=CorsSettings)
+    gateway: GatewaySettings = field(default_factory=GatewaySettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     telemetry: TelemetrySettings = field(default_factory=TelemetrySettings)
     auth: AuthSettings = field(default_factory=AuthSettings)
@@ -202,6 +215,7 @@ def load_settings(
     sections = {
         "server": ServerSettings,
         "cors": CorsSettings,
+        "gateway": GatewaySettings,
         "logging": LoggingSettings,
         "telemetry": TelemetrySettings,
         "auth": AuthSettings,
@@ -220,6 +234,7 @@ def load_settings(
     settings = Settings(
         server=_server_overrides(built["server"], env),
         cors=_cors_overrides(built["cors"], env),
+        gateway=built["gateway"],
         logging=built["logging"],
         telemetry=_telemetry_overrides(built["telemetry"], env),
         auth=_override(built["auth"], env, {"CALCIFER_AUTH_REQUIRED": "required"}, _coerce_env),
@@ -287,6 +302,8 @@ def _coerce(default: object, value: object, where: str) -> object:
         if isinstance(default, tuple):
             return _parse_list(value)
         if default is None or isinstance(default, str):
+            if isinstance(value, bool):  # YAML's `false` for a word setting such as auth.required
+                return "true" if value else "false"
             return None if value is None else str(value)
     except ValueError as exc:
         raise ConfigurationError(f"{where}: {exc}") from exc
@@ -400,6 +417,8 @@ def _check(settings: Settings) -> None:
         raise ConfigurationError("server.max_request_body_bytes: must be at least 1024")
     if server.max_connections < 1:
         raise ConfigurationError("server.max_connections: must be at least 1")
+    if not settings.gateway.request_deadline_seconds > 0:
+        raise ConfigurationError("gateway.request_deadline_seconds: must be a positive number of seconds")
     if settings.logging.format not in {"human", "json"}:
         raise ConfigurationError("logging.format: must be 'human' or 'json'")
     if settings.logging.level.upper() not in {"TRACE", "DEBUG", "INFO", "WARNING", "ERROR"}:

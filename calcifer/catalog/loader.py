@@ -28,7 +28,7 @@ from calcifer.errors import CatalogError, Problem
 
 __all__ = ["catalog_files", "load_catalog", "schema"]
 
-_PROVIDER_DEFAULTS = {"timeout": 60.0, "max_retries": 2}
+_PROVIDER_DEFAULTS = {"timeout": 60.0, "max_retries": 3}
 _TRANSPORT_KEYS = (
     "transport",
     "max_connections",

@@ -78,7 +78,8 @@ class ProviderConfig:
     """Seconds a stream may take to send its first chunk."""
     idle_timeout: float | None = None
     """Seconds a stream may stay silent between chunks."""
-    max_retries: int = 2
+    max_retries: int = 3
+    """Retries after the first call: 4 attempts in all, within the request's deadline."""
     breaker: BreakerSettings = DEFAULT_BREAKER
     headers: tuple[tuple[str, str], ...] = ()
     proxy: ProxyAddress | None = None

@@ -8,6 +8,10 @@ deployments are exhausted, its fallback models are tried in order, and a prompt 
 long for the model goes to its context-window fallbacks. Nothing is retried once the
 first byte of a stream has been handed over. The answer is priced by the model that
 served it.
+
+Every attempt, backoff and fallback fits in the request's deadline (the gateway's, or the
+client's when sooner): a non-streamed answer must be whole by then, a stream must have
+started (docs/resilience.md, "The request's deadline").
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from calcifer.errors import (
     UnsupportedFeature,
     UpstreamBusy,
     UpstreamError,
+    UpstreamRateLimited,
     UpstreamTimeout,
 )
 
@@ -65,14 +70,39 @@ def _judge(picked: Pick, *, ok: bool) -> None:
 
 @dataclass(slots=True)
 class _Trail:
-    """How one request goes: who it is for, the deadline it must keep, attempts so far."""
+    """How one request goes: who it is for, the deadlines it must keep, attempts so far."""
 
     deadline: float | None
+    """Monotonic time by which a non-streamed answer must be whole, or a stream have started."""
+    seconds: float = 0.0
+    """How long that was from the start, for messages."""
+    stream_deadline: float | None = None
+    """Monotonic time by which a whole stream must have ended: only a client's own deadline."""
     principal: Principal = ANONYMOUS
     attempts: int = 0
+    attempts_left: int = 1
+    """Attempts this model may still make, this one included: a stream's wait for its first
+    chunk is shared among them, so that a silent start leaves time to retry."""
 
     def remaining(self) -> float | None:
         return None if self.deadline is None else self.deadline - time.monotonic()
+
+    def expired(self) -> bool:
+        return self.deadline is not None and self.deadline - time.monotonic() <= _DEADLINE_SLACK
+
+    def first_byte_wait(self, limit: float | None) -> float | None:
+        remaining = self.remaining()
+        if remaining is None:
+            return limit
+        # Half the time left when another attempt may follow, all of it for the last: the first
+        # attempt gets the most (a model that thinks before its first chunk is not cut early),
+        # and a silent start still leaves time for every retry (50 s: 25, 12.5, 6.25, 6.25).
+        share = remaining if self.attempts_left <= 1 else remaining / 2
+        return share if limit is None else min(limit, share)
+
+
+_DEADLINE_SLACK = 0.005
+"""Seconds: a deadline this close has passed (a timer fires a hair early or late)."""
 
 
 Attempt = Callable[[ChatRequest, ModelSpec, Provider, Pick, _Trail], Awaitable[_T]]
@@ -80,8 +110,16 @@ Attempt = Callable[[ChatRequest, ModelSpec, Provider, Pick, _Trail], Awaitable[_
 
 class Gateway:
     def __init__(
-        self, router: ModelRouter, providers: ProviderDirectory, observer: CallObserver, balancer: Balancer
+        self,
+        router: ModelRouter,
+        providers: ProviderDirectory,
+        observer: CallObserver,
+        balancer: Balancer,
+        deadline_seconds: float | None = None,
     ) -> None:
+        """`deadline_seconds`: every request's overall deadline (`gateway.request_deadline_seconds`);
+        a client's own deadline may be shorter, never longer. None: only the client's."""
+        self._deadline_seconds = deadline_seconds
         self._router = router
         self._providers = providers
         self._observer = observer
@@ -102,20 +140,33 @@ class Gateway:
     async def complete(
         self, request: ChatRequest, deadline: float | None = None, principal: Principal = ANONYMOUS
     ) -> PricedCompletion:
-        return await self._serve(request, _Trail(deadline, principal), self._complete_on)
+        return await self._serve(request, self._trail(deadline, principal), self._complete_on)
 
     async def stream(
         self, request: ChatRequest, deadline: float | None = None, principal: Principal = ANONYMOUS
     ) -> PricedStream:
         """A stream whose first chunk has arrived: failing to start fails here, before the
         client has been sent any byte, so it can still be retried or get a plain error."""
-        return await self._serve(request, _Trail(deadline, principal), self._stream_on)
+        return await self._serve(request, self._trail(deadline, principal), self._stream_on)
+
+    def _trail(self, client_deadline: float | None, principal: Principal) -> _Trail:
+        """The request's deadline: the gateway's, or the client's when that comes sooner. A
+        client's deadline also bounds its whole stream; the gateway's only the stream's start
+        (a stream that flows runs on, up to the provider's `max_stream_seconds`)."""
+        deadline = client_deadline
+        if self._deadline_seconds is not None:
+            overall = time.monotonic() + self._deadline_seconds
+            deadline = overall if deadline is None else min(deadline, overall)
+        seconds = 0.0 if deadline is None else deadline - time.monotonic()
+        return _Trail(deadline, seconds, client_deadline, principal)
 
     async def _serve(self, request: ChatRequest, trail: _Trail, attempt: Attempt[_T]) -> _T:
         model = self._router.route(request.model, request.provider_hint)
         chain = [model, *self._resolve_all(model.fallbacks)]
         last_error: CalciferError | None = None
         while chain:
+            if last_error is not None and trail.expired():
+                break  # no time left for a fallback
             candidate = chain.pop(0)
             try:
                 result = await self._on_model(request, candidate, attempt, trail)
@@ -139,6 +190,12 @@ class Gateway:
             result.attempts = trail.attempts
             return result
         assert last_error is not None
+        if isinstance(last_error, UpstreamTimeout) and trail.expired():
+            raise UpstreamTimeout(
+                f"No provider answered within the request's deadline ({trail.seconds:.3g} s); "
+                f"last attempt: {last_error.message}",
+                provider=last_error.provider,
+            ) from last_error
         raise last_error
 
     async def _on_model(
@@ -148,6 +205,11 @@ class Gateway:
         providers, excluded = self._eligible(request, model)
         tried: set[str] = set()
         for number in range(policy.attempts):
+            if trail.expired():  # nothing can be tried in no time: no deployment is blamed
+                raise UpstreamTimeout(
+                    f"The request's deadline passed before '{model.name}' could be tried",
+                    provider=model.provider_id,
+                )
             picked = self._balancer.pick(model, tried, request.provider_hint, excluded)
             if picked is None:
                 cooldown = self._balancer.cooldown(model, excluded)
@@ -157,6 +219,7 @@ class Gateway:
                     retry_after=cooldown,
                 )
             trail.attempts += 1
+            trail.attempts_left = policy.attempts - number
             try:
                 return await attempt(
                     request, model.on(picked.deployment), providers[picked.state.key], picked, trail
@@ -165,11 +228,11 @@ class Gateway:
                 # Our own connection cap: another deployment may have room; this one is not
                 # failing, so it is neither waited for again nor blamed.
                 tried.add(picked.state.key)
-                if not self._balancer.has_untried(model, tried, excluded):
+                if trail.expired() or not self._balancer.has_untried(model, tried, excluded):
                     raise
             except UPSTREAM_FAULTS as error:
                 tried.add(picked.state.key)
-                if number + 1 >= policy.attempts:
+                if number + 1 >= policy.attempts or trail.expired():
                     raise
                 if not self._balancer.has_untried(model, tried, excluded):
                     await self._back_off(policy.delay(number, error), error, trail)
@@ -198,10 +261,18 @@ class Gateway:
         return providers, frozenset(excluded)
 
     async def _back_off(self, delay: float | None, error: UpstreamError, trail: _Trail) -> None:
-        """Wait before trying the same deployment again, or give up when the wait does not fit."""
+        """Wait before trying the same deployment again, or give up when the wait does not fit.
+        A provider's Retry-After is waited for whole or not at all; the gateway's own back-off
+        shrinks to half the time left, so that the attempts still to come are made in time."""
         remaining = trail.remaining()
-        if delay is None or (remaining is not None and delay >= remaining):
+        if delay is None:
             raise error
+        if remaining is not None:
+            if isinstance(error, UpstreamRateLimited) and error.retry_after is not None:
+                if delay >= remaining:
+                    raise error
+            else:
+                delay = min(delay, remaining / 2)
         await asyncio.sleep(delay)
 
     async def _complete_on(
@@ -219,9 +290,7 @@ class Gateway:
         try:
             completion = await _within(trail.remaining(), provider.complete(call))
         except TimeoutError:
-            error = UpstreamTimeout(
-                f"Provider '{provider.id}' did not answer within the request's deadline", provider=provider.id
-            )
+            error = UpstreamTimeout(f"Provider '{provider.id}' did not answer in time", provider=provider.id)
             self._settle(picked, error, record)
             raise error from None
         except BaseException as exc:
@@ -249,7 +318,9 @@ class Gateway:
         state = picked.state
         call, record = self._start(request, model)
         policy = self._providers.policy(provider.id)
-        limits = StreamLimits(policy.first_byte_timeout, policy.idle_timeout, trail.deadline)
+        limits = StreamLimits(
+            trail.first_byte_wait(policy.first_byte_timeout), policy.idle_timeout, trail.stream_deadline
+        )
         state.in_flight += 1
 
         def finished(outcome: bool | None, time_to_first_chunk: float | None) -> None:

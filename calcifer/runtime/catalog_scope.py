@@ -46,7 +46,13 @@ class CatalogScope:
         usable = [provider_id for provider_id in catalog.providers if provider_id not in unavailable]
         # Last, so that nothing can fail once adapters are counted as used by this catalog.
         self._adapters = process.adapters.take(catalog, usable)
-        self.gateway = Gateway(router, build_directory(catalog, self._adapters), observer, balancer)
+        self.gateway = Gateway(
+            router,
+            build_directory(catalog, self._adapters),
+            observer,
+            balancer,
+            process.settings.gateway.request_deadline_seconds,
+        )
         self._in_flight = 0
         self._idle = asyncio.Event()
         self._idle.set()

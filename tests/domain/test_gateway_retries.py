@@ -179,3 +179,54 @@ def test_a_stream_going_silent_past_the_deadline_is_cut_with_a_timeout() -> None
     assert received == ["one", "two"]
     assert len(upstream.calls) == 1  # what was streamed cannot be taken back: no retry
     assert upstream.closed_streams == 1
+
+
+def test_a_deadline_spent_on_one_deployment_leaves_the_others_and_the_fallback_alone() -> None:
+    # A non-streamed attempt may use all the time left: once it has, nothing more is called
+    # (an attempt with no time left would fail at once and blame a deployment for nothing).
+    models = [model("primary", "a", "b", fallbacks=("second",)), model("second", "c")]
+    rig = build_rig(
+        models,
+        FakeProvider("a", otherwise=Hang()),
+        FakeProvider("b", otherwise=Hang()),
+        FakeProvider("c"),
+    )
+
+    started = time.monotonic()
+    with pytest.raises(UpstreamTimeout) as timed_out:
+        asyncio.run(rig.ask("primary", deadline=started + 0.2))
+
+    assert 0.2 <= time.monotonic() - started < 0.5
+    assert len(rig.log) == 1
+    assert timed_out.value.message.startswith("No provider answered within the request's deadline (0.")
+    assert rig.in_flight() == 0
+
+
+def test_a_stream_s_wait_for_its_first_chunk_is_shared_among_its_attempts() -> None:
+    upstream = FakeProvider("a", otherwise=Hang())
+    rig = build_rig([model("m", "a")], upstream)
+
+    started = time.monotonic()
+    with pytest.raises(UpstreamTimeout) as timed_out:
+        asyncio.run(rig.ask("m", stream=True, deadline=started + 0.3))
+
+    assert 0.3 <= time.monotonic() - started < 0.6
+    assert len(upstream.calls) == FAST_RETRY.attempts  # half the time left, a quarter, the rest
+    assert "deadline" in timed_out.value.message
+    assert rig.in_flight() == 0
+
+
+def test_a_back_off_longer_than_the_time_left_is_shortened_so_every_attempt_is_made() -> None:
+    # The back-off is the gateway's own choice (unlike a provider's Retry-After): it shrinks to
+    # fit, rather than the request giving up before its deadline with attempts unmade.
+    upstream = FakeProvider("a", otherwise=Hang())
+    slow_back_off = RetryPolicy(attempts=3, base_delay=10, max_delay=10)
+    rig = build_rig([model("m", "a")], upstream, retry=slow_back_off)
+
+    started = time.monotonic()
+    with pytest.raises(UpstreamTimeout) as timed_out:
+        asyncio.run(rig.ask("m", stream=True, deadline=started + 0.4))
+
+    assert 0.4 <= time.monotonic() - started < 0.7
+    assert len(upstream.calls) == 3
+    assert "deadline" in timed_out.value.message
