@@ -49,7 +49,9 @@ APP_NAME = "calcifer"
 class _Wiring:
     """What one worker builds when it starts; resolved once through the container."""
 
-    def __init__(self, settings: Settings, catalog: Catalog, machine: MachineState | None) -> None:
+    def __init__(
+        self, settings: Settings, catalog: Catalog, machine: MachineState | None, request_log: RequestLog
+    ) -> None:
         self.process = ProcessScope.build(settings, build_tracer_provider(settings.telemetry), machine)
         self.runtime = Runtime(self.process, catalog)
         container = punq.Container()
@@ -64,7 +66,7 @@ class _Wiring:
         )
         container.register(Settle, instance=Settle(admission, None))
         container.register(Metrics)
-        container.register(LogLine, instance=LogLine(RequestLog(settings.logging)))
+        container.register(LogLine, instance=LogLine(request_log))
         # The order requests go through them (see calcifer.http.pipeline).
         order = (PinCatalog, Authenticate, Admit, ServerSpan, Settle, Metrics, LogLine)
         self.hooks: list[Hook] = [container.resolve(hook) for hook in order]
@@ -78,6 +80,7 @@ def create_app(settings: Settings, catalog: Catalog | None = None) -> Sanic[Any,
     _configure_server(app, settings)
     app.ctx.master_key = settings.master_key
     app.ctx.open_sinks = set()
+    app.ctx.request_log = RequestLog(settings.logging)
     pipeline = Pipeline()
     register_http(app, pipeline, Cors(settings.cors))
 
@@ -88,7 +91,7 @@ def create_app(settings: Settings, catalog: Catalog | None = None) -> Sanic[Any,
 
     @app.before_server_start
     async def start_services(app: Sanic[Any, Any]) -> None:
-        wiring = _Wiring(settings, catalog, MachineState.taken_from(app.shared_ctx))
+        wiring = _Wiring(settings, catalog, MachineState.taken_from(app.shared_ctx), app.ctx.request_log)
         app.ctx.process, app.ctx.runtime = wiring.process, wiring.runtime
         pipeline.install(wiring.hooks)
         # Before the socket answers anything: a SIGHUP that arrives as soon as the gateway is

@@ -42,8 +42,8 @@ class GatewayProcess:
             "server:\n  host: 127.0.0.1\n  max_request_body_bytes: 65536\n"
             f"  workers: {workers}\n  graceful_shutdown_seconds: 1\n" + server_extra +
             "logging:\n  level: INFO\n  format: json\n"
-            "catalog:\n  path: catalog.yaml\n"
-            f"auth:\n  required: {'true' if auth_required else 'false'}\n" + config_extra
+            f"auth:\n  required: {'true' if auth_required else 'false'}\n"
+            "catalog:\n  path: catalog.yaml\n" + config_extra  # extra may continue the catalog section
         )
         self.env = {**os.environ, "SERVER_PORT": str(self.port), "PYTHONUNBUFFERED": "1", **(env or {})}
         self._process: subprocess.Popen[bytes] | None = None

@@ -54,6 +54,7 @@ class Pipeline:
 
         async def serve(request: Request, **params: str) -> HTTPResponse | None:
             enters, exits = pipeline._enters, pipeline._exits
+            request.ctx.piped = True  # its log line is the pipeline's (see JsonErrorHandler)
             scope = RequestScope(request_id=request.ctx.request_id, route=route)
             try:
                 for enter in enters:

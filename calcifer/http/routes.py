@@ -10,6 +10,7 @@ from sanic.exceptions import PayloadTooLarge
 from sanic.handlers import ErrorHandler
 from sanic.response import BaseHTTPResponse, HTTPResponse
 
+from calcifer import errors
 from calcifer.http.admin import keys, spend, teams
 from calcifer.http.admin.reload import admin_reload
 from calcifer.http.api.completions import completions
@@ -22,6 +23,7 @@ from calcifer.http.hooks.request_id import RequestId
 from calcifer.http.jsonio import json_response
 from calcifer.http.pipeline import Handler, Pipeline
 from calcifer.http.request import is_stand_in
+from calcifer.telemetry.request_log import RequestLog
 
 __all__ = ["JsonErrorHandler", "register_http"]
 
@@ -75,10 +77,33 @@ class JsonErrorHandler(ErrorHandler):
 
     def default(self, request: Request, exception: Exception) -> HTTPResponse:
         request_id = getattr(request.ctx, "request_id", None) if request is not None else None
-        if isinstance(exception, PayloadTooLarge) and is_stand_in(request):
-            # Sanic stopped reading the head, not the body: that is a 431, not a 413.
-            exception = RequestHeadTooLarge()
+        if isinstance(exception, PayloadTooLarge):
+            exception = _too_large(request, exception)
         status, body, headers = http_error(exception, request_id)
         if status >= 500:
             logger.opt(exception=exception).bind(request_id=request_id).error("unhandled error")
+        if request is not None and not getattr(request.ctx, "piped", False):
+            _log_unpiped(request, request_id, status, body["error"]["code"])
         return json_response(body, status=status, headers=headers)
+
+
+def _too_large(request: Request | None, exception: PayloadTooLarge) -> Exception:
+    if is_stand_in(request):
+        # Sanic stopped reading the head, not the body: that is a 431, not a 413.
+        return RequestHeadTooLarge()
+    if request is None:
+        return exception
+    limit = request.app.config.REQUEST_MAX_SIZE
+    return errors.PayloadTooLarge(
+        f"The request body is larger than this gateway accepts (at most {limit} bytes)"
+    )
+
+
+def _log_unpiped(request: Request, request_id: str | None, status: int, code: str) -> None:
+    """A request refused before it reached its route's pipeline (no route, a body too large,
+    too slow) still gets its request log line."""
+    log: RequestLog | None = getattr(request.app.ctx, "request_log", None)
+    if log is None or is_stand_in(request):
+        return
+    fields = {"request_id": request_id, "route": request.path[:200], "status": status, "error": code}
+    log.write("INFO" if status < 500 else "ERROR", fields)

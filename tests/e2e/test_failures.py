@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import httpx
@@ -84,6 +85,15 @@ def test_oversized_body_is_a_413(gateway: GatewayProcess) -> None:
     response = post(gateway, {"model": "echo4", "messages": big})
     assert response.status_code == 413
     assert error_of(response)["code"] == "payload_too_large"
+    assert "65536 bytes" in str(error_of(response)["message"])  # the limit, so the client can fit it
+    request_id = response.headers["x-request-id"]
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and request_id not in gateway.log():
+        time.sleep(0.05)
+    lines = [json.loads(line) for line in gateway.log().splitlines() if request_id in line]
+    assert any(line.get("status") == 413 and line.get("route") == "/v1/chat/completions" for line in lines), (
+        lines
+    )
 
 
 def test_unknown_route_is_a_json_404(gateway: GatewayProcess) -> None:
