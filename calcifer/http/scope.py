@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 __all__ = ["CLIENT_CLOSED_REQUEST", "OVERHEAD_HEADER", "RequestScope", "ServingCatalog"]
 
 OVERHEAD_HEADER = "X-Calcifer-Overhead-Ms"
+_LONGEST_USER = 200
 CLIENT_CLOSED_REQUEST = 499
 """The status logged for a client that left before the answer ended (nginx's convention)."""
 
@@ -64,6 +65,8 @@ class RequestScope:
     hold: Hold | None = None
     """What admission reserved for this request; settled by the settle step on every exit path."""
     attempts: int = 0
+    end_user: str | None = None
+    """Who the client says the request is for (`X-Calcifer-User`, or OpenAI's `user` field)."""
     first_byte_seconds: float | None = None
     """For a stream: when its first chunk was ready to send, from the request's start."""
     model: str | None = None
@@ -85,9 +88,11 @@ class RequestScope:
         assert self.catalog is not None, "the catalog is pinned before any handler runs"
         return self.catalog
 
-    async def admit(self, request: ChatRequest, model: ModelSpec) -> None:
+    async def admit(self, request: ChatRequest, model: ModelSpec, end_user: str | None) -> None:
         """Reserve the request's budget and limits before it is served (see `Admission`)."""
         self.requested_model = request.model
+        user = end_user or request.body.get("user")
+        self.end_user = user[:_LONGEST_USER] if isinstance(user, str) and user else None
         if self.admission is not None:
             self.hold = await self.admission.admit(self.request_id, self.principal, request, model)
 

@@ -6,7 +6,9 @@ each worker through Sanic's shared context, which passes it on when a worker is 
 - a table of circuit breakers by deployment identity, so an upstream that fails is avoided
   by every worker, not only by the one that saw it fail;
 - the catalog version the workers should serve, with a generation number raised each time a
-  worker publishes one, so the others reload when theirs differs.
+  worker publishes one, so the others reload when theirs differs;
+- a table of counters by key and team (`calcifer.state.counters_machine`), so a limit of 60
+  admits 60 on the machine, not 60 per worker.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from __future__ import annotations
 import ctypes
 import hashlib
 import multiprocessing
-from collections.abc import MutableSequence
+import time
+from collections.abc import Callable, MutableSequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from multiprocessing.sharedctypes import Synchronized
@@ -23,7 +26,8 @@ from typing import Any, cast
 from loguru import logger
 
 from calcifer.domain.breaker import LocalBreakerCell
-from calcifer.domain.ports import WINDOW_BUCKETS, BreakerCell, BreakerFields
+from calcifer.domain.ports import WINDOW_BUCKETS, BreakerCell, BreakerFields, SpendSeed
+from calcifer.state.counters_machine import COUNTER_SLOTS, CounterSlot, MachineCounters
 
 __all__ = ["MachineState", "SharedBreakerStore", "SharedCatalogSignal"]
 
@@ -61,7 +65,7 @@ class SharedBreakerStore:
 
     def __init__(self, slots: MutableSequence[Any], lock: Any) -> None:
         self._slots = slots
-        self._lock = _BoundedLock(lock)
+        self._lock = _BoundedLock(lock, "breaker")
 
     def cell(self, identity: str) -> BreakerCell:
         key = int.from_bytes(hashlib.blake2b(identity.encode(), digest_size=8).digest(), "big") or 1
@@ -82,10 +86,11 @@ class _BoundedLock:
     """The table's lock, never waited on for long. It is held for microseconds, but a worker
     killed while holding it would otherwise stop every other worker's event loop at its next
     request; past the wait, this worker goes on without the lock (counts may then be off by a
-    request or two, which a breaker tolerates) and says so once."""
+    request or two, which a breaker tolerates, and a rate limit by as many) and says so once."""
 
-    def __init__(self, lock: Any) -> None:
+    def __init__(self, lock: Any, what: str) -> None:
         self._lock = lock
+        self._what = what
         self._held = False
         self._abandoned = False
 
@@ -96,7 +101,9 @@ class _BoundedLock:
             self._held = True
             return
         self._abandoned = True
-        logger.error("the shared breaker lock stayed taken (a worker died holding it?); going on without it")
+        logger.error(
+            "the shared {} lock stayed taken (a worker died holding it?); going on without it", self._what
+        )
 
     def __exit__(self, *exc: object) -> None:
         if self._held:
@@ -118,6 +125,8 @@ class MachineState:
     breaker_lock: Any
     catalog_generation: Any
     catalog_version: Any
+    counter_slots: Any
+    counter_lock: Any
 
     @classmethod
     def create(cls) -> MachineState:
@@ -127,6 +136,8 @@ class MachineState:
             breaker_lock=context.Lock(),
             catalog_generation=context.Value(ctypes.c_int64, 0),
             catalog_version=context.Array(ctypes.c_char, _VERSION_BYTES),
+            counter_slots=context.RawArray(CounterSlot, COUNTER_SLOTS),
+            counter_lock=context.Lock(),
         )
 
     def put(self, shared_ctx: Any) -> None:
@@ -134,6 +145,8 @@ class MachineState:
         shared_ctx.breaker_lock = self.breaker_lock
         shared_ctx.catalog_generation = self.catalog_generation
         shared_ctx.catalog_version = self.catalog_version
+        shared_ctx.counter_slots = self.counter_slots
+        shared_ctx.counter_lock = self.counter_lock
 
     @classmethod
     def taken_from(cls, shared_ctx: Any) -> MachineState | None:
@@ -141,10 +154,24 @@ class MachineState:
         slots = getattr(shared_ctx, "breaker_slots", None)
         if slots is None:
             return None
-        return cls(slots, shared_ctx.breaker_lock, shared_ctx.catalog_generation, shared_ctx.catalog_version)
+        return cls(
+            slots,
+            shared_ctx.breaker_lock,
+            shared_ctx.catalog_generation,
+            shared_ctx.catalog_version,
+            shared_ctx.counter_slots,
+            shared_ctx.counter_lock,
+        )
 
     def breakers(self) -> SharedBreakerStore:
         return SharedBreakerStore(self.breaker_slots, self.breaker_lock)
+
+    def counters(
+        self, seed: SpendSeed, lease_seconds: float, clock: Callable[[], float] = time.time
+    ) -> MachineCounters:
+        """Rate limits, parallel requests and budget holds shared by this machine's workers."""
+        lock = _BoundedLock(self.counter_lock, "counter")
+        return MachineCounters(self.counter_slots, lock, seed, lease_seconds, clock)
 
     def catalog_signal(self) -> SharedCatalogSignal:
         return SharedCatalogSignal(self.catalog_generation, self.catalog_version)

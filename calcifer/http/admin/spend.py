@@ -12,12 +12,12 @@ from sanic.response import HTTPResponse
 from calcifer.domain.ports import LedgerRecord, RequestQuery, SpendQuery
 from calcifer.errors import InvalidRequest
 from calcifer.http.admin import forms
-from calcifer.http.admin.services import admin_services
+from calcifer.http.admin.services import AccessServices, admin_services
 from calcifer.http.admin.views import iso
 from calcifer.http.jsonio import json_response
 from calcifer.http.scope import RequestScope
 
-__all__ = ["list_requests", "record_view", "spend"]
+__all__ = ["GROUPS", "list_requests", "record_view", "report", "spend"]
 
 GROUPS = ("key", "team", "user", "model", "provider", "day")
 _SPEND_ARGS = {"group_by", "from", "to", "key_id", "team_id"}
@@ -26,8 +26,12 @@ _MOST_ROWS = 1000
 
 
 async def spend(request: Request, scope: RequestScope) -> HTTPResponse:
-    services = admin_services(request)
-    args = _args(request, _SPEND_ARGS)
+    return json_response(await report(admin_services(request), _args(request)))
+
+
+async def report(services: AccessServices, args: dict[str, str]) -> dict[str, Any]:
+    """Spend grouped as `args` ask (`group_by`, `from`, `to`, `key_id`, `team_id`)."""
+    forms.check_fields(args, _SPEND_ARGS)
     group_by = tuple(part.strip() for part in args.get("group_by", "").split(",") if part.strip())
     unknown = [group for group in group_by if group not in GROUPS]
     if unknown:
@@ -41,15 +45,14 @@ async def spend(request: Request, scope: RequestScope) -> HTTPResponse:
         key_id=args.get("key_id"),
         team_id=args.get("team_id"),
     )
-    report = await services.ledger_store.spend(query)
-    return json_response(
-        {"object": "spend", "group_by": list(query.group_by), "data": report.rows, "total": report.total}
-    )
+    found = await services.ledger_store.spend(query)
+    return {"object": "spend", "group_by": list(query.group_by), "data": found.rows, "total": found.total}
 
 
 async def list_requests(request: Request, scope: RequestScope) -> HTTPResponse:
     services = admin_services(request)
-    args = _args(request, _REQUEST_ARGS)
+    args = _args(request)
+    forms.check_fields(args, _REQUEST_ARGS)
     query = RequestQuery(
         key_id=args.get("key_id"),
         team_id=args.get("team_id"),
@@ -72,10 +75,8 @@ def record_view(record: LedgerRecord) -> dict[str, Any]:
     return view
 
 
-def _args(request: Request, known: set[str]) -> dict[str, str]:
-    args = {name: values[-1] for name, values in request.args.items()}
-    forms.check_fields(args, known)
-    return args
+def _args(request: Request) -> dict[str, str]:
+    return {name: values[-1] for name, values in request.args.items()}
 
 
 def _int(args: dict[str, str], name: str, lowest: int, highest: int) -> int | None:

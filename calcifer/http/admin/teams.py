@@ -18,49 +18,79 @@ from calcifer.http.admin.views import budget_summary, budget_view, iso, json_bod
 from calcifer.http.jsonio import json_response
 from calcifer.http.scope import RequestScope
 
-__all__ = ["create_team", "delete_team", "get_team", "list_teams", "team_view", "update_team"]
+__all__ = [
+    "change",
+    "create",
+    "create_team",
+    "delete",
+    "delete_team",
+    "existing_team",
+    "get_team",
+    "list_teams",
+    "team_view",
+    "update_team",
+]
 
 
 async def create_team(request: Request, scope: RequestScope) -> HTTPResponse:
-    services = admin_services(request)
-    body = json_body(request)
-    forms.check_fields(body, forms.TEAM_FIELDS)
-    team = Team(id=new_id("team"), name=forms.name_of(body), created_at=datetime.now(UTC))
-    team = await _unique_name(services, _with_changes(team, body))
-    await services.key_store.save_team(team)
-    return json_response(await team_view(services, team), status=201)
+    return json_response(await create(admin_services(request), json_body(request)), status=201)
 
 
 async def list_teams(request: Request, scope: RequestScope) -> HTTPResponse:
     services = admin_services(request)
     teams = await services.key_store.list_teams()
-    return json_response({"data": [await team_view(services, team, spend=False) for team in teams]})
+    return json_response(
+        {"object": "list", "data": [await team_view(services, t, spend=False) for t in teams]}
+    )
 
 
 async def get_team(request: Request, scope: RequestScope, team_id: str) -> HTTPResponse:
     services = admin_services(request)
-    return json_response(await team_view(services, await _existing(services, team_id)))
+    return json_response(await team_view(services, await existing_team(services, team_id)))
 
 
 async def update_team(request: Request, scope: RequestScope, team_id: str) -> HTTPResponse:
-    services = admin_services(request)
-    body = json_body(request)
+    return json_response(await change(admin_services(request), team_id, json_body(request)))
+
+
+async def delete_team(request: Request, scope: RequestScope, team_id: str) -> HTTPResponse:
+    return json_response(await delete(admin_services(request), team_id))
+
+
+# What the handlers and the `calcifer teams` command share.
+
+
+async def create(services: AccessServices, body: dict[str, Any]) -> dict[str, Any]:
     forms.check_fields(body, forms.TEAM_FIELDS)
-    team = await _existing(services, team_id)
+    team = Team(id=new_id("team"), name=forms.name_of(body), created_at=datetime.now(UTC))
+    team = await _unique_name(services, _with_changes(team, body))
+    await services.key_store.save_team(team)
+    return await team_view(services, team)
+
+
+async def change(services: AccessServices, team_id: str, body: dict[str, Any]) -> dict[str, Any]:
+    forms.check_fields(body, forms.TEAM_FIELDS)
+    team = await existing_team(services, team_id)
     if "name" in body:
         team = await _unique_name(services, dataclasses.replace(team, name=forms.name_of(body)))
     team = _with_changes(team, body)
     await services.key_store.save_team(team)
-    return json_response(await team_view(services, team))
+    return await team_view(services, team)
 
 
-async def delete_team(request: Request, scope: RequestScope, team_id: str) -> HTTPResponse:
-    services = admin_services(request)
-    team = await _existing(services, team_id)
+async def delete(services: AccessServices, team_id: str) -> dict[str, Any]:
+    team = await existing_team(services, team_id)
     if await services.key_store.list_keys(team_id):
         raise Conflict(f"Team '{team_id}' still has keys: move or revoke them first", param="id")
     await services.key_store.delete_team(team.id)
-    return json_response({"id": team.id, "object": "team", "deleted": True})
+    return {"id": team.id, "object": "team", "deleted": True}
+
+
+async def existing_team(services: AccessServices, team_id: str) -> Team:
+    team = await services.key_store.get_team(team_id)
+    if team is None:
+        raise ResourceNotFound(f"No team has the id '{team_id}'", param="id")
+    return team
 
 
 async def team_view(services: AccessServices, team: Team, spend: bool = True) -> dict[str, Any]:
@@ -97,11 +127,4 @@ async def _unique_name(services: AccessServices, team: Team) -> Team:
     teams = await services.key_store.list_teams()
     if any(other.name == team.name and other.id != team.id for other in teams):
         raise Conflict(f"A team named '{team.name}' exists already", param="name")
-    return team
-
-
-async def _existing(services: AccessServices, team_id: str) -> Team:
-    team = await services.key_store.get_team(team_id)
-    if team is None:
-        raise ResourceNotFound(f"No team has the id '{team_id}'", param="id")
     return team

@@ -23,6 +23,7 @@ __all__ = ["COST_HEADER", "DEADLINE_HEADER", "PROVIDER_HEADER", "serve_chat"]
 PROVIDER_HEADER = "X-Provider"
 DEADLINE_HEADER = "X-Calcifer-Timeout-Ms"
 COST_HEADER = "X-Calcifer-Cost"
+USER_HEADER = "X-Calcifer-User"
 
 Parse = Callable[[dict[str, Any], str | None], ChatRequest]
 BodyOf = Callable[[PricedCompletion], dict[str, Any]]
@@ -37,7 +38,7 @@ async def serve_chat(
     deadline = _deadline(request.headers.get(DEADLINE_HEADER))
     scope.stream, scope.metadata = chat.stream, chat.metadata
     gateway = scope.serving.gateway
-    await scope.admit(chat, gateway.route(chat))
+    await scope.admit(chat, gateway.route(chat), request.headers.get(USER_HEADER))
     if chat.stream:
         stream = await gateway.stream(chat, deadline, scope.principal)
         scope.first_byte_seconds = time.perf_counter() - scope.started

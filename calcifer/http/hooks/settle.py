@@ -67,7 +67,7 @@ def ledger_record(scope: RequestScope) -> LedgerRecord:
         status=scope.status,
         key_id=principal.key_id,
         team_id=principal.team_id,
-        user=principal.user,
+        user=scope.end_user or principal.user,
         requested_model=scope.requested_model,
         served_model=scope.model,
         provider=scope.provider,
