@@ -19,8 +19,6 @@ from loguru import logger
 from sanic import Sanic
 
 from calcifer.catalog import Catalog, load_catalog
-from calcifer.domain.admission import Admission
-from calcifer.domain.authentication import Authenticator
 from calcifer.http.hooks.admit import Admit
 from calcifer.http.hooks.authenticate import Authenticate
 from calcifer.http.hooks.cors import Cors
@@ -34,6 +32,7 @@ from calcifer.http.request import GatewayRequest
 from calcifer.http.routes import register_http
 from calcifer.http.server_limits import MAX_CONNECTIONS_KEY
 from calcifer.runtime import Runtime
+from calcifer.runtime.access import AccessRuntime
 from calcifer.runtime.process_scope import ProcessScope
 from calcifer.settings import Settings
 from calcifer.state.machine import MachineState
@@ -50,21 +49,24 @@ class _Wiring:
     """What one worker builds when it starts; resolved once through the container."""
 
     def __init__(
-        self, settings: Settings, catalog: Catalog, machine: MachineState | None, request_log: RequestLog
+        self,
+        settings: Settings,
+        catalog: Catalog,
+        machine: MachineState | None,
+        request_log: RequestLog,
+        access: AccessRuntime,
     ) -> None:
         self.process = ProcessScope.build(settings, build_tracer_provider(settings.telemetry), machine)
         self.runtime = Runtime(self.process, catalog)
         container = punq.Container()
         container.register(PinCatalog, instance=PinCatalog(lambda: self.runtime.current))
-        container.register(Authenticate, instance=Authenticate(Authenticator(None, settings.master_key)))
-        admission = Admission(
-            None, settings.access.max_hold_usd, fail_open=settings.access.fail_mode == "open"
-        )
-        container.register(Admit, instance=Admit(admission))
+        container.register(Authenticate, instance=Authenticate(access.authenticator))
+        container.register(Admit, instance=Admit(access.admission))
         container.register(
             ServerSpan, instance=ServerSpan(self.process.tracer, records_spans(settings.telemetry))
         )
-        container.register(Settle, instance=Settle(admission, None))
+        self.settle = Settle(access.admission, access.writer)
+        container.register(Settle, instance=self.settle)
         container.register(Metrics)
         container.register(LogLine, instance=LogLine(request_log))
         # The order requests go through them (see calcifer.http.pipeline).
@@ -91,8 +93,11 @@ def create_app(settings: Settings, catalog: Catalog | None = None) -> Sanic[Any,
 
     @app.before_server_start
     async def start_services(app: Sanic[Any, Any]) -> None:
-        wiring = _Wiring(settings, catalog, MachineState.taken_from(app.shared_ctx), app.ctx.request_log)
-        app.ctx.process, app.ctx.runtime = wiring.process, wiring.runtime
+        machine = MachineState.taken_from(app.shared_ctx)
+        access = await AccessRuntime.open(settings, machine)
+        wiring = _Wiring(settings, catalog, machine, app.ctx.request_log, access)
+        app.ctx.process, app.ctx.runtime, app.ctx.access = wiring.process, wiring.runtime, access
+        app.ctx.settle = wiring.settle
         pipeline.install(wiring.hooks)
         # Before the socket answers anything: a SIGHUP that arrives as soon as the gateway is
         # seen healthy must reload, not end the process (SIGHUP's default).
@@ -130,6 +135,8 @@ def create_app(settings: Settings, catalog: Catalog | None = None) -> Sanic[Any,
         app.ctx.stream_ender.cancel()
         await app.ctx.catalog_watch
         await app.ctx.runtime.close()
+        await app.ctx.settle.drain()  # every hold settled before the counters close
+        await app.ctx.access.aclose()  # the ledger flushed
         await app.ctx.process.aclose()
 
     return app

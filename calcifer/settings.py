@@ -178,6 +178,10 @@ class Settings:
     catalog_watch_seconds: float = 5.0
     """How often each worker checks the catalog files for changes; 0 turns watching off."""
     master_key: str | None = field(default=None, repr=False)
+    key_hash_secret: bytes | None = field(default=None, repr=False)
+    """The secret virtual keys are hashed with (env CALCIFER_KEY_SECRET). Unset: one made at
+    random and kept in the database; set it so that a copy of the database alone cannot be
+    used to test guessed keys."""
     """Bearer key for the admin API (env CALCIFER_MASTER_KEY); no key, no admin API."""
     environment: Mapping[str, str] = field(default_factory=dict, repr=False)
     """Snapshot of the environment taken at start-up; the catalog resolves `${VAR}` from it.
@@ -244,6 +248,7 @@ def load_settings(
         catalog_path=catalog_path,
         catalog_watch_seconds=float(str(catalog_section.get("watch_seconds", 5.0))),
         master_key=env.get("CALCIFER_MASTER_KEY", "").strip() or None,
+        key_hash_secret=env.get("CALCIFER_KEY_SECRET", "").strip().encode() or None,
         environment=env,
     )
     _check(settings)

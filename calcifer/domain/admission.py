@@ -12,7 +12,6 @@ request can overshoot a budget by at most its own cost beyond the cap.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from decimal import Decimal
 
 from loguru import logger
@@ -61,13 +60,13 @@ class Admission:
         counters: Counters | None,
         max_hold_usd: Decimal,
         fail_open: bool,
-        on_unavailable: Callable[[bool], None] = lambda _: None,
     ) -> None:
         self._counters = counters
         self._max_hold = max_hold_usd
         self._fail_open = fail_open
-        self._on_unavailable = on_unavailable
         self._logged_at = -_UNAVAILABLE_LOG_SECONDS
+        self.limits_unavailable = False
+        """The counters could not be reached at the last admission that needed them."""
 
     async def admit(
         self, request_id: str, principal: Principal, request: ChatRequest, model: ModelSpec
@@ -90,7 +89,7 @@ class Admission:
             if self._fail_open:
                 return None
             raise
-        self._on_unavailable(False)
+        self.limits_unavailable = False
         return hold
 
     async def settle(self, hold: Hold, cost_usd: Decimal, tokens: int) -> None:
@@ -98,7 +97,7 @@ class Admission:
             await self._counters.settle(hold, cost_usd, tokens)
 
     def _unavailable(self, error: LimitsUnavailable) -> None:
-        self._on_unavailable(True)
+        self.limits_unavailable = True
         now = time.monotonic()
         if now - self._logged_at >= _UNAVAILABLE_LOG_SECONDS:
             self._logged_at = now

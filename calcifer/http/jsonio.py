@@ -11,13 +11,19 @@ from sanic.response import HTTPResponse, raw
 from calcifer.domain.pricing import format_usd
 from calcifer.errors import InvalidRequest, UnsupportedMediaType
 
-__all__ = ["dumps", "json_response", "loads_object", "require_json"]
+__all__ = ["dumps", "json_response", "loads_object", "require_json", "text_money_response"]
 
 
 def _default(value: object) -> Any:
     if isinstance(value, Decimal):
         # A Fragment is written verbatim: 0.00126 stays 0.00126, never a binary float.
         return orjson.Fragment(format_usd(value).encode())
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def _default_text(value: object) -> Any:
+    if isinstance(value, Decimal):
+        return format_usd(value)
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
@@ -56,3 +62,9 @@ def loads_object(body: bytes) -> dict[str, Any]:
 
 def json_response(body: object, status: int = 200, headers: dict[str, str] | None = None) -> HTTPResponse:
     return raw(dumps(body), status=status, headers=headers, content_type="application/json")
+
+
+def text_money_response(body: object, status: int = 200) -> HTTPResponse:
+    """JSON with money as exact decimal strings (`"0.0014"`): the admin API's convention, so
+    that no client parses an amount into a binary float."""
+    return raw(orjson.dumps(body, default=_default_text), status=status, content_type="application/json")

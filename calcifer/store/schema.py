@@ -129,5 +129,11 @@ _LEDGER = Migration(
     ),
 )
 
-MIGRATIONS: tuple[Migration, ...] = (_ACCESS, _LEDGER)
+_SECRETS = Migration(
+    3,
+    "the gateway's own secrets (the key-hashing secret)",
+    ("CREATE TABLE gateway_secrets (name TEXT PRIMARY KEY, value TEXT NOT NULL)",),
+)
+
+MIGRATIONS: tuple[Migration, ...] = (_ACCESS, _LEDGER, _SECRETS)
 """In order; a version once released is never edited, only followed by a new one."""

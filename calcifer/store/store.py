@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
@@ -36,6 +37,7 @@ from calcifer.store.spend import merge_spend, spend_statements, spent_statements
 __all__ = ["Store"]
 
 _REVISION = Statement("SELECT revision FROM store_revision WHERE id = 1")
+_KEY_HASHING = "key_hashing"
 
 
 class Store:
@@ -95,6 +97,21 @@ class Store:
         if count.rows[0][0]:
             raise ValueError(f"team {team_id} still has {count.rows[0][0]} key(s)")
         return False
+
+    async def hashing_secret(self) -> bytes:
+        """The secret virtual keys are hashed with: made at random by whichever worker or
+        replica asks first, the same for all of them afterwards."""
+        candidate = secrets.token_hex(32)
+        _, result = await self._db.run(
+            [
+                Statement(
+                    "INSERT INTO gateway_secrets (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
+                    (_KEY_HASHING, candidate),
+                ),
+                Statement("SELECT value FROM gateway_secrets WHERE name = ?", (_KEY_HASHING,)),
+            ]
+        )
+        return bytes.fromhex(str(result.rows[0][0]))
 
     async def revision(self) -> int:
         (result,) = await self._db.run([_REVISION], write=False)

@@ -19,7 +19,7 @@ from calcifer.errors import InvalidRequest, ResourceNotFound
 from calcifer.http.admin import forms
 from calcifer.http.admin.services import AccessServices, admin_services
 from calcifer.http.admin.views import budget_summary, budget_view, iso, json_body, limits_view
-from calcifer.http.jsonio import json_response
+from calcifer.http.jsonio import text_money_response
 from calcifer.http.scope import RequestScope
 
 __all__ = [
@@ -39,29 +39,29 @@ __all__ = [
 
 async def create_key(request: Request, scope: RequestScope) -> HTTPResponse:
     view = await issue(admin_services(request), json_body(request), model_names(scope))
-    return json_response(view, status=201)
+    return text_money_response(view, status=201)
 
 
 async def list_keys(request: Request, scope: RequestScope) -> HTTPResponse:
     services = admin_services(request)
     keys = await services.key_store.list_keys(request.args.get("team_id"))
-    return json_response(
+    return text_money_response(
         {"object": "list", "data": [await key_view(services, key, spend=False) for key in keys]}
     )
 
 
 async def get_key(request: Request, scope: RequestScope, key_id: str) -> HTTPResponse:
     services = admin_services(request)
-    return json_response(await key_view(services, await existing_key(services, key_id)))
+    return text_money_response(await key_view(services, await existing_key(services, key_id)))
 
 
 async def update_key(request: Request, scope: RequestScope, key_id: str) -> HTTPResponse:
     view = await change(admin_services(request), key_id, json_body(request), model_names(scope))
-    return json_response(view)
+    return text_money_response(view)
 
 
 async def revoke_key(request: Request, scope: RequestScope, key_id: str) -> HTTPResponse:
-    return json_response(await revoke(admin_services(request), key_id))
+    return text_money_response(await revoke(admin_services(request), key_id))
 
 
 # What the handlers and the `calcifer keys` command share.

@@ -14,7 +14,7 @@ from calcifer.errors import InvalidRequest
 from calcifer.http.admin import forms
 from calcifer.http.admin.services import AccessServices, admin_services
 from calcifer.http.admin.views import iso
-from calcifer.http.jsonio import json_response
+from calcifer.http.jsonio import text_money_response
 from calcifer.http.scope import RequestScope
 
 __all__ = ["GROUPS", "list_requests", "record_view", "report", "spend"]
@@ -26,7 +26,7 @@ _MOST_ROWS = 1000
 
 
 async def spend(request: Request, scope: RequestScope) -> HTTPResponse:
-    return json_response(await report(admin_services(request), _args(request)))
+    return text_money_response(await report(admin_services(request), _args(request)))
 
 
 async def report(services: AccessServices, args: dict[str, str]) -> dict[str, Any]:
@@ -64,7 +64,7 @@ async def list_requests(request: Request, scope: RequestScope) -> HTTPResponse:
         cursor=args.get("cursor"),
     )
     page = await services.ledger_store.requests(query)
-    return json_response(
+    return text_money_response(
         {"object": "list", "data": [record_view(r) for r in page.records], "next_cursor": page.next_cursor}
     )
 

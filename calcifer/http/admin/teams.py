@@ -15,7 +15,7 @@ from calcifer.errors import Conflict, ResourceNotFound
 from calcifer.http.admin import forms
 from calcifer.http.admin.services import AccessServices, admin_services
 from calcifer.http.admin.views import budget_summary, budget_view, iso, json_body, limits_view
-from calcifer.http.jsonio import json_response
+from calcifer.http.jsonio import text_money_response
 from calcifer.http.scope import RequestScope
 
 __all__ = [
@@ -33,28 +33,28 @@ __all__ = [
 
 
 async def create_team(request: Request, scope: RequestScope) -> HTTPResponse:
-    return json_response(await create(admin_services(request), json_body(request)), status=201)
+    return text_money_response(await create(admin_services(request), json_body(request)), status=201)
 
 
 async def list_teams(request: Request, scope: RequestScope) -> HTTPResponse:
     services = admin_services(request)
     teams = await services.key_store.list_teams()
-    return json_response(
+    return text_money_response(
         {"object": "list", "data": [await team_view(services, t, spend=False) for t in teams]}
     )
 
 
 async def get_team(request: Request, scope: RequestScope, team_id: str) -> HTTPResponse:
     services = admin_services(request)
-    return json_response(await team_view(services, await existing_team(services, team_id)))
+    return text_money_response(await team_view(services, await existing_team(services, team_id)))
 
 
 async def update_team(request: Request, scope: RequestScope, team_id: str) -> HTTPResponse:
-    return json_response(await change(admin_services(request), team_id, json_body(request)))
+    return text_money_response(await change(admin_services(request), team_id, json_body(request)))
 
 
 async def delete_team(request: Request, scope: RequestScope, team_id: str) -> HTTPResponse:
-    return json_response(await delete(admin_services(request), team_id))
+    return text_money_response(await delete(admin_services(request), team_id))
 
 
 # What the handlers and the `calcifer teams` command share.
