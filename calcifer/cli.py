@@ -18,6 +18,7 @@ from loguru import logger
 
 from calcifer import __version__
 from calcifer.catalog import Catalog, load_catalog
+from calcifer.cli_access import ACCESS_COMMANDS, add_access_commands, run_access_command
 from calcifer.domain.pricing import format_usd
 from calcifer.errors import CatalogError, ConfigurationError, StoreUnavailable
 from calcifer.providers.registry import unavailable_providers
@@ -40,6 +41,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _init(Path(args.directory))
         if args.command == "db":
             return _migrate(args)
+        if args.command in ACCESS_COMMANDS:
+            return run_access_command(args)
         return _check(args)
     except CatalogError as exc:
         print(f"catalog is invalid ({len(exc.problems)} problem(s)):", file=sys.stderr)
@@ -72,6 +75,7 @@ def _parser() -> argparse.ArgumentParser:
     init.add_argument("directory", nargs="?", default=".", help="where to write them (default: here)")
     database = commands.add_parser("db", help="work with the database of keys, teams and the ledger")
     database_commands = database.add_subparsers(dest="db_command", required=True)
+    add_access_commands(commands)
     migrate = database_commands.add_parser("migrate", help="bring the database schema up to date")
     migrate.add_argument("--config", help="config file naming the database")
     return parser
