@@ -17,9 +17,9 @@ from decimal import Decimal
 from typing import Any
 
 from calcifer.catalog import load_catalog
-from calcifer.domain.pricing import format_usd
 from calcifer.domain.key_directory import KeyDirectory
 from calcifer.domain.ports import Counters
+from calcifer.domain.pricing import format_usd
 from calcifer.errors import CalciferError
 from calcifer.http.admin import keys, spend, teams
 from calcifer.settings import Settings, load_settings
