@@ -2,7 +2,8 @@
 
 Calcifer runs with the repository's shipped `config.yaml`, copied unchanged next to a catalog
 that holds only the bench provider (kind `openai`, at the fake upstream). A variant changes
-one thing on top (log level, a provider's transport, workers) and says so in `setup`.
+one thing on top (log level, a provider's transport, workers, keys and their store) and says so
+in `setup`.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from bench.access import KEY_SUMMARY, AccessStore, issue_bench_key
 from bench.load import MODEL
 from bench.processes import ROOT, Service, python
 
@@ -38,6 +40,7 @@ class Column:
     only: frozenset[str] | None = None
     headers: dict[str, str] = field(default_factory=dict)
     beside: str | None = None  # measured right next to this column in every round: their difference counts
+    close: Callable[[], None] | None = None  # after the run: what the column started besides itself
 
     def runs(self, scenario: str) -> bool:
         return self.only is None or scenario in self.only
@@ -59,6 +62,8 @@ class CalciferVariant:
     transport: str | None = None  # None: the catalog's default (no `transport:` line)
     only: frozenset[str] | None = None
     beside: str | None = None
+    access: str | None = None  # keys required, one issued and sent; the store: "embedded" or "pg-redis"
+    default: bool = True  # in a run without --column
 
 
 CALCIFER_VARIANTS = [
@@ -68,6 +73,11 @@ CALCIFER_VARIANTS = [
         "calcifer-1w-warning", log_level="WARNING", only=LOG_LINE_SCENARIOS, beside="calcifer-1w"
     ),
     CalciferVariant("calcifer-2w", workers=2),
+    # Issue 11: auth + one budget + rpm + ledger. Not in the default run: three more columns of
+    # every scenario, and the last one needs PostgreSQL and Redis installed.
+    CalciferVariant("calcifer-1w-keys", access="embedded", default=False),
+    CalciferVariant("calcifer-2w-keys", workers=2, access="embedded", default=False),
+    CalciferVariant("calcifer-1w-pg-redis", access="pg-redis", default=False),
 ]
 COLUMN_NAMES = ["direct", "floor", *(v.name for v in CALCIFER_VARIANTS)]
 
@@ -151,14 +161,42 @@ def calcifer_column(variant: CalciferVariant, workdir: Path, port: int) -> Colum
         if refusal:
             where = refusal.replace(f"{home}/", "")
             return Skipped(variant.name, f"the catalog refuses `transport: {variant.transport}` ({where})")
-    return Column(
+    starter = _calcifer_starter(variant, home, port, workdir)
+    column = Column(
         variant.name,
         f"http://127.0.0.1:{port}/v1",
-        _calcifer_starter(variant, home, port, workdir),
+        starter,
         setup="; ".join(changes),
         only=variant.only,
         beside=variant.beside,
     )
+    return _with_keys(column, starter, variant, home) if variant.access else column
+
+
+def _with_keys(
+    column: Column, start_gateway: Callable[..., Service], variant: CalciferVariant, home: Path
+) -> Column:
+    """Keys required: the store's environment on every start; on the first, one key issued, then
+    sent as `Authorization: Bearer` by every measurement (wrk and the stream client alike)."""
+    store = AccessStore(variant.access or "embedded", home / "data")
+
+    def start() -> Service:
+        service = start_gateway(store.env())
+        if "Authorization" not in column.headers:
+            try:
+                secret = issue_bench_key(service.health_url.removesuffix("/health"), workers=variant.workers)
+            except BaseException:
+                service.stop()
+                raise
+            column.headers["Authorization"] = f"Bearer {secret}"
+        return service
+
+    column.start, column.close = start, store.close
+    column.setup += (
+        f"; CALCIFER_MASTER_KEY set (keys required); {store.describe()}; one key ({KEY_SUMMARY}) "
+        "issued by POST /admin/keys and sent with every request"
+    )
+    return column
 
 
 def _catalog_location(config: dict[str, Any]) -> tuple[str, bool]:
@@ -198,19 +236,19 @@ def catalog_refusal(catalog_file: Path) -> str | None:
 
 def _calcifer_starter(
     variant: CalciferVariant, home: Path, port: int, workdir: Path
-) -> Callable[[], Service]:
+) -> Callable[..., Service]:
     command = [python(), "-m", "calcifer", "serve", "--config", str(home / "config.yaml")]
     command += ["--port", str(port), "--workers", str(variant.workers)]
     # explicit: the bench pins itself to CPU 1, and children inherit that
     cpus = "0" if variant.workers == 1 else "0,1"
 
-    def start() -> Service:
+    def start(env: dict[str, str] | None = None) -> Service:
         return Service(
             variant.name,
             command,
             f"http://127.0.0.1:{port}/health",
             cpus=cpus,
-            env={UPSTREAM_KEY_ENV: "bench"},
+            env={UPSTREAM_KEY_ENV: "bench", **(env or {})},
             log=workdir / f"{variant.name}.log",
         ).start()
 

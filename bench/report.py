@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from bench.access_report import access_target_lines
 from bench.load import SCENARIOS, Measurement
 
 FLOOR = "floor"
@@ -42,6 +43,7 @@ class Report:
     setups: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     log_line: dict[str, dict[str, float | None]] = field(default_factory=dict)
+    access: list[dict[str, Any]] = field(default_factory=list)  # bench.access_report.access_targets
 
 
 # --- numbers --------------------------------------------------------------------------------
@@ -209,7 +211,7 @@ def render(report: Report) -> str:
             f"- {name}: boot to first healthy response {statistics.median(values):.2f} s "
             f"(median of {len(values)}); idle RSS per worker {report.idle.get(name, 0):.0f} MB"
         )
-    lines += ["", *_log_line_lines(report), *_targets_lines(report)]
+    lines += ["", *_log_line_lines(report), *_targets_lines(report), *access_target_lines(report.access)]
     return "\n".join(lines).rstrip() + "\n"
 
 

@@ -4,13 +4,17 @@
     python -m bench.run --quick          # a smoke run: 1 round, short, the three scenarios of the targets
     python -m bench.run --column calcifer-1w --column calcifer-1w-warning
     python -m bench.run --compare litellm
+    python -m bench.run --column calcifer-1w --column calcifer-1w-keys   # see docs/performance.md
 
 Columns: `direct` (the fake upstream itself), `floor` (bench/floor.py, a bare Sanic + aiohttp
 forwarder), Calcifer with the shipped config.yaml (`calcifer-1w`), the same with its provider on
 `transport: aiohttp`, at WARNING (the c=1 scenarios only: the request log line's cost), and with
-two workers. Layout on this 2-core machine: the fake upstream and the load generators (wrk, and
-the asyncio stream client in this process) share CPU 1; the floor and one-worker gateways are
-pinned to CPU 0; a two-worker gateway may use both CPUs (it then competes with the load).
+two workers; on request (`--column`), with keys, a budget, an rpm limit and the ledger (issue
+11): `calcifer-1w-keys`, `calcifer-2w-keys` (embedded SQLite store) and `calcifer-1w-pg-redis`
+(PostgreSQL + Redis, started by the bench). Layout on this 2-core machine: the fake upstream
+and the load generators (wrk, and the asyncio stream client in this process) share CPU 1; the
+floor and one-worker gateways are pinned to CPU 0; a two-worker gateway may use both CPUs (it
+then competes with the load).
 Columns are measured in turn, interleaved, within each round (their order turning from round to
 round); the report gives medians over rounds, and latency added against the direct measurement
 of the same round.
@@ -28,6 +32,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
+from bench.access_report import access_targets
 from bench.columns import (
     CALCIFER_VARIANTS,
     COLUMN_NAMES,
@@ -63,7 +68,12 @@ def main() -> None:
     for line in [*notes, *(f"{name}: {setup}" for name, setup in setups.items())]:
         print(line, flush=True)
     load_before = os.getloadavg()[0]
-    measurements, boots, idle = run_rounds(columns, scenarios, args.rounds, args.seconds, workdir)
+    try:
+        measurements, boots, idle = run_rounds(columns, scenarios, args.rounds, args.seconds, workdir)
+    finally:
+        for column in columns:
+            if column.close:
+                column.close()  # the servers a column started (PostgreSQL, Redis)
     notes.append(
         f"machine load average (1 min) {load_before:.1f} at start, {os.getloadavg()[0]:.1f} at end, "
         f"on {os.cpu_count()} CPUs; {args.rounds} round(s)"
@@ -76,6 +86,7 @@ def main() -> None:
         setups=setups,
         notes=notes,
         log_line=log_line_cost(measurements),
+        access=access_targets(measurements),
     )
     args.out.write_text(
         json.dumps(
@@ -85,6 +96,7 @@ def main() -> None:
                 "rows": report.rows,
                 "targets": check_targets(report),
                 "log_line": report.log_line,
+                "access_targets": report.access,
                 "boot_seconds": boots,
                 "idle_rss_mb": idle,
                 "measurements": [asdict(m) for m in measurements],
@@ -124,7 +136,7 @@ def build_columns(args: argparse.Namespace, workdir: Path) -> tuple[list[Column]
     columns = [direct_column(), floor_column(workdir)]
     skipped: list[Skipped] = []
     for index, variant in enumerate(CALCIFER_VARIANTS, start=1):
-        if args.column and variant.name not in args.column:
+        if variant.name not in args.column if args.column else not variant.default:
             continue
         column = calcifer_column(variant, workdir, GATEWAY_PORT + index)
         if isinstance(column, Skipped):

@@ -11,7 +11,10 @@ import orjson
 import pytest
 import yaml
 
+from bench.access_report import access_target_lines, access_targets
 from bench.columns import (
+    CALCIFER_VARIANTS,
+    COLUMN_NAMES,
     SHIPPED_CONFIG,
     CalciferVariant,
     Column,
@@ -212,3 +215,49 @@ def test_ratios_against_the_floor_pair_the_columns_round_by_round() -> None:
     rows = {(r["scenario"], r["target"]): r for r in summarize(measurements)}
     gateway = rows["non-stream c=64", "calcifer-1w"]
     assert round(gateway["rps_vs_floor"], 6) == 0.8  # the medians' ratio would say 2400 / 5800 = 41%
+
+
+def test_the_keys_columns_are_known_and_issue_one_key_their_requests_carry(tmp_path: Path) -> None:
+    keys_columns = ["calcifer-1w-keys", "calcifer-2w-keys", "calcifer-1w-pg-redis"]
+    assert set(keys_columns) <= set(COLUMN_NAMES)
+    assert not any(v.default for v in CALCIFER_VARIANTS if v.name in keys_columns)  # --column only
+    variant = next(v for v in CALCIFER_VARIANTS if v.name == "calcifer-1w-keys")
+    column = calcifer_column(variant, tmp_path, free_port())
+    assert isinstance(column, Column) and column.start is not None and column.close is not None
+    assert "CALCIFER_MASTER_KEY set" in column.setup
+    models = column.url + "/models"
+    for start in (1, 2):  # every measurement starts a fresh process: the key stays, issued once
+        service = column.start()
+        try:
+            if start == 1:
+                issued = column.headers["Authorization"]
+                assert issued.startswith("Bearer ck-")
+            assert column.headers["Authorization"] == issued
+            assert httpx.get(models, headers=column.headers, timeout=10).status_code == 200
+            assert httpx.get(models, timeout=10).status_code == 401  # keys are required
+        finally:
+            service.stop()
+    column.close()
+    assert (tmp_path / "calcifer-1w-keys" / "data").is_dir()  # the embedded store, in the column's dir
+
+
+def test_the_issue_11_targets_are_read_against_calcifer_1w_in_the_same_round() -> None:
+    def at(number: int, target: str, p50: float, rps: float = 1000.0, c: int = 1) -> Measurement:
+        return Measurement(f"non-stream c={c}", target, number, 100, 0, rps, p50, p50 * 2)
+
+    measurements = [
+        at(1, "direct", 0.10), at(1, "calcifer-1w", 0.60),
+        at(1, "calcifer-1w-keys", 0.90), at(1, "calcifer-1w-pg-redis", 1.80),
+        at(2, "direct", 0.10), at(2, "calcifer-1w", 1.00),
+        at(2, "calcifer-1w-keys", 1.40), at(2, "calcifer-1w-pg-redis", 2.00),
+        at(1, "calcifer-2w-keys", 9.0, rps=4200, c=64), at(2, "calcifer-2w-keys", 9.0, rps=3800, c=64),
+    ]  # fmt: skip
+    results = {r["column"]: r for r in access_targets(measurements)}
+    assert round(results["calcifer-1w-keys"]["value"], 6) == 0.35  # 0.30 and 0.40 over calcifer-1w
+    assert results["calcifer-1w-keys"]["met"] is True
+    assert round(results["calcifer-1w-keys"]["added_vs_direct_ms"], 6) == 1.05
+    assert round(results["calcifer-1w-pg-redis"]["value"], 6) == 1.1
+    assert results["calcifer-1w-pg-redis"]["met"] is False
+    assert results["calcifer-2w-keys"]["value"] == 4000 and results["calcifer-2w-keys"]["met"] is True
+    table = "\n".join(access_target_lines(list(results.values())))
+    assert "| calcifer-1w-pg-redis | +1.10 ms | 1.80 ms | missed |" in table
