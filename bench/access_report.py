@@ -80,6 +80,7 @@ def access_target_lines(results: list[dict[str, Any]]) -> list[str]:
     if not measured:
         return []
     lines = [
+        "",
         "Targets for keys, a budget, an rpm limit and the ledger (issue 11, same run; added p50 "
         f"is the median over rounds of the column's p50 minus {BASE}'s in the same round):",
         "",
