@@ -13,7 +13,7 @@ import httpx
 import openai
 import pytest
 
-from tests.gateway_process import GatewayProcess
+from tests.gateway_process import GatewayProcess, free_port
 
 MASTER = "master-SECRET-for-access-tests"
 ADMIN = {"Authorization": f"Bearer {MASTER}"}
@@ -216,3 +216,36 @@ def test_a_team_budget_applies_to_all_its_keys_and_a_team_with_keys_cannot_be_de
     statuses = [chat(gateway, key, max_tokens=2).status_code for key in (first, second) * 6]
     assert 402 in statuses and statuses.count(200) >= 1
     assert admin(gateway, "DELETE", f"/admin/teams/{team['id']}").status_code == 409
+
+
+def test_health_detail_shows_keys_limits_and_the_ledger(gateway: GatewayProcess) -> None:
+    access = gateway.health_detail()["access"]
+    assert access["keys_required"] is True and access["database"] == "sqlite"
+    assert access["counters"] == "MachineCounters"  # two workers share one table
+    assert access["limits_unavailable"] is False and access["ledger_lost_records"] == 0
+    assert access["keys_refreshed_seconds_ago"] < 3
+
+
+@pytest.mark.parametrize(("fail_mode", "status"), [("closed", 503), ("open", 200)])
+def test_unreachable_counters_fail_closed_by_default_or_open_when_chosen(
+    tmp_path: Path, fail_mode: str, status: int
+) -> None:
+    dead_redis = f"redis://127.0.0.1:{free_port()}/0"
+    process = GatewayProcess(
+        tmp_path,
+        CATALOG,
+        env={"CALCIFER_MASTER_KEY": MASTER, "CALCIFER_REDIS_URL": dead_redis},
+        auth_required=True,
+        config_extra=f"access:\n  fail_mode: {fail_mode}\n",
+    ).start()
+    try:
+        limited = new_key(process, limits={"rpm": 100})["key"]
+        unlimited = new_key(process)["key"]
+        response = chat(process, limited)
+        assert response.status_code == status, response.text
+        if status == 503:
+            assert response.json()["error"]["code"] == "limits_unavailable"
+        assert chat(process, unlimited).status_code == 200  # nothing to count: served either way
+        assert process.health_detail()["access"]["limits_unavailable"] is True
+    finally:
+        process.stop()
