@@ -3,12 +3,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import secrets
 import time
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import openai
 import pytest
@@ -34,14 +37,31 @@ models:
 HELLO = [{"role": "user", "content": "hello there"}]
 
 
-@pytest.fixture(scope="module")
-def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
+@pytest.fixture(scope="module", params=["sqlite", "postgresql+redis"])
+def gateway(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[GatewayProcess]:
+    """Two workers on the embedded store (their counters in shared memory), or on a real
+    PostgreSQL and Redis (the set-up of several replicas)."""
     workdir: Path = tmp_path_factory.mktemp("access")
-    process = GatewayProcess(
-        workdir, CATALOG, env={"CALCIFER_MASTER_KEY": MASTER}, workers=2, auth_required=True
-    ).start()
+    env = {"CALCIFER_MASTER_KEY": MASTER}
+    if request.param == "postgresql+redis":
+        server_url: str = request.getfixturevalue("postgres_url")
+        name = f"access_{secrets.token_hex(4)}"
+        asyncio.run(_create_database(server_url, name))
+        env["CALCIFER_DATABASE_URL"] = server_url.rsplit("/", 1)[0] + f"/{name}"
+        env["CALCIFER_REDIS_URL"] = request.getfixturevalue("redis_url")
+    process = GatewayProcess(workdir, CATALOG, env=env, workers=2, auth_required=True).start()
     yield process
     process.stop()
+
+
+async def _create_database(server_url: str, name: str) -> None:
+    connection = await asyncpg.connect(server_url)
+    try:
+        await connection.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await connection.close()
 
 
 def admin(gateway: GatewayProcess, method: str, path: str, body: Any = None) -> httpx.Response:
@@ -220,8 +240,11 @@ def test_a_team_budget_applies_to_all_its_keys_and_a_team_with_keys_cannot_be_de
 
 def test_health_detail_shows_keys_limits_and_the_ledger(gateway: GatewayProcess) -> None:
     access = gateway.health_detail()["access"]
-    assert access["keys_required"] is True and access["database"] == "sqlite"
-    assert access["counters"] == "MachineCounters"  # two workers share one table
+    on_postgres = "CALCIFER_DATABASE_URL" in gateway.env
+    assert access["keys_required"] is True
+    assert access["database"] == ("postgresql" if on_postgres else "sqlite")
+    # two workers share one table of counters, or every replica one Redis
+    assert access["counters"] == ("RedisCounters" if on_postgres else "MachineCounters")
     assert access["limits_unavailable"] is False and access["ledger_lost_records"] == 0
     assert access["keys_refreshed_seconds_ago"] < 3
 
@@ -249,3 +272,21 @@ def test_unreachable_counters_fail_closed_by_default_or_open_when_chosen(
         assert process.health_detail()["access"]["limits_unavailable"] is True
     finally:
         process.stop()
+
+
+def test_a_streamed_answer_is_settled_and_recorded_with_its_cost(gateway: GatewayProcess) -> None:
+    created = new_key(gateway, budget={"max_usd": "1", "period": "month"})
+    stream = client(gateway, created["key"]).chat.completions.create(
+        model="echo4",
+        messages=HELLO,  # type: ignore[arg-type]
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    chunks = list(stream)
+    cost = Decimal(str(chunks[-1].usage.cost))  # type: ignore[union-attr]
+    time.sleep(1.5)
+    records = admin(gateway, "GET", f"/admin/requests?key_id={created['id']}").json()["data"]
+    assert len(records) == 1 and records[0]["stream"] is True
+    assert Decimal(records[0]["cost_usd"]) == cost > 0 and records[0]["ttft_ms"] is not None
+    shown = admin(gateway, "GET", f"/admin/keys/{created['id']}").json()
+    assert Decimal(shown["budget"]["spend_usd"]) == cost
