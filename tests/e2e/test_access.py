@@ -3,38 +3,18 @@
 
 from __future__ import annotations
 
-import asyncio
-import secrets
 import time
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
 import openai
 import pytest
 
+from tests.e2e.access_setup import ECHO_CATALOG, HELLO, MASTER, admin, fresh_database, new_key
 from tests.gateway_process import GatewayProcess, free_port
-
-MASTER = "master-SECRET-for-access-tests"
-ADMIN = {"Authorization": f"Bearer {MASTER}"}
-CATALOG = """
-prices_as_of: "2025-11-01"
-providers:
-  echo:
-    kind: echo
-models:
-  echo4:
-    provider: echo
-    aliases: [echo-alias]
-    pricing: {input: 50, output: 50}
-  echo-cheap:
-    provider: echo
-    pricing: {input: 1, output: 1}
-"""
-HELLO = [{"role": "user", "content": "hello there"}]
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql+redis"])
@@ -46,33 +26,11 @@ def gateway(
     workdir: Path = tmp_path_factory.mktemp("access")
     env = {"CALCIFER_MASTER_KEY": MASTER}
     if request.param == "postgresql+redis":
-        server_url: str = request.getfixturevalue("postgres_url")
-        name = f"access_{secrets.token_hex(4)}"
-        asyncio.run(_create_database(server_url, name))
-        env["CALCIFER_DATABASE_URL"] = server_url.rsplit("/", 1)[0] + f"/{name}"
+        env["CALCIFER_DATABASE_URL"] = fresh_database(request.getfixturevalue("postgres_url"))
         env["CALCIFER_REDIS_URL"] = request.getfixturevalue("redis_url")
-    process = GatewayProcess(workdir, CATALOG, env=env, workers=2, auth_required=True).start()
+    process = GatewayProcess(workdir, ECHO_CATALOG, env=env, workers=2, auth_required=True).start()
     yield process
     process.stop()
-
-
-async def _create_database(server_url: str, name: str) -> None:
-    connection = await asyncpg.connect(server_url)
-    try:
-        await connection.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await connection.close()
-
-
-def admin(gateway: GatewayProcess, method: str, path: str, body: Any = None) -> httpx.Response:
-    return httpx.request(method, gateway.url + path, json=body, headers=ADMIN, timeout=10)
-
-
-def new_key(gateway: GatewayProcess, **fields: Any) -> dict[str, Any]:
-    response = admin(gateway, "POST", "/admin/keys", {"name": "test key", **fields})
-    assert response.status_code == 201, response.text
-    created: dict[str, Any] = response.json()
-    return created
 
 
 def client(gateway: GatewayProcess, key: str) -> openai.OpenAI:
@@ -256,7 +214,7 @@ def test_unreachable_counters_fail_closed_by_default_or_open_when_chosen(
     dead_redis = f"redis://127.0.0.1:{free_port()}/0"
     process = GatewayProcess(
         tmp_path,
-        CATALOG,
+        ECHO_CATALOG,
         env={"CALCIFER_MASTER_KEY": MASTER, "CALCIFER_REDIS_URL": dead_redis},
         auth_required=True,
         config_extra=f"access:\n  fail_mode: {fail_mode}\n",

@@ -12,21 +12,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.e2e.access_setup import ADMIN, ECHO_CATALOG, MASTER
 from tests.gateway_process import GatewayProcess
 from tests.servers import PostgresServer, start_postgres
-
-MASTER = "master-SECRET-outage"
-ADMIN = {"Authorization": f"Bearer {MASTER}"}
-CATALOG = """
-prices_as_of: "2025-11-01"
-providers:
-  echo:
-    kind: echo
-models:
-  echo4:
-    provider: echo
-    pricing: {input: 50, output: 50}
-"""
 
 
 @pytest.fixture
@@ -51,7 +39,7 @@ def test_requests_served_while_the_database_is_down_all_reach_the_ledger(
     tmp_path: Path, database: PostgresServer
 ) -> None:
     env = {"CALCIFER_MASTER_KEY": MASTER, "CALCIFER_DATABASE_URL": database.url}
-    gateway = GatewayProcess(tmp_path, CATALOG, env=env, auth_required=True).start()
+    gateway = GatewayProcess(tmp_path, ECHO_CATALOG, env=env, auth_required=True).start()
     try:
         created = httpx.post(gateway.url + "/admin/keys", json={"name": "outage"}, headers=ADMIN).json()
         answers = asyncio.run(_requests(gateway, created["key"], 100))
