@@ -85,6 +85,15 @@ def create_app(settings: Settings, catalog: Catalog | None = None) -> Sanic[Any,
     app.ctx.request_log = RequestLog(settings.logging)
     pipeline = Pipeline()
     register_http(app, pipeline, Cors(settings.cors))
+    _start_and_stop_services(app, settings, catalog, pipeline)
+    return app
+
+
+def _start_and_stop_services(
+    app: Sanic[Any, Any], settings: Settings, catalog: Catalog, pipeline: Pipeline
+) -> None:
+    """What each worker builds when it starts and closes when it stops (and what the manager
+    shares with them before they start)."""
 
     @app.main_process_start
     async def share_machine_state(app: Sanic[Any, Any]) -> None:
@@ -138,8 +147,6 @@ def create_app(settings: Settings, catalog: Catalog | None = None) -> Sanic[Any,
         await app.ctx.settle.drain()  # every hold settled before the counters close
         await app.ctx.access.aclose()  # the ledger flushed
         await app.ctx.process.aclose()
-
-    return app
 
 
 def _configure_server(app: Sanic[Any, Any], settings: Settings) -> None:

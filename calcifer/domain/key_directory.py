@@ -95,9 +95,24 @@ class KeyDirectory:
             return None
         return entry.principal
 
-    def apply(self, key: VirtualKey) -> None:
+    async def apply(self, key: VirtualKey) -> None:
         """Apply a change made by this worker at once (the admin API), before the next refresh."""
+        await self._know_team(key.team_id)
         self._put(key)
+
+    def apply_team(self, team: Team) -> None:
+        """A team made or changed by this worker: its keys take its budget and limits at once."""
+        self._teams[team.id] = team
+        for entry in list(self._by_hash.values()):
+            if entry.key.team_id == team.id:
+                self._put(entry.key)
+
+    async def _know_team(self, team_id: str | None) -> None:
+        """A key's team must be known before the key is served, or its budget would be missed."""
+        if team_id and team_id not in self._teams:
+            team = await self._store.get_team(team_id)
+            if team is not None:
+                self._teams[team.id] = team
 
     def team(self, team_id: str) -> Team | None:
         return self._teams.get(team_id)
@@ -123,10 +138,7 @@ class KeyDirectory:
             if key is None:
                 self._remember_miss(digest, now)
                 return None
-            if key.team_id and key.team_id not in self._teams:
-                team = await self._store.get_team(key.team_id)
-                if team is not None:
-                    self._teams[team.id] = team
+            await self._know_team(key.team_id)
             self._put(key)
             return self._by_hash[digest]
 

@@ -40,6 +40,7 @@ class AccessRuntime:
     authenticator: Authenticator
     hashing_secret: bytes = field(repr=False)
     refresh_seconds: float = 1.0
+    fail_mode: str = "closed"
     _refresher: asyncio.Task[None] | None = None
 
     @property
@@ -71,9 +72,30 @@ class AccessRuntime:
             authenticator=Authenticator(directory, settings.master_key),
             hashing_secret=secret,
             refresh_seconds=settings.access.refresh_seconds,
+            fail_mode=settings.access.fail_mode,
         )
         await runtime._start()
         return runtime
+
+    def snapshot(self) -> dict[str, object]:
+        """What `/health?detail=1` shows of keys, limits and the ledger on this worker."""
+        directory = self.directory
+        return {
+            "keys_required": directory is not None,
+            "database": self.store.dialect,
+            "counters": type(self.counters).__name__ if self.counters is not None else None,
+            "fail_mode": self.fail_mode,
+            "limits_unavailable": self.admission.limits_unavailable,
+            "keys_revision": directory.revision if directory is not None else None,
+            "keys_refreshed_seconds_ago": (
+                round(time.monotonic() - directory.last_refresh, 3)
+                if directory is not None and directory.last_refresh is not None
+                else None
+            ),
+            "ledger_queue_depth": self.writer.queue_depth,
+            "ledger_spooled_records": self.writer.spooled_records,
+            "ledger_lost_records": self.writer.lost_records,
+        }
 
     async def _start(self) -> None:
         if self.directory is not None:

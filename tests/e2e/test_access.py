@@ -13,46 +13,24 @@ import httpx
 import openai
 import pytest
 
-from tests.gateway_process import GatewayProcess
-
-MASTER = "master-SECRET-for-access-tests"
-ADMIN = {"Authorization": f"Bearer {MASTER}"}
-CATALOG = """
-prices_as_of: "2025-11-01"
-providers:
-  echo:
-    kind: echo
-models:
-  echo4:
-    provider: echo
-    aliases: [echo-alias]
-    pricing: {input: 50, output: 50}
-  echo-cheap:
-    provider: echo
-    pricing: {input: 1, output: 1}
-"""
-HELLO = [{"role": "user", "content": "hello there"}]
+from tests.e2e.access_setup import ECHO_CATALOG, HELLO, MASTER, admin, fresh_database, new_key
+from tests.gateway_process import GatewayProcess, free_port
 
 
-@pytest.fixture(scope="module")
-def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
+@pytest.fixture(scope="module", params=["sqlite", "postgresql+redis"])
+def gateway(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[GatewayProcess]:
+    """Two workers on the embedded store (their counters in shared memory), or on a real
+    PostgreSQL and Redis (the set-up of several replicas)."""
     workdir: Path = tmp_path_factory.mktemp("access")
-    process = GatewayProcess(
-        workdir, CATALOG, env={"CALCIFER_MASTER_KEY": MASTER}, workers=2, auth_required=True
-    ).start()
+    env = {"CALCIFER_MASTER_KEY": MASTER}
+    if request.param == "postgresql+redis":
+        env["CALCIFER_DATABASE_URL"] = fresh_database(request.getfixturevalue("postgres_url"))
+        env["CALCIFER_REDIS_URL"] = request.getfixturevalue("redis_url")
+    process = GatewayProcess(workdir, ECHO_CATALOG, env=env, workers=2, auth_required=True).start()
     yield process
     process.stop()
-
-
-def admin(gateway: GatewayProcess, method: str, path: str, body: Any = None) -> httpx.Response:
-    return httpx.request(method, gateway.url + path, json=body, headers=ADMIN, timeout=10)
-
-
-def new_key(gateway: GatewayProcess, **fields: Any) -> dict[str, Any]:
-    response = admin(gateway, "POST", "/admin/keys", {"name": "test key", **fields})
-    assert response.status_code == 201, response.text
-    created: dict[str, Any] = response.json()
-    return created
 
 
 def client(gateway: GatewayProcess, key: str) -> openai.OpenAI:
@@ -216,3 +194,57 @@ def test_a_team_budget_applies_to_all_its_keys_and_a_team_with_keys_cannot_be_de
     statuses = [chat(gateway, key, max_tokens=2).status_code for key in (first, second) * 6]
     assert 402 in statuses and statuses.count(200) >= 1
     assert admin(gateway, "DELETE", f"/admin/teams/{team['id']}").status_code == 409
+
+
+def test_health_detail_shows_keys_limits_and_the_ledger(gateway: GatewayProcess) -> None:
+    access = gateway.health_detail()["access"]
+    on_postgres = "CALCIFER_DATABASE_URL" in gateway.env
+    assert access["keys_required"] is True
+    assert access["database"] == ("postgresql" if on_postgres else "sqlite")
+    # two workers share one table of counters, or every replica one Redis
+    assert access["counters"] == ("RedisCounters" if on_postgres else "MachineCounters")
+    assert access["limits_unavailable"] is False and access["ledger_lost_records"] == 0
+    assert access["keys_refreshed_seconds_ago"] < 3
+
+
+@pytest.mark.parametrize(("fail_mode", "status"), [("closed", 503), ("open", 200)])
+def test_unreachable_counters_fail_closed_by_default_or_open_when_chosen(
+    tmp_path: Path, fail_mode: str, status: int
+) -> None:
+    dead_redis = f"redis://127.0.0.1:{free_port()}/0"
+    process = GatewayProcess(
+        tmp_path,
+        ECHO_CATALOG,
+        env={"CALCIFER_MASTER_KEY": MASTER, "CALCIFER_REDIS_URL": dead_redis},
+        auth_required=True,
+        config_extra=f"access:\n  fail_mode: {fail_mode}\n",
+    ).start()
+    try:
+        limited = new_key(process, limits={"rpm": 100})["key"]
+        unlimited = new_key(process)["key"]
+        response = chat(process, limited)
+        assert response.status_code == status, response.text
+        if status == 503:
+            assert response.json()["error"]["code"] == "limits_unavailable"
+        assert chat(process, unlimited).status_code == 200  # nothing to count: served either way
+        assert process.health_detail()["access"]["limits_unavailable"] is True
+    finally:
+        process.stop()
+
+
+def test_a_streamed_answer_is_settled_and_recorded_with_its_cost(gateway: GatewayProcess) -> None:
+    created = new_key(gateway, budget={"max_usd": "1", "period": "month"})
+    stream = client(gateway, created["key"]).chat.completions.create(
+        model="echo4",
+        messages=HELLO,  # type: ignore[arg-type]
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    chunks = list(stream)
+    cost = Decimal(str(chunks[-1].usage.cost))  # type: ignore[union-attr]
+    time.sleep(1.5)
+    records = admin(gateway, "GET", f"/admin/requests?key_id={created['id']}").json()["data"]
+    assert len(records) == 1 and records[0]["stream"] is True
+    assert Decimal(records[0]["cost_usd"]) == cost > 0 and records[0]["ttft_ms"] is not None
+    shown = admin(gateway, "GET", f"/admin/keys/{created['id']}").json()
+    assert Decimal(shown["budget"]["spend_usd"]) == cost

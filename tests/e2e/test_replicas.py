@@ -4,49 +4,23 @@ as one gateway: budgets, rate limits, revocation and the ledger hold across both
 from __future__ import annotations
 
 import asyncio
-import secrets
 import time
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
-import asyncpg
 import httpx
 import pytest
 
+from tests.e2e.access_setup import ECHO_CATALOG, HELLO, MASTER, admin, fresh_database, new_key
 from tests.gateway_process import GatewayProcess
-
-MASTER = "master-SECRET-for-replicas"
-ADMIN = {"Authorization": f"Bearer {MASTER}"}
-CATALOG = """
-prices_as_of: "2025-11-01"
-providers:
-  echo:
-    kind: echo
-models:
-  echo4:
-    provider: echo
-    pricing: {input: 50, output: 50}
-"""
-HELLO = [{"role": "user", "content": "hello there"}]
-
-
-async def _create_database(server_url: str, name: str) -> None:
-    connection = await asyncpg.connect(server_url)
-    try:
-        await connection.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await connection.close()
 
 
 @pytest.fixture(scope="module")
 def replicas(
     tmp_path_factory: pytest.TempPathFactory, postgres_url: str, redis_url: str
 ) -> Iterator[tuple[GatewayProcess, GatewayProcess]]:
-    name = f"calcifer_{secrets.token_hex(4)}"
-    asyncio.run(_create_database(postgres_url, name))
-    database_url = postgres_url.rsplit("/", 1)[0] + f"/{name}"
+    database_url = fresh_database(postgres_url)
     env = {
         "CALCIFER_MASTER_KEY": MASTER,
         "CALCIFER_DATABASE_URL": database_url,
@@ -56,22 +30,11 @@ def replicas(
     try:
         for label in ("a", "b"):
             workdir: Path = tmp_path_factory.mktemp(f"replica-{label}")
-            started.append(GatewayProcess(workdir, CATALOG, env=env, auth_required=True).start())
+            started.append(GatewayProcess(workdir, ECHO_CATALOG, env=env, auth_required=True).start())
         yield started[0], started[1]
     finally:
         for process in started:
             process.stop()
-
-
-def admin(gateway: GatewayProcess, method: str, path: str, body: Any = None) -> httpx.Response:
-    return httpx.request(method, gateway.url + path, json=body, headers=ADMIN, timeout=10)
-
-
-def new_key(gateway: GatewayProcess, **fields: Any) -> dict[str, Any]:
-    response = admin(gateway, "POST", "/admin/keys", {"name": "replica test", **fields})
-    assert response.status_code == 201, response.text
-    created: dict[str, Any] = response.json()
-    return created
 
 
 async def _spread(

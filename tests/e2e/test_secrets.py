@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 
 from tests.conftest import UPSTREAM_KEY
 from tests.fakes.openai_upstream import Behaviour, FakeOpenAI
 from tests.fakes.otlp_collector import FakeCollector
-from tests.gateway_process import GatewayProcess
+from tests.gateway_process import ROOT, GatewayProcess
 
 CHAT = "/v1/chat/completions"
 HELLO = [{"role": "user", "content": "hi"}]
@@ -46,3 +48,41 @@ def test_a_streamed_error_event_echoing_the_key_does_not_pass_it_on(
     assert "[redacted]" in response.text
     assert UPSTREAM_KEY not in response.text
     assert UPSTREAM_KEY not in gateway.log()
+
+
+def test_a_virtual_key_is_named_by_its_id_in_spans_and_never_appears_in_logs_or_spans(
+    tmp_path: Path, collector: FakeCollector
+) -> None:
+    master = "master-SECRET-spans"
+    env = {
+        "CALCIFER_MASTER_KEY": master,
+        "OTEL_TRACES_EXPORTER": "otlp",
+        "OTEL_EXPORTER_OTLP_ENDPOINT": collector.server.url,
+        "OTEL_BSP_SCHEDULE_DELAY": "50",
+    }
+    catalog = (ROOT / "catalog" / "echo.yaml").read_text()
+    gateway = GatewayProcess(tmp_path, catalog, env=env, auth_required=True).start()
+    try:
+        created = httpx.post(
+            gateway.url + "/admin/keys",
+            json={"name": "traced"},
+            headers={"Authorization": f"Bearer {master}"},
+        ).json()
+        trace_id = "6ec2e75ec2e75ec2e75ec2e75ec2e75e"
+        response = httpx.post(
+            gateway.url + CHAT,
+            json={"model": "echo4", "messages": HELLO},
+            headers={
+                "Authorization": f"Bearer {created['key']}",
+                "traceparent": f"00-{trace_id}-00f067aa0ba902b7-01",
+            },
+            timeout=10,
+        )
+        assert response.status_code == 200
+        spans = collector.wait_for(lambda s: s.trace_id == trace_id and s.attributes.get("calcifer.key.id"))
+        assert spans[0].attributes["calcifer.key.id"] == created["id"]
+        everything = repr([(s.name, s.attributes, s.status_message) for s in collector.spans])
+        assert created["key"] not in everything and created["key"] not in gateway.log()
+        assert master not in everything and master not in gateway.log()
+    finally:
+        gateway.stop()

@@ -113,7 +113,7 @@ async def existing_key(services: AccessServices, key_id: str) -> VirtualKey:
 async def _save(services: AccessServices, key: VirtualKey) -> None:
     await services.key_store.save_key(key)
     if services.directory is not None:
-        services.directory.apply(key)  # this worker at once; the others at their next refresh
+        await services.directory.apply(key)  # this worker at once; the others at their next refresh
 
 
 async def key_view(services: AccessServices, key: VirtualKey, spend: bool = True) -> dict[str, Any]:

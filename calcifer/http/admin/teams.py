@@ -64,7 +64,7 @@ async def create(services: AccessServices, body: dict[str, Any]) -> dict[str, An
     forms.check_fields(body, forms.TEAM_FIELDS)
     team = Team(id=new_id("team"), name=forms.name_of(body), created_at=datetime.now(UTC))
     team = await _unique_name(services, _with_changes(team, body))
-    await services.key_store.save_team(team)
+    await _save(services, team)
     return await team_view(services, team)
 
 
@@ -74,7 +74,7 @@ async def change(services: AccessServices, team_id: str, body: dict[str, Any]) -
     if "name" in body:
         team = await _unique_name(services, dataclasses.replace(team, name=forms.name_of(body)))
     team = _with_changes(team, body)
-    await services.key_store.save_team(team)
+    await _save(services, team)
     return await team_view(services, team)
 
 
@@ -84,6 +84,12 @@ async def delete(services: AccessServices, team_id: str) -> dict[str, Any]:
         raise Conflict(f"Team '{team_id}' still has keys: move or revoke them first", param="id")
     await services.key_store.delete_team(team.id)
     return {"id": team.id, "object": "team", "deleted": True}
+
+
+async def _save(services: AccessServices, team: Team) -> None:
+    await services.key_store.save_team(team)
+    if services.directory is not None:
+        services.directory.apply_team(team)  # this worker at once; the others at their next refresh
 
 
 async def existing_team(services: AccessServices, team_id: str) -> Team:

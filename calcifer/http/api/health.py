@@ -1,5 +1,6 @@
 """`GET /health`: a constant answer for probes; `?detail=1`, with the master key, adds the
-catalog and each deployment's breaker (the same whichever worker answers: breakers are shared)."""
+catalog and each deployment's breaker (the same whichever worker answers: breakers are shared),
+and the state of keys, limits and the ledger on the worker that answers."""
 
 from __future__ import annotations
 
@@ -28,5 +29,6 @@ async def health(request: Request) -> HTTPResponse:
         "last_reload": last.snapshot() if last is not None else None,
         "worker_pid": os.getpid(),
         "deployments": [state.snapshot() for state in catalog.gateway.balancer.all_states()],
+        "access": request.app.ctx.access.snapshot(),
     }
     return json_response(detail)

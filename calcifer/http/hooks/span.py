@@ -48,6 +48,11 @@ class ServerSpan:
         otel_context.detach(scope.span_token)  # type: ignore[arg-type]
         span.set_attribute("http.response.status_code", scope.status)
         span.set_attribute("calcifer.overhead_ms", round(scope.overhead_ms(), 3))
+        principal = scope.principal
+        if principal.key_id is not None:  # the key's id, never the key
+            span.set_attribute("calcifer.key.id", principal.key_id)
+            if principal.team_id is not None:
+                span.set_attribute("calcifer.team.id", principal.team_id)
         if scope.status >= 500 or scope.status == CLIENT_CLOSED_REQUEST:
             span.set_status(Status(StatusCode.ERROR, scope.error or ""))
         span.end()
