@@ -99,6 +99,14 @@ class KeyDirectory:
         """Apply a change made by this worker at once (the admin API), before the next refresh."""
         self._put(key)
 
+    def apply_team(self, team: Team) -> None:
+        """A team created or changed by this worker, at once: a key made for it a moment later
+        (before the next refresh) must already count against it."""
+        self._teams[team.id] = team
+        for entry in list(self._by_hash.values()):
+            if entry.key.team_id == team.id:
+                self._put(entry.key)
+
     def team(self, team_id: str) -> Team | None:
         return self._teams.get(team_id)
 

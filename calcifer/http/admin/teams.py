@@ -14,7 +14,15 @@ from calcifer.domain.keys import new_id
 from calcifer.errors import Conflict, ResourceNotFound
 from calcifer.http.admin import forms
 from calcifer.http.admin.services import AccessServices, admin_services
-from calcifer.http.admin.views import budget_summary, budget_view, iso, json_body, limits_view
+from calcifer.http.admin.views import (
+    budget_summary,
+    budget_view,
+    iso,
+    json_body,
+    limits_view,
+    scope_usage,
+    usage_view,
+)
 from calcifer.http.jsonio import text_money_response
 from calcifer.http.scope import RequestScope
 
@@ -64,7 +72,7 @@ async def create(services: AccessServices, body: dict[str, Any]) -> dict[str, An
     forms.check_fields(body, forms.TEAM_FIELDS)
     team = Team(id=new_id("team"), name=forms.name_of(body), created_at=datetime.now(UTC))
     team = await _unique_name(services, _with_changes(team, body))
-    await services.key_store.save_team(team)
+    await _save(services, team)
     return await team_view(services, team)
 
 
@@ -74,7 +82,7 @@ async def change(services: AccessServices, team_id: str, body: dict[str, Any]) -
     if "name" in body:
         team = await _unique_name(services, dataclasses.replace(team, name=forms.name_of(body)))
     team = _with_changes(team, body)
-    await services.key_store.save_team(team)
+    await _save(services, team)
     return await team_view(services, team)
 
 
@@ -84,6 +92,12 @@ async def delete(services: AccessServices, team_id: str) -> dict[str, Any]:
         raise Conflict(f"Team '{team_id}' still has keys: move or revoke them first", param="id")
     await services.key_store.delete_team(team.id)
     return {"id": team.id, "object": "team", "deleted": True}
+
+
+async def _save(services: AccessServices, team: Team) -> None:
+    await services.key_store.save_team(team)
+    if services.directory is not None:
+        services.directory.apply_team(team)  # this worker at once; the others at their next refresh
 
 
 async def existing_team(services: AccessServices, team_id: str) -> Team:
@@ -100,15 +114,18 @@ async def team_view(services: AccessServices, team: Team, spend: bool = True) ->
         "name": team.name,
         "budget": None,
         "limits": limits_view(team.limits),
+        "usage": None,
         "metadata": team.metadata,
         "created_at": iso(team.created_at),
     }
+    if not spend:
+        view["budget"] = None if team.budget is None else budget_summary(team.budget)
+        return view
+    scope = AccessScope(ScopeKind.TEAM, team.id, team.budget, team.limits)
+    usage = await scope_usage(services, scope)
+    view["usage"] = usage_view(usage)
     if team.budget is not None:
-        scope = AccessScope(ScopeKind.TEAM, team.id, team.budget, team.limits)
-        now = datetime.now(UTC)
-        view["budget"] = (
-            await budget_view(services, scope, team.budget, now) if spend else budget_summary(team.budget)
-        )
+        view["budget"] = await budget_view(services, scope, team.budget, datetime.now(UTC), usage)
     return view
 
 
