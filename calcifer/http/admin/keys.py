@@ -121,6 +121,10 @@ async def existing_key(services: AccessServices, key_id: str) -> VirtualKey:
 async def _save(services: AccessServices, key: VirtualKey) -> None:
     await services.key_store.save_key(key)
     if services.directory is not None:
+        if key.team_id is not None and services.directory.team(key.team_id) is None:
+            team = await services.key_store.get_team(key.team_id)  # made through another worker
+            if team is not None:  # a moment ago: its budget must count from the first request
+                services.directory.apply_team(team)
         services.directory.apply(key)  # this worker at once; the others at their next refresh
 
 
