@@ -24,9 +24,11 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Protocol
 
 from calcifer.domain.access import AccessScope, BudgetPeriod, period_bounds
+from calcifer.domain.ports import ScopeUsage
 
 __all__ = [
     "LEASE_BUCKETS",
+    "NO_USAGE",
     "UNKNOWN_PERIOD",
     "WINDOW_SECONDS",
     "PeriodCodes",
@@ -42,6 +44,7 @@ __all__ = [
     "settle_spend",
     "settle_tokens",
     "spend_known",
+    "usage",
 ]
 
 WINDOW_SECONDS = 61
@@ -50,6 +53,8 @@ LEASE_BUCKETS = 32
 """Expiry-time buckets for holds; a lease spans at most LEASE_BUCKETS - 2 of them."""
 UNKNOWN_PERIOD = 0
 """The period code of spend not known yet (fresh memory is all zeros)."""
+NO_USAGE = ScopeUsage(Decimal(0), Decimal(0), 0, 0, 0)
+"""A scope the counters have not seen (or no longer remember)."""
 _NANOS = Decimal(1_000_000_000)
 _PERIOD_KIND = {BudgetPeriod.TOTAL: 1, BudgetPeriod.DAY: 2, BudgetPeriod.MONTH: 3}
 
@@ -220,6 +225,26 @@ def settle_spend(fields: ScopeFields, code: int, cost_nanos: int) -> None:
     (which reads the ledger, where this cost is recorded too)."""
     if fields.period == code:
         fields.spent_nanos += cost_nanos
+
+
+def usage(fields: ScopeFields, code: int | None, now: float, lease_now: int) -> ScopeUsage:
+    """What the scope uses at `now`, summed from the buckets without moving them (a read
+    changes nothing): the seconds still in the window, the lease buckets not lapsed, and the
+    spend of budget period `code` if known here (None: no budget)."""
+    newest = max(math.floor(now), fields.window_second)
+    requests = tokens = 0
+    for slot in range(WINDOW_SECONDS):
+        if fields.bucket_second[slot] > newest - WINDOW_SECONDS:
+            requests += fields.bucket_requests[slot]
+            tokens += fields.bucket_tokens[slot]
+    lapsed = max(lease_now, fields.lease_now)
+    holds = nanos = 0
+    for ring in range(LEASE_BUCKETS):
+        if fields.lease_number[ring] > lapsed:
+            holds += fields.lease_holds[ring]
+            nanos += fields.lease_nanos[ring]
+    spent = fields.spent_nanos if code is not None and fields.period == code else 0
+    return ScopeUsage(Decimal(spent) / _NANOS, Decimal(nanos) / _NANOS, requests, tokens, holds)
 
 
 def _advance_window(fields: ScopeFields, second: int) -> None:

@@ -30,6 +30,7 @@ __all__ = [
     "LedgerStore",
     "RequestPage",
     "RequestQuery",
+    "ScopeUsage",
     "SpendQuery",
     "SpendReport",
     "SpendSeed",
@@ -136,6 +137,22 @@ class Hold:
     settled: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class ScopeUsage:
+    """A key's or team's use of its budget and limits at one moment (`Counters.usage`)."""
+
+    spent_usd: Decimal
+    """Settled spend in the budget's current period, as the counters know it (0: not known
+    here yet, or no budget; the ledger has the rest)."""
+    reserved_usd: Decimal
+    """Held by requests admitted and not yet settled (their leases not lapsed)."""
+    requests_last_minute: int
+    tokens_last_minute: int
+    """Tokens counted in the rate window: estimates of requests in flight, actuals once settled."""
+    in_flight: int
+    """Requests holding a parallel slot now."""
+
+
 SpendSeed = Callable[[AccessScope, BudgetPeriod, datetime | None], Awaitable[Decimal]]
 """The spend already recorded for a scope since a period's start (None: ever), read from the
 ledger when the counters do not know it (first use, a new process, a Redis restart)."""
@@ -154,8 +171,9 @@ class Counters(Protocol):
 
     async def settle(self, hold: Hold, cost_usd: Decimal, tokens: int) -> None: ...
 
-    async def spent(self, scope: AccessScope) -> Decimal:
-        """The scope's spend in its budget's current period, as the counters know it."""
+    async def usage(self, scope: AccessScope) -> ScopeUsage:
+        """What the scope uses now, as the counters know it; only reads (a scope they have not
+        seen reads as zeros, and no reservation or seed is made for it)."""
 
     async def aclose(self) -> None: ...
 

@@ -13,7 +13,7 @@ from typing import Protocol, cast
 from calcifer.domain import limits
 from calcifer.domain.access import AccessScope
 from calcifer.domain.limits import LEASE_BUCKETS, WINDOW_SECONDS, ScopeFields
-from calcifer.domain.ports import Demand, Hold, SpendSeed
+from calcifer.domain.ports import Demand, Hold, ScopeUsage, SpendSeed
 from calcifer.errors import LimitsUnavailable
 from calcifer.state.counters_common import SeedReader, counted, refusal_error
 
@@ -22,7 +22,6 @@ __all__ = ["CounterTable", "LocalCounters", "TableCounters"]
 _SEED_ROUNDS = 3
 """Times an admission reads unknown spend and tries again before giving up (a period that
 rolls over, or a slot taken back, while it reads)."""
-_NANOS = Decimal(1_000_000_000)
 
 
 class CounterTable(Protocol):
@@ -81,18 +80,14 @@ class TableCounters:
                 if demand.scope.budget is not None:
                     limits.settle_spend(fields, self._periods.code(demand.scope.budget.period, now)[0], cost)
 
-    async def spent(self, scope: AccessScope) -> Decimal:
-        if scope.budget is None:
-            return Decimal(0)
+    async def usage(self, scope: AccessScope) -> ScopeUsage:
         now = self._clock()
-        code, _ = self._periods.code(scope.budget.period, now)
-        for _ in range(_SEED_ROUNDS):
-            with self._table.lock:
-                fields = self._table.fields(scope.counter_id, now, claim=True)
-                if fields is not None and limits.spend_known(fields, code):
-                    return Decimal(fields.spent_nanos) / _NANOS
-            await self._seed(scope, code, now)
-        raise LimitsUnavailable(f"the spend of {scope.counter_id} is not known to the counters")
+        code = None if scope.budget is None else self._periods.code(scope.budget.period, now)[0]
+        with self._table.lock:
+            fields = self._table.fields(scope.counter_id, now, claim=False)
+            if fields is None:
+                return limits.NO_USAGE
+            return limits.usage(fields, code, now, self._lease_now(now))
 
     async def aclose(self) -> None:
         return None

@@ -5,13 +5,14 @@ Keys of one scope (4 per demand, in this order): `win` a hash of one-second buck
 requests, `t<s>` tokens) with running totals `R`, `T` and the latest second `L`; `holds` a
 sorted set of live holds (member `<hold>:<nano-dollars>`, score: lease expiry in ms); `held`
 the sum of the live holds' nano-dollars; `spent` the period's settled spend in nano-dollars
-(absent: not known, seed it from the ledger). Money is integers: INCRBY is exact in int64, and
-comparisons in Lua doubles are exact below 2^53 nano-dollars ($9,007,199).
+(absent: not known, seed it from the ledger); `USAGE` only reads them. Money is integers:
+INCRBY is exact in int64, and comparisons in Lua doubles are exact below 2^53 nano-dollars
+($9,007,199).
 """
 
 from __future__ import annotations
 
-__all__ = ["ADMIT", "SETTLE"]
+__all__ = ["ADMIT", "SETTLE", "USAGE"]
 
 _COMMON = """
 local W = 61
@@ -154,3 +155,30 @@ end
 return 1
 """
 )
+
+USAGE = """#!lua flags=no-writes
+-- KEYS: win, holds, spent of one scope. What it uses now, read without moving anything:
+-- the seconds still in the window, the holds whose lease has not ended, the period's spend.
+local W = 61
+local clock = redis.call('TIME')
+local second = tonumber(clock[1])
+local now_ms = second * 1000 + math.floor(tonumber(clock[2]) / 1000)
+local newest = math.max(second, tonumber(redis.call('HGET', KEYS[1], 'L') or '-1'))
+local fields = {}
+for s = newest - W + 1, newest do
+  table.insert(fields, 'r' .. s)
+  table.insert(fields, 't' .. s)
+end
+local counts = redis.call('HMGET', KEYS[1], unpack(fields))
+local requests, tokens = 0, 0
+for i = 1, #counts, 2 do
+  requests = requests + tonumber(counts[i] or '0')
+  tokens = tokens + tonumber(counts[i + 1] or '0')
+end
+local live = redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. now_ms, '+inf')
+local nanos = 0
+for _, member in ipairs(live) do
+  nanos = nanos + tonumber(string.match(member, ':(%d+)$'))
+end
+return {requests, tokens, #live, nanos, redis.call('GET', KEYS[3]) or '0'}
+"""

@@ -18,7 +18,7 @@ from redis.exceptions import RedisError
 
 from calcifer.domain import limits
 from calcifer.domain.access import AccessScope
-from calcifer.domain.ports import Demand, Hold, SpendSeed
+from calcifer.domain.ports import Demand, Hold, ScopeUsage, SpendSeed
 from calcifer.errors import LimitsUnavailable
 from calcifer.state.counters_common import (
     SETTLE_RETRY_DELAYS,
@@ -27,7 +27,7 @@ from calcifer.state.counters_common import (
     refusal_error,
     retry_in_background,
 )
-from calcifer.state.counters_lua import ADMIT, SETTLE
+from calcifer.state.counters_lua import ADMIT, SETTLE, USAGE
 
 __all__ = ["SOCKET_TIMEOUT_SECONDS", "RedisCounters"]
 
@@ -65,6 +65,7 @@ class RedisCounters:
         )
         self._admit = self._client.register_script(ADMIT)
         self._settle = self._client.register_script(SETTLE)
+        self._usage = self._client.register_script(USAGE)
         self._seeds = SeedReader(seed)
         self._lease_ms = int(lease_seconds * 1000)
         self._pending: set[asyncio.Task[None]] = set()
@@ -119,16 +120,14 @@ class RedisCounters:
         except LimitsUnavailable:
             retry_in_background(attempt, f"the settlement of {hold.request_id}", self._pending)
 
-    async def spent(self, scope: AccessScope) -> Decimal:
-        if scope.budget is None:
-            return Decimal(0)
-        for _ in range(_SEED_ROUNDS):
-            key = _spent_key(scope, self._periods, time.time())
-            value = await self._call(self._client.get(key))
-            if value is not None:
-                return Decimal(int(cast(bytes, value))) / _NANOS
-            await self._seed(scope)
-        raise LimitsUnavailable(f"the spend of {scope.counter_id} is not known to the counters")
+    async def usage(self, scope: AccessScope) -> ScopeUsage:
+        win, holds, _, spent = _scope_keys(scope, self._periods, time.time())
+        answer = cast(list[Any], await self._call(self._usage(keys=[win, holds, spent])))
+        requests, tokens, in_flight, reserved, spent_nanos = (int(value) for value in answer)
+        known = spent_nanos if scope.budget is not None else 0
+        return ScopeUsage(
+            Decimal(known) / _NANOS, Decimal(reserved) / _NANOS, requests, tokens, in_flight
+        )
 
     async def aclose(self) -> None:
         """Give pending settlements their retries (bounded), then close the connections."""

@@ -145,6 +145,23 @@ def test_a_rate_limit_is_a_429_with_retry_after_and_counts_across_workers(gatewa
     assert 1 <= int(limited.headers["retry-after"]) <= 61
 
 
+def test_a_key_shows_its_requests_of_the_last_minute_and_nothing_held_once_settled(
+    gateway: GatewayProcess,
+) -> None:
+    created = new_key(gateway, budget={"max_usd": "5"}, limits={"rpm": 100})
+    for _ in range(4):
+        assert chat(gateway, created["key"], "echo-cheap", max_tokens=5).status_code == 200
+    deadline = time.monotonic() + 3.0  # settlement runs just after each answer is sent
+    while True:
+        shown = admin(gateway, "GET", f"/admin/keys/{created['id']}").json()
+        if shown["budget"]["reserved_usd"] == "0" or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert shown["budget"]["reserved_usd"] == "0"
+    assert shown["usage"]["requests_last_minute"] == 4 and shown["usage"]["in_flight"] == 0
+    assert shown["limits"]["rpm"] == 100
+
+
 def test_the_request_ledger_lists_newest_first_with_usage_and_cost(gateway: GatewayProcess) -> None:
     created = new_key(gateway)
     for _ in range(3):

@@ -72,7 +72,7 @@ class Backend:
     def __init__(self, name: str, redis_url: str | None = None) -> None:
         self.name = name
         self.clock = Clock()
-        self._redis_url = redis_url
+        self.redis_url = redis_url
         self._machine = MachineState.create() if name == "machine" else None
         self._built: list[Counters] = []
 
@@ -90,8 +90,8 @@ class Backend:
             assert self._machine is not None
             built = self._machine.counters(ledger, lease, self.clock)
         else:
-            assert self._redis_url is not None
-            built = RedisCounters(self._redis_url, ledger, lease)
+            assert self.redis_url is not None
+            built = RedisCounters(self.redis_url, ledger, lease)
         self._built.append(built)
         return built
 

@@ -6,8 +6,10 @@ import asyncio
 from decimal import Decimal
 
 import pytest
+import redis.asyncio as redis
 
 from calcifer.domain.access import BudgetPeriod, ScopeKind
+from calcifer.domain.ports import ScopeUsage
 from calcifer.errors import BudgetExceeded, KeyRateLimited
 from tests.state.counters_rig import BACKENDS, Backend, Ledger, demand, scope
 
@@ -54,7 +56,7 @@ def test_a_spent_day_budget_names_the_team_and_when_it_resets(backend: Backend) 
             await counters.admit("r2", [demand(team, "0.10")])
         assert refused.value.resets_at is not None and refused.value.resets_at.endswith("T00:00:00Z")
         assert team.id in str(refused.value) and "day budget" in str(refused.value)
-        assert await counters.spent(team) == Decimal("0.45")
+        assert (await counters.usage(team)).spent_usd == Decimal("0.45")
 
     backend.run(scenario)
 
@@ -107,7 +109,7 @@ def test_holds_lapse_after_their_lease_and_a_late_settle_releases_nothing_twice(
         await backend.pass_time(1.3)
         await counters.admit("r3", [demand(key, "0.50")])
         await counters.settle(lost, Decimal("0.25"), 0)  # late: its hold is gone, its cost still counts
-        assert await counters.spent(key) == Decimal("0.25")
+        assert (await counters.usage(key)).spent_usd == Decimal("0.25")
         with pytest.raises(KeyRateLimited):  # r3 still holds the one parallel slot
             await counters.admit("r4", [demand(key, "0.10")])
 
@@ -121,7 +123,7 @@ def test_settling_twice_counts_the_cost_once(backend: Backend) -> None:
         await counters.settle(hold, Decimal("0.000000001"), 3)
         await counters.admit("r2", [demand(key, "1.00")])
         await counters.settle(hold, Decimal("0.000000001"), 3)  # must not release r2's slot
-        assert await counters.spent(key) == Decimal("0.000000001")
+        assert (await counters.usage(key)).spent_usd == Decimal("0.000000001")
         with pytest.raises(KeyRateLimited):
             await counters.admit("r3", [demand(key, "1.00")])
 
@@ -133,7 +135,8 @@ def test_a_cost_below_a_nano_dollar_counts_as_one(backend: Backend) -> None:
         counters, key = backend.counters(), scope(budget="5.00")
         hold = await counters.admit("r1", [demand(key, "1.00")])
         await counters.settle(hold, Decimal("0.0000000001"), 3)
-        assert await counters.spent(key) == Decimal("0.000000001")  # rounded up: never under-stated
+        spent = (await counters.usage(key)).spent_usd
+        assert spent == Decimal("0.000000001")  # rounded up: never under-stated
 
     backend.run(scenario)
 
@@ -149,7 +152,7 @@ def test_spend_is_read_from_the_ledger_once_per_worker_even_under_concurrency(ba
             await workers[n % 2].settle(hold, Decimal("0.10"), 0)
         shared = backend.name != "local"  # one worker alone shares its numbers with nobody
         expected = Decimal("7.00") if shared else Decimal("6.00")
-        assert [await worker.spent(key) for worker in workers] == [expected, expected]
+        assert [(await worker.usage(key)).spent_usd for worker in workers] == [expected, expected]
         assert ledger.reads <= 2  # at most once per worker, never once per request
 
     backend.run(scenario)
@@ -161,5 +164,39 @@ def test_a_scope_without_budget_or_limits_costs_nothing(backend: Backend) -> Non
         hold = await counters.admit("r1", [demand(key, "100.00", 10**9)])
         assert hold.demands == ()
         await counters.settle(hold, Decimal("100.00"), 10**9)
+
+    backend.run(scenario)
+
+
+def test_usage_shows_what_is_held_in_flight_and_counted_in_the_window(backend: Backend) -> None:
+    async def scenario() -> None:
+        counters, key = backend.counters(), scope(budget="5.00", rpm=10, tpm=1000, parallel=3)
+        first = await counters.admit("r1", [demand(key, "0.30", tokens=200)])
+        await counters.admit("r2", [demand(key, "0.50", tokens=300)])
+        await counters.settle(first, Decimal("0.12"), 50)
+        assert await counters.usage(key) == ScopeUsage(
+            spent_usd=Decimal("0.12"),
+            reserved_usd=Decimal("0.50"),  # r2's hold; r1's was released when it settled
+            requests_last_minute=2,
+            tokens_last_minute=350,  # r1's actual 50 + r2's estimate of 300
+            in_flight=1,
+        )
+
+    backend.run(scenario)
+
+
+def test_reading_an_unknown_scope_gives_zeros_and_claims_nothing(backend: Backend) -> None:
+    async def scenario() -> None:
+        ledger = Ledger()
+        counters, key = backend.counters(ledger), scope(budget="1.00", rpm=1, parallel=1)
+        for _ in range(3):
+            assert await counters.usage(key) == ScopeUsage(Decimal(0), Decimal(0), 0, 0, 0)
+        assert ledger.reads == 0  # a read seeds nothing
+        if backend.redis_url is not None:
+            async with redis.Redis.from_url(backend.redis_url) as client:
+                assert await client.keys(f"calcifer:ctr:{key.counter_id}:*") == []
+        await counters.admit("r1", [demand(key, "1.00")])  # the one request, the whole budget
+        with pytest.raises(KeyRateLimited):
+            await counters.admit("r2", [demand(key, "0.10")])
 
     backend.run(scenario)

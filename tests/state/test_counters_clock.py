@@ -85,7 +85,7 @@ def test_a_new_day_starts_its_budget_from_the_ledger_not_by_subtracting(backend:
         ledger.spend[key.counter_id] = Decimal("0.05")  # what the ledger holds for the new day
         backend.clock.now += 15
         await counters.admit("r3", [demand(key, "0.90")])
-        assert await counters.spent(key) == Decimal("0.05")
+        assert (await counters.usage(key)).spent_usd == Decimal("0.05")
         assert ledger.asked_since == [
             datetime(2026, 12, 1, tzinfo=UTC),
             datetime(2026, 12, 2, tzinfo=UTC),

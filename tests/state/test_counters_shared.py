@@ -102,7 +102,7 @@ def test_a_settlement_redis_missed_is_retried_in_the_background(
         finally:
             redis_server.start()
         await _eventually(lambda: counters.admit("r2", [demand(key, "0.50")]))  # r1's slot given back
-        assert await counters.spent(key) == Decimal("0.20")
+        assert (await counters.usage(key)).spent_usd == Decimal("0.20")
         await counters.aclose()
 
     asyncio.run(scenario())

@@ -18,7 +18,15 @@ from calcifer.domain.keys import issue_key, new_id
 from calcifer.errors import InvalidRequest, ResourceNotFound
 from calcifer.http.admin import forms
 from calcifer.http.admin.services import AccessServices, admin_services
-from calcifer.http.admin.views import budget_summary, budget_view, iso, json_body, limits_view
+from calcifer.http.admin.views import (
+    budget_summary,
+    budget_view,
+    iso,
+    json_body,
+    limits_view,
+    scope_usage,
+    usage_view,
+)
 from calcifer.http.jsonio import text_money_response
 from calcifer.http.scope import RequestScope
 
@@ -130,16 +138,20 @@ async def key_view(services: AccessServices, key: VirtualKey, spend: bool = True
         "models": list(key.models),
         "budget": None,
         "limits": limits_view(key.limits),
+        "usage": None,
         "metadata": key.metadata,
         "created_at": iso(key.created_at),
         "expires_at": iso(key.expires_at),
         "revoked_at": iso(key.revoked_at),
     }
+    if not spend:
+        view["budget"] = None if key.budget is None else budget_summary(key.budget)
+        return view
+    scope = AccessScope(ScopeKind.KEY, key.id, key.budget, key.limits)
+    usage = await scope_usage(services, scope)
+    view["usage"] = usage_view(usage)
     if key.budget is not None:
-        scope = AccessScope(ScopeKind.KEY, key.id, key.budget, key.limits)
-        view["budget"] = (
-            await budget_view(services, scope, key.budget, now) if spend else budget_summary(key.budget)
-        )
+        view["budget"] = await budget_view(services, scope, key.budget, now, usage)
     return view
 
 

@@ -14,7 +14,15 @@ from calcifer.domain.keys import new_id
 from calcifer.errors import Conflict, ResourceNotFound
 from calcifer.http.admin import forms
 from calcifer.http.admin.services import AccessServices, admin_services
-from calcifer.http.admin.views import budget_summary, budget_view, iso, json_body, limits_view
+from calcifer.http.admin.views import (
+    budget_summary,
+    budget_view,
+    iso,
+    json_body,
+    limits_view,
+    scope_usage,
+    usage_view,
+)
 from calcifer.http.jsonio import text_money_response
 from calcifer.http.scope import RequestScope
 
@@ -106,15 +114,18 @@ async def team_view(services: AccessServices, team: Team, spend: bool = True) ->
         "name": team.name,
         "budget": None,
         "limits": limits_view(team.limits),
+        "usage": None,
         "metadata": team.metadata,
         "created_at": iso(team.created_at),
     }
+    if not spend:
+        view["budget"] = None if team.budget is None else budget_summary(team.budget)
+        return view
+    scope = AccessScope(ScopeKind.TEAM, team.id, team.budget, team.limits)
+    usage = await scope_usage(services, scope)
+    view["usage"] = usage_view(usage)
     if team.budget is not None:
-        scope = AccessScope(ScopeKind.TEAM, team.id, team.budget, team.limits)
-        now = datetime.now(UTC)
-        view["budget"] = (
-            await budget_view(services, scope, team.budget, now) if spend else budget_summary(team.budget)
-        )
+        view["budget"] = await budget_view(services, scope, team.budget, datetime.now(UTC), usage)
     return view
 
 
