@@ -102,6 +102,8 @@ def test_a_key_limited_to_some_models_gets_a_403_for_the_others(gateway: Gateway
     refused = chat(gateway, secret, "echo-cheap")
     assert refused.status_code == 403
     assert refused.json()["error"]["code"] == "model_not_allowed"
+    listed = client(gateway, secret).models.list()
+    assert [model.id for model in listed] == ["echo4"]  # what the key may call, nothing else
 
 
 def test_a_spent_budget_is_a_402_naming_it_and_the_ledger_agrees_with_the_answers(

@@ -8,6 +8,7 @@ from typing import Any
 from sanic import Request
 from sanic.response import HTTPResponse
 
+from calcifer.domain.access import Principal
 from calcifer.domain.models import ModelSpec
 from calcifer.domain.pricing import format_usd
 from calcifer.errors import ModelNotFound
@@ -24,7 +25,15 @@ class ModelListing:
         models = list(models)
         self._entries = {model.name: _model_entry(model) for model in models}
         self._aliases = {alias: model.name for model in models for alias in model.aliases}
+        self._names = {model.name: (model.name, *model.aliases) for model in models}
         self.body = dumps({"object": "list", "data": list(self._entries.values())})
+
+    def body_for(self, principal: Principal) -> bytes:
+        """The listing a caller sees: every model, or only those its key may call."""
+        if not principal.models:
+            return self.body
+        allowed = [entry for name, entry in self._entries.items() if principal.may_call(self._names[name])]
+        return dumps({"object": "list", "data": allowed})
 
     def entry(self, name: str) -> dict[str, Any]:
         entry = self._entries.get(self._aliases.get(name, name))
@@ -34,7 +43,7 @@ class ModelListing:
 
 
 async def list_models(request: Request, scope: RequestScope) -> HTTPResponse:
-    return HTTPResponse(scope.serving.listing.body, content_type="application/json")
+    return HTTPResponse(scope.serving.listing.body_for(scope.principal), content_type="application/json")
 
 
 async def retrieve_model(request: Request, scope: RequestScope, name: str) -> HTTPResponse:
