@@ -379,7 +379,9 @@ def _data_dir(config_path: Path, access: AccessSettings, env: Mapping[str, str])
     given = Path(access.data_dir).expanduser()
     if given.is_absolute() or env.get("CALCIFER_DATA_DIR", "").strip():
         return given
-    if config_path.resolve() == PACKAGED_CONFIG_PATH.resolve():
+    # Compared as written, not resolved: in a checkout the packaged config is a link to the
+    # repository's own, which keeps its data next to it.
+    if os.path.abspath(config_path) == os.path.abspath(PACKAGED_CONFIG_PATH):
         home = env.get("XDG_DATA_HOME", "").strip() or str(Path(env.get("HOME", "~")) / ".local" / "share")
         return Path(home).expanduser() / "calcifer"
     return config_path.parent / given

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from calcifer.errors import ConfigurationError
-from calcifer.settings import Settings, load_settings
+from calcifer.settings import PACKAGED_CONFIG_PATH, Settings, load_settings
 
 
 def settings_for(tmp_path: Path, env: dict[str, str], host: str = "127.0.0.1") -> Settings:
@@ -44,3 +44,13 @@ def test_the_data_directory_sits_next_to_the_config(tmp_path: Path) -> None:
     assert settings.database_url == f"sqlite:///{tmp_path / 'data' / 'calcifer.db'}"
     moved = settings_for(tmp_path, {"CALCIFER_DATA_DIR": "/srv/calcifer"})
     assert moved.database_url == "sqlite:////srv/calcifer/calcifer.db"
+
+
+def test_the_repositorys_config_keeps_its_data_in_the_repository() -> None:
+    """The packaged config is a link to the repository's: only the packaged path itself means
+    'installed, read-only', so `scripts/serve` in a checkout keeps its data in ./data."""
+    root = Path(__file__).resolve().parent.parent
+    assert load_settings(root / "config.yaml", {}).data_dir == root / "data"
+    assert load_settings(PACKAGED_CONFIG_PATH, {"HOME": "/home/u"}).data_dir == Path(
+        "/home/u/.local/share/calcifer"
+    )
