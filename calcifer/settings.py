@@ -7,9 +7,9 @@ the frozen `Settings` (and, for the catalog, the environment snapshot it carries
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields, replace
-from decimal import Decimal, InvalidOperation
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import unquote
@@ -17,6 +17,7 @@ from urllib.parse import unquote
 import yaml
 
 from calcifer.errors import ConfigurationError
+from calcifer.settings_values import build_section, coerce_env, override, reject_unknown
 
 __all__ = [
     "AccessSettings",
@@ -226,12 +227,13 @@ def load_settings(
         "access": AccessSettings,
         "ledger": LedgerSettings,
     }
-    _reject_unknown(document, {*sections, "catalog"}, str(path))
+    reject_unknown(document, {*sections, "catalog"}, str(path))
     built: dict[str, Any] = {
-        name: _build(cls, document.get(name) or {}, f"{path}: {name}") for name, cls in sections.items()
+        name: build_section(cls, document.get(name) or {}, f"{path}: {name}")
+        for name, cls in sections.items()
     }
     catalog_section = document.get("catalog") or {}
-    _reject_unknown(catalog_section, {"path", "watch_seconds"}, f"{path}: catalog")
+    reject_unknown(catalog_section, {"path", "watch_seconds"}, f"{path}: catalog")
     catalog_path = Path(str(catalog_section.get("path", "catalog")))
     if not catalog_path.is_absolute():
         catalog_path = path.parent / catalog_path
@@ -241,7 +243,7 @@ def load_settings(
         gateway=built["gateway"],
         logging=built["logging"],
         telemetry=_telemetry_overrides(built["telemetry"], env),
-        auth=_override(built["auth"], env, {"CALCIFER_AUTH_REQUIRED": "required"}, _coerce_env),
+        auth=override(built["auth"], env, {"CALCIFER_AUTH_REQUIRED": "required"}, coerce_env),
         access=_access_overrides(built["access"], env),
         ledger=built["ledger"],
         data_dir=_data_dir(path, _access_overrides(built["access"], env), env),
@@ -276,82 +278,6 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return document
 
 
-def _reject_unknown(section: object, known: set[str], where: str) -> None:
-    if not isinstance(section, dict):
-        raise ConfigurationError(f"{where}: expected a mapping")
-    unknown = sorted(set(section) - known)
-    if unknown:
-        raise ConfigurationError(f"{where}: unknown key(s) {', '.join(map(str, unknown))}")
-
-
-def _build(cls: type[_T], section: object, where: str) -> _T:
-    known = {f.name for f in fields(cls)}  # type: ignore[arg-type]
-    _reject_unknown(section, known, where)
-    assert isinstance(section, dict)
-    defaults = cls()
-    values = {key: _coerce(getattr(defaults, key), value, f"{where}.{key}") for key, value in section.items()}
-    return cls(**values)
-
-
-def _coerce(default: object, value: object, where: str) -> object:
-    """Give `value` the type of the field's default, or explain why it cannot."""
-    try:
-        if isinstance(default, bool):
-            return _parse_bool(value)
-        if isinstance(default, Decimal):
-            return _parse_decimal(value)
-        if isinstance(default, int):
-            return int(str(value))
-        if isinstance(default, float):
-            return float(str(value))
-        if isinstance(default, tuple):
-            return _parse_list(value)
-        if default is None or isinstance(default, str):
-            if isinstance(value, bool):  # YAML's `false` for a word setting such as auth.required
-                return "true" if value else "false"
-            return None if value is None else str(value)
-    except ValueError as exc:
-        raise ConfigurationError(f"{where}: {exc}") from exc
-    return value
-
-
-def _parse_decimal(value: object) -> Decimal:
-    try:
-        return Decimal(str(value).strip())
-    except InvalidOperation:
-        raise ValueError(f"expected a decimal number, got {value!r}") from None
-
-
-def _parse_bool(value: object) -> bool:
-    text = str(value).strip().lower()
-    if text in {"true", "1", "yes", "on"}:
-        return True
-    if text in {"false", "0", "no", "off"}:
-        return False
-    raise ValueError(f"expected a boolean, got {value!r}")
-
-
-def _parse_list(value: object) -> tuple[str, ...]:
-    if isinstance(value, list | tuple):
-        return tuple(str(item).strip() for item in value)
-    return tuple(part.strip() for part in str(value).split(",") if part.strip())
-
-
-def _override(
-    current: _T, env: Mapping[str, str], table: dict[str, str], parse: Callable[[str, object, str], object]
-) -> _T:
-    changes = {
-        attr: parse(variable, getattr(current, attr), env[variable])
-        for variable, attr in table.items()
-        if env.get(variable, "").strip()
-    }
-    return replace(current, **changes) if changes else current  # type: ignore[type-var]
-
-
-def _coerce_env(name: str, default: object, raw: str) -> object:
-    return _coerce(default, raw.strip(), f"environment {name}")
-
-
 def _server_overrides(server: ServerSettings, env: Mapping[str, str]) -> ServerSettings:
     table = {
         "SERVER_HOST": "host",
@@ -361,7 +287,7 @@ def _server_overrides(server: ServerSettings, env: Mapping[str, str]) -> ServerS
         "SERVER_WRITE_TIMEOUT": "write_timeout",
         "SERVER_MAX_CONNECTIONS": "max_connections",
     }
-    return _override(server, env, table, _coerce_env)
+    return override(server, env, table, coerce_env)
 
 
 def _access_overrides(access: AccessSettings, env: Mapping[str, str]) -> AccessSettings:
@@ -370,7 +296,7 @@ def _access_overrides(access: AccessSettings, env: Mapping[str, str]) -> AccessS
         "CALCIFER_DATABASE_URL": "database_url",
         "CALCIFER_REDIS_URL": "redis_url",
     }
-    return _override(access, env, table, _coerce_env)
+    return override(access, env, table, coerce_env)
 
 
 def _data_dir(config_path: Path, access: AccessSettings, env: Mapping[str, str]) -> Path:
@@ -393,7 +319,7 @@ def _cors_overrides(cors: CorsSettings, env: Mapping[str, str]) -> CorsSettings:
         "CORS_ALLOWED_METHODS": "allowed_methods",
         "CORS_ALLOWED_HEADERS": "allowed_headers",
     }
-    return _override(cors, env, table, _coerce_env)
+    return override(cors, env, table, coerce_env)
 
 
 def _telemetry_overrides(telemetry: TelemetrySettings, env: Mapping[str, str]) -> TelemetrySettings:
@@ -403,7 +329,7 @@ def _telemetry_overrides(telemetry: TelemetrySettings, env: Mapping[str, str]) -
         "OTEL_EXPORTER_OTLP_ENDPOINT": "otlp_endpoint",
         "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "otlp_traces_endpoint",
     }
-    telemetry = _override(telemetry, env, table, _coerce_env)
+    telemetry = override(telemetry, env, table, coerce_env)
     raw_headers = env.get("OTEL_EXPORTER_OTLP_HEADERS", "").strip()
     if raw_headers:
         # The OpenTelemetry spec's format: `k=v` pairs, percent-encoded (`Bearer%20token`).
