@@ -237,6 +237,7 @@ def load_settings(
     catalog_path = Path(str(catalog_section.get("path", "catalog")))
     if not catalog_path.is_absolute():
         catalog_path = path.parent / catalog_path
+    access = _access_overrides(built["access"], env)
     settings = Settings(
         server=_server_overrides(built["server"], env),
         cors=_cors_overrides(built["cors"], env),
@@ -244,9 +245,9 @@ def load_settings(
         logging=built["logging"],
         telemetry=_telemetry_overrides(built["telemetry"], env),
         auth=override(built["auth"], env, {"CALCIFER_AUTH_REQUIRED": "required"}, coerce_env),
-        access=_access_overrides(built["access"], env),
+        access=access,
         ledger=built["ledger"],
-        data_dir=_data_dir(path, _access_overrides(built["access"], env), env),
+        data_dir=_data_dir(path, access, env),
         catalog_path=catalog_path,
         catalog_watch_seconds=float(str(catalog_section.get("watch_seconds", 5.0))),
         master_key=env.get("CALCIFER_MASTER_KEY", "").strip() or None,
