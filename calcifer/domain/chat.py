@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from calcifer.domain.dialect import Dialect, NativeRequest, Untranslatable
 from calcifer.domain.models import ModelSpec
 from calcifer.domain.usage import Usage
 
@@ -35,6 +36,14 @@ class ChatRequest:
     metadata: JsonObject | None = None
     """Caller-supplied tags (team, feature...) recorded with the request, not sent upstream
     by the seed API."""
+    dialect: Dialect = Dialect.OPENAI_CHAT
+    """The protocol the client speaks (and is answered in)."""
+    native: NativeRequest | None = None
+    """The client's own request, when its dialect is not the canonical one: a provider that
+    speaks that dialect (`ParameterPolicy.native_dialects`) is sent this instead of `body`."""
+    untranslatable: tuple[Untranslatable, ...] = ()
+    """What `body` (the canonical translation of `native`) could not express: a provider that
+    needs the translation refuses the request with the first of these."""
 
     @property
     def messages(self) -> list[JsonObject]:
@@ -55,6 +64,8 @@ class Completion:
     """The model that answered, as the provider names it."""
     finish_reasons: tuple[str, ...] = ()
     """Why each choice stopped (`stop`, `length`, `tool_calls`, `content_filter`)."""
+    native: bool = False
+    """`body` is in the request's own dialect (a pass-through), not a `chat.completion`."""
 
 
 @dataclass(slots=True)
@@ -86,6 +97,10 @@ class Chunk:
     """The provider's id for the response, on at least the first chunk that knows it."""
     response_model: str | None = None
     """The model that answered, on the same chunks as `response_id`."""
+    native: bool = False
+    """A pass-through event in the request's own dialect: `raw` is the whole SSE frame as the
+    provider sent it (`event:` and `data:` lines and the blank line), to be written unchanged;
+    `data` is its parsed payload."""
 
 
 @dataclass(slots=True)

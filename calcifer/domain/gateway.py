@@ -349,7 +349,7 @@ class Gateway:
     def _provider_for(self, request: ChatRequest, model: ModelSpec) -> Provider:
         """The provider of this attempt, once its parameter table accepts the request."""
         provider = self._providers.get(model.provider_id)
-        provider.parameters.check(request.body, model.name, provider.id)
+        provider.parameters.check_request(request, model.name, provider.id)
         return provider
 
     def _resolve_all(self, names: tuple[str, ...]) -> list[ModelSpec]:

@@ -27,6 +27,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from calcifer.domain.chat import ChatRequest, Chunk, Completion
+from calcifer.domain.dialect import Dialect
 from calcifer.domain.models import ModelSpec
 from calcifer.errors import UnsupportedFeature
 
@@ -129,11 +130,31 @@ class ParameterPolicy:
 
     rules: Mapping[str, ParameterRule]
     other_fields: OtherFields = field(default_factory=lambda: OtherFields(None, "forwarded as sent"))
+    native_dialects: frozenset[Dialect] = frozenset()
+    """Client dialects the adapter passes through as sent (`ChatRequest.native`): such a request
+    is neither checked against `rules` nor translated; the upstream judges it."""
 
     def __post_init__(self) -> None:
         missing, unknown = CHAT_PARAMETERS - set(self.rules), set(self.rules) - CHAT_PARAMETERS
         if missing or unknown:
             raise ValueError(f"parameter table: missing {sorted(missing)}, not OpenAI's {sorted(unknown)}")
+
+    def passes_through(self, request: ChatRequest) -> bool:
+        """The adapter sends this request in the client's own dialect."""
+        return request.native is not None and request.native.dialect in self.native_dialects
+
+    def check_request(self, request: ChatRequest, model: str, provider: str) -> None:
+        """Raise `UnsupportedFeature` unless this adapter can serve the request: as sent, when
+        it speaks the client's dialect; otherwise its canonical translation, all of it."""
+        if self.passes_through(request):
+            return
+        if request.untranslatable:
+            first = request.untranslatable[0]
+            raise UnsupportedFeature(
+                f"The model '{model}' ({provider}) cannot serve '{first.param}': {first.why}",
+                param=first.param,
+            )
+        self.check(request.body, model, provider)
 
     def check(self, body: Mapping[str, Any], model: str, provider: str) -> None:
         """Raise `UnsupportedFeature` for the first field of `body` this adapter cannot serve."""

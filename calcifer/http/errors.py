@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,13 +24,24 @@ __all__ = [
     "ERROR_TABLE",
     "SHOULD_RETRY_HEADER",
     "ErrorRow",
+    "ErrorShape",
     "RequestHeadTooLarge",
     "error_row",
     "http_error",
+    "openai_shape",
     "status_of",
 ]
 
 SHOULD_RETRY_HEADER = "x-should-retry"
+
+ErrorShape = Callable[[int, dict[str, Any]], dict[str, Any]]
+"""An error body in a client dialect, from the status and the gateway's own body (the
+OpenAI shape, `{"error": {...}}`): each dialect's routes answer errors in their clients' shape."""
+
+
+def openai_shape(status: int, body: dict[str, Any]) -> dict[str, Any]:
+    """The gateway's own shape is OpenAI's: the body as it is."""
+    return body
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,7 @@ from sanic import Request
 from sanic.response import HTTPResponse
 
 from calcifer.errors import CalciferError
-from calcifer.http.errors import error_row, http_error
+from calcifer.http.errors import ErrorShape, error_row, http_error, openai_shape
 from calcifer.http.jsonio import json_response
 from calcifer.http.scope import CLIENT_CLOSED_REQUEST, RequestScope
 
@@ -49,7 +49,10 @@ class Pipeline:
         self._enters: tuple[Enter, ...] = tuple(h.enter for h in hooks if hasattr(h, "enter"))
         self._exits: tuple[Exit, ...] = tuple(h.exit for h in hooks if hasattr(h, "exit"))
 
-    def wrap(self, route: str, handler: Handler) -> Callable[..., Coroutine[Any, Any, HTTPResponse | None]]:
+    def wrap(
+        self, route: str, handler: Handler, shape: ErrorShape = openai_shape
+    ) -> Callable[..., Coroutine[Any, Any, HTTPResponse | None]]:
+        """`handler` behind the hooks; its errors are answered in `shape` (its dialect's)."""
         pipeline = self
 
         async def serve(request: Request, **params: str) -> HTTPResponse | None:
@@ -64,7 +67,7 @@ class Pipeline:
                     scope.status = response.status
                 return response
             except CalciferError as exc:
-                return _error_response(exc, scope)
+                return _error_response(exc, scope, shape)
             except asyncio.CancelledError:
                 scope.status, scope.error = CLIENT_CLOSED_REQUEST, "client disconnected"
                 raise
@@ -79,11 +82,11 @@ class Pipeline:
         return serve
 
 
-def _error_response(exc: CalciferError, scope: RequestScope) -> HTTPResponse:
+def _error_response(exc: CalciferError, scope: RequestScope, shape: ErrorShape) -> HTTPResponse:
     status, body, headers = http_error(exc, scope.request_id)
     scope.status, scope.error = status, body["error"]["code"]
     scope.log_level = error_row(exc).log_level
-    return json_response(body, status=status, headers=headers)
+    return json_response(shape(status, body), status=status, headers=headers)
 
 
 def _run_exit(leave: Exit, scope: RequestScope) -> None:

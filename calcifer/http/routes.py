@@ -17,7 +17,7 @@ from calcifer.http.api.completions import completions
 from calcifer.http.api.health import health
 from calcifer.http.api.models import list_models, retrieve_model
 from calcifer.http.api.openai_chat import chat_completions
-from calcifer.http.errors import RequestHeadTooLarge, http_error
+from calcifer.http.errors import ErrorShape, RequestHeadTooLarge, http_error, openai_shape
 from calcifer.http.hooks.cors import Cors
 from calcifer.http.hooks.request_id import RequestId
 from calcifer.http.jsonio import json_response
@@ -49,9 +49,22 @@ _API_ROUTES: tuple[tuple[str, str, str, Handler], ...] = (
 )
 
 
+# Routes whose clients expect errors in their own dialect's shape, by path prefix; every
+# other route answers in the gateway's own (OpenAI's) shape. Sanic's own refusals (a body too
+# large, too slow) on these paths are shaped the same way.
+_ERROR_SHAPES: tuple[tuple[str, ErrorShape], ...] = ()
+
+
+def error_shape(path: str) -> ErrorShape:
+    for prefix, shape in _ERROR_SHAPES:
+        if path.startswith(prefix):
+            return shape
+    return openai_shape
+
+
 def register_http(app: Sanic[Any, Any], pipeline: Pipeline, cors: Cors) -> None:
     for path, method, name, handler in _API_ROUTES:
-        app.add_route(pipeline.wrap(path, handler), path, methods=[method], name=name)
+        app.add_route(pipeline.wrap(path, handler, error_shape(path)), path, methods=[method], name=name)
     app.add_route(health, "/health", methods=["GET"], name="health")
 
     # The edge of the pipeline, on every response (404s too): one plain function each way,
@@ -84,7 +97,8 @@ class JsonErrorHandler(ErrorHandler):
             logger.opt(exception=exception).bind(request_id=request_id).error("unhandled error")
         if request is not None and not getattr(request.ctx, "piped", False):
             _log_unpiped(request, request_id, status, body["error"]["code"])
-        return json_response(body, status=status, headers=headers)
+        shape = error_shape(request.path) if request is not None else openai_shape
+        return json_response(shape(status, body), status=status, headers=headers)
 
 
 def _too_large(request: Request | None, exception: PayloadTooLarge) -> Exception:
