@@ -26,6 +26,7 @@ __all__ = [
     "GatewaySettings",
     "LedgerSettings",
     "LoggingSettings",
+    "MetricsSettings",
     "ServerSettings",
     "Settings",
     "TelemetrySettings",
@@ -162,6 +163,18 @@ class LedgerSettings:
     """Raw records older than this are rolled into daily totals and deleted (0: keep all)."""
 
 
+@dataclass(frozen=True, slots=True)
+class MetricsSettings:
+    enabled: bool = True
+    """Serve Prometheus metrics at `path` (env CALCIFER_METRICS_ENABLED)."""
+    path: str = "/metrics"
+    public: bool = False
+    """Scrapes need no master key: only for a gateway inside a private network (env
+    CALCIFER_METRICS_PUBLIC)."""
+    per_key: bool = False
+    """Label request and cost counters with the virtual key's id (one series per key)."""
+
+
 @dataclass(frozen=True)
 class Settings:
     server: ServerSettings = field(default_factory=ServerSettings)
@@ -172,6 +185,7 @@ class Settings:
     auth: AuthSettings = field(default_factory=AuthSettings)
     access: AccessSettings = field(default_factory=AccessSettings)
     ledger: LedgerSettings = field(default_factory=LedgerSettings)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
     data_dir: Path = Path("data")
     """The access section's data directory, resolved (absolute when the config file's is)."""
     catalog_path: Path = Path("catalog")
@@ -226,6 +240,7 @@ def load_settings(
         "auth": AuthSettings,
         "access": AccessSettings,
         "ledger": LedgerSettings,
+        "metrics": MetricsSettings,
     }
     reject_unknown(document, {*sections, "catalog"}, str(path))
     built: dict[str, Any] = {
@@ -247,6 +262,7 @@ def load_settings(
         auth=override(built["auth"], env, {"CALCIFER_AUTH_REQUIRED": "required"}, coerce_env),
         access=access,
         ledger=built["ledger"],
+        metrics=override(built["metrics"], env, _METRICS_ENV, coerce_env),
         data_dir=_data_dir(path, access, env),
         catalog_path=catalog_path,
         catalog_watch_seconds=float(str(catalog_section.get("watch_seconds", 5.0))),
@@ -256,6 +272,9 @@ def load_settings(
     )
     _check(settings)
     return settings
+
+
+_METRICS_ENV = {"CALCIFER_METRICS_ENABLED": "enabled", "CALCIFER_METRICS_PUBLIC": "public"}
 
 
 def _config_path(given: str | Path | None) -> Path:
@@ -359,6 +378,9 @@ def _check(settings: Settings) -> None:
         raise ConfigurationError("logging.level: must be DEBUG, INFO, WARNING or ERROR")
     _check_auth(settings)
     _check_access(settings.access, settings.ledger)
+    path = settings.metrics.path
+    if not path.startswith("/") or path.startswith(("/v1/", "/admin/")) or path in {"/", "/health"}:
+        raise ConfigurationError(f"metrics.path: {path!r} must start with / and not be an API path")
     exporter = settings.telemetry.traces_exporter
     if exporter not in {"none", "console", "otlp"}:
         raise ConfigurationError(f"telemetry.traces_exporter: {exporter!r} is not none, console or otlp")

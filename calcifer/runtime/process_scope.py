@@ -25,6 +25,7 @@ from calcifer.providers.registry import build_adapter
 from calcifer.runtime.adapters import AdapterPool
 from calcifer.settings import Settings
 from calcifer.state.machine import MachineState
+from calcifer.telemetry.metrics import GatewayMetrics
 from calcifer.transport.registry import Transports
 
 __all__ = ["CatalogSignal", "LocalCatalogSignal", "ProcessScope"]
@@ -69,6 +70,8 @@ class ProcessScope:
     """Upstream connection pools, one per distinct transport setting; they outlive catalogs."""
     adapters: AdapterPool
     catalog_signal: CatalogSignal
+    metrics: GatewayMetrics | None
+    """The worker's metric families (`metrics.enabled`), shared by every catalog."""
 
     @classmethod
     def build(
@@ -89,6 +92,7 @@ class ProcessScope:
             transports=transports,
             adapters=AdapterPool(lambda config: build_adapter(config, transports)),
             catalog_signal=machine.catalog_signal() if machine is not None else LocalCatalogSignal(),
+            metrics=GatewayMetrics(settings.metrics.per_key) if settings.metrics.enabled else None,
         )
 
     async def aclose(self) -> None:

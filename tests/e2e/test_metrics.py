@@ -1,0 +1,146 @@
+"""`/metrics` sums every worker: the counts, tokens and cost of known traffic, whichever worker
+answers the scrape, and equal to the ledger."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.e2e.test_workers import details_from_every_worker
+from tests.gateway_process import GatewayProcess
+
+MASTER_KEY = "calcifer-master-metrics"
+ADMIN = {"Authorization": f"Bearer {MASTER_KEY}"}
+CATALOG = """
+providers:
+  echo: {kind: echo}
+models:
+  echo4:
+    provider: echo
+    pricing: {input: 3.7, output: 11.3}
+"""
+
+Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+
+
+@pytest.fixture
+def gateway(tmp_path: Path) -> Iterator[GatewayProcess]:
+    process = GatewayProcess(
+        tmp_path, CATALOG, env={"CALCIFER_MASTER_KEY": MASTER_KEY}, workers=2,
+        config_extra="  watch_seconds: 0\n",
+    ).start()  # fmt: skip
+    details_from_every_worker(process)
+    yield process
+    process.stop()
+
+
+def scrape(gateway: GatewayProcess) -> Samples:
+    """One scrape, on a new connection (so each may land on another worker)."""
+    response = httpx.get(gateway.url + "/metrics", headers={**ADMIN, "Connection": "close"}, timeout=5)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/plain")
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(response.text)
+        for sample in family.samples
+    }
+
+
+def total(samples: Samples, name: str, **labels: str) -> float:
+    wanted = set(labels.items())
+    return sum(value for (sample, found), value in samples.items() if sample == name and wanted <= found)
+
+
+def send(gateway: GatewayProcess, count: int) -> tuple[int, int, Decimal]:
+    """`count` chat requests, half streamed, each on its own connection; returns the prompt and
+    completion tokens and the cost the answers reported."""
+    prompt = completion = 0
+    cost = Decimal(0)
+    for number in range(count):
+        body = {"model": "echo4", "messages": [{"role": "user", "content": f"hello number {number}"}]}
+        if number % 2:
+            body |= {"stream": True, "stream_options": {"include_usage": True}}
+        response = httpx.post(
+            gateway.url + "/v1/chat/completions", json=body, headers={"Connection": "close"}, timeout=10
+        )
+        assert response.status_code == 200, response.text
+        usage = _usage(response)
+        prompt += usage["prompt_tokens"]
+        completion += usage["completion_tokens"]
+        cost += Decimal(str(usage["cost"]))
+    return prompt, completion, cost
+
+
+def _usage(response: httpx.Response) -> dict[str, int | float]:
+    if not response.headers["content-type"].startswith("text/event-stream"):
+        usage: dict[str, int | float] = response.json()["usage"]
+        return usage
+    events = [line[6:] for line in response.text.splitlines() if line.startswith("data: {")]
+    final: dict[str, int | float] = json.loads(events[-1])["usage"]
+    return final
+
+
+def ledger_total(gateway: GatewayProcess, requests: int) -> Decimal:
+    """The ledger's total cost once it holds `requests` records (it is written off the request
+    path, within a second)."""
+    deadline = time.monotonic() + 10
+    while True:
+        spend = httpx.get(gateway.url + "/admin/spend", headers=ADMIN, timeout=5).json()
+        if int(spend["total"]["requests"]) >= requests or time.monotonic() > deadline:
+            assert int(spend["total"]["requests"]) == requests
+            return Decimal(spend["total"]["cost_usd"])
+        time.sleep(0.2)
+
+
+def test_every_scrape_sums_both_workers_and_agrees_with_the_answers_and_the_ledger(
+    gateway: GatewayProcess,
+) -> None:
+    prompt, completion, cost = send(gateway, 40)
+    pids = set()
+    for _ in range(6):
+        samples = scrape(gateway)
+        assert total(samples, "calcifer_requests_total", route="chat", model="echo4", status="200") == 40
+        assert total(samples, "calcifer_tokens_total", model="echo4", type="input") == prompt
+        assert total(samples, "calcifer_tokens_total", model="echo4", type="output") == completion
+        recorded = total(samples, "calcifer_cost_usd_total", model="echo4")
+        assert recorded == pytest.approx(float(cost), rel=1e-12)
+        assert total(samples, "calcifer_request_duration_seconds_count", route="chat") == 40
+        assert total(samples, "calcifer_time_to_first_token_seconds_count", model="echo4") == 20
+        assert total(samples, "calcifer_upstream_attempts_total", provider="echo", outcome="ok") == 40
+        assert total(samples, "calcifer_inflight_requests") == 0
+        pids.add(gateway.health_detail(new_connection=True)["worker_pid"])
+    assert len(pids) == 2, "both workers answered"
+    ledger = ledger_total(gateway, 40)
+    assert ledger == cost
+    assert total(scrape(gateway), "calcifer_cost_usd_total") == pytest.approx(float(ledger), rel=1e-12)
+
+
+def test_scrapes_need_the_master_key_and_show_no_secret(gateway: GatewayProcess) -> None:
+    assert httpx.get(gateway.url + "/metrics", timeout=5).status_code == 401
+    wrong = httpx.get(gateway.url + "/metrics", headers={"Authorization": "Bearer nope"}, timeout=5)
+    assert wrong.status_code == 401
+    send(gateway, 1)
+    text = httpx.get(gateway.url + "/metrics", headers=ADMIN, timeout=5).text
+    assert MASTER_KEY not in text
+    assert 'calcifer_breaker_open{deployment="echo4",provider="echo"} 0.0' in text
+
+
+def test_a_dead_worker_s_counts_stay_in_the_sums(gateway: GatewayProcess) -> None:
+    send(gateway, 10)
+    victim = int(gateway.health_detail(new_connection=True)["worker_pid"])
+    os.kill(victim, signal.SIGKILL)
+    deadline = time.monotonic() + 20
+    while victim in details_from_every_worker(gateway) or len(details_from_every_worker(gateway)) < 2:
+        assert time.monotonic() < deadline, "the dead worker was not replaced"
+        time.sleep(0.2)
+    samples = scrape(gateway)
+    assert total(samples, "calcifer_requests_total", route="chat", status="200") == 10
