@@ -38,9 +38,10 @@ from calcifer.runtime.access import AccessRuntime
 from calcifer.runtime.process_scope import ProcessScope
 from calcifer.settings import Settings
 from calcifer.state.machine import MachineState
+from calcifer.telemetry.genai_metrics import GenAiMetrics
 from calcifer.telemetry.logging import configure_logging
 from calcifer.telemetry.request_log import RequestLog
-from calcifer.telemetry.tracing import build_tracer_provider, records_spans
+from calcifer.telemetry.tracing import build_tracer_provider, genai_provider_name, records_spans
 
 __all__ = ["create_app"]
 
@@ -72,13 +73,17 @@ class _Wiring:
         container.register(LogLine, instance=LogLine(request_log))
         # The order requests go through them (see calcifer.http.pipeline).
         order: tuple[type, ...] = (PinCatalog, Authenticate, Admit, ServerSpan, Settle, Metrics, LogLine)
-        metrics = self.process.metrics
-        if metrics is None:
+        metrics, meters = self.process.metrics, self.process.meter_provider
+        genai = GenAiMetrics(meters, self._provider_name) if meters is not None else None
+        if metrics is None and genai is None:
             order = tuple(hook for hook in order if hook is not Metrics)
-        else:
-            container.register(Metrics, instance=Metrics(metrics))
+        container.register(Metrics, instance=Metrics(metrics, genai))
+        if metrics is not None:
             metrics.watch_breakers(self._breakers)
         self.hooks: list[Hook] = [container.resolve(hook) for hook in order]
+
+    def _provider_name(self, provider_id: str) -> str:
+        return genai_provider_name(self.runtime.current.provider_kinds.get(provider_id, provider_id))
 
     def _breakers(self) -> Iterator[tuple[str, str, bool]]:
         for state in self.runtime.current.gateway.balancer.all_states():

@@ -111,6 +111,12 @@ class TelemetrySettings:
     """Full traces URL, when it is not {endpoint}/v1/traces (env OTEL_EXPORTER_OTLP_TRACES_ENDPOINT)."""
     otlp_headers: tuple[tuple[str, str], ...] = ()
     """Headers sent to the collector (env OTEL_EXPORTER_OTLP_HEADERS, `k=v,k2=v2`)."""
+    metrics_exporter: str = "none"
+    """`none`, `console` or `otlp`: the GenAI metrics (env OTEL_METRICS_EXPORTER)."""
+    otlp_metrics_endpoint: str | None = None
+    """Full metrics URL, when it is not {endpoint}/v1/metrics (env OTEL_EXPORTER_OTLP_METRICS_ENDPOINT)."""
+    metrics_export_ms: int = 60_000
+    """How often metrics are exported (env OTEL_METRIC_EXPORT_INTERVAL, milliseconds)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -348,6 +354,9 @@ def _telemetry_overrides(telemetry: TelemetrySettings, env: Mapping[str, str]) -
         "OTEL_TRACES_EXPORTER": "traces_exporter",
         "OTEL_EXPORTER_OTLP_ENDPOINT": "otlp_endpoint",
         "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "otlp_traces_endpoint",
+        "OTEL_METRICS_EXPORTER": "metrics_exporter",
+        "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT": "otlp_metrics_endpoint",
+        "OTEL_METRIC_EXPORT_INTERVAL": "metrics_export_ms",
     }
     telemetry = override(telemetry, env, table, coerce_env)
     raw_headers = env.get("OTEL_EXPORTER_OTLP_HEADERS", "").strip()
@@ -381,9 +390,12 @@ def _check(settings: Settings) -> None:
     path = settings.metrics.path
     if not path.startswith("/") or path.startswith(("/v1/", "/admin/")) or path in {"/", "/health"}:
         raise ConfigurationError(f"metrics.path: {path!r} must start with / and not be an API path")
-    exporter = settings.telemetry.traces_exporter
-    if exporter not in {"none", "console", "otlp"}:
-        raise ConfigurationError(f"telemetry.traces_exporter: {exporter!r} is not none, console or otlp")
+    telemetry = settings.telemetry
+    for name, exporter in (("traces", telemetry.traces_exporter), ("metrics", telemetry.metrics_exporter)):
+        if exporter not in {"none", "console", "otlp"}:
+            raise ConfigurationError(f"telemetry.{name}_exporter: {exporter!r} is not none, console or otlp")
+    if telemetry.metrics_export_ms < 100:
+        raise ConfigurationError("telemetry.metrics_export_ms: at least 100 (milliseconds)")
 
 
 def _check_auth(settings: Settings) -> None:

@@ -38,7 +38,7 @@ class CatalogScope:
             health=process.health,
             identity=lambda deployment: deployment_identity(catalog, deployment),
         )
-        kinds = {pid: config.kind for pid, config in catalog.providers.items()}
+        kinds = self.provider_kinds = {pid: config.kind for pid, config in catalog.providers.items()}
         observer: CallObserver = RedactingObserver(
             SpanObserver(process.tracer, kinds, records_spans(process.settings.telemetry)),
             Redactor(known_secrets(catalog, process.settings.master_key)),

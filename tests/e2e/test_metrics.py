@@ -16,6 +16,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.e2e.test_workers import details_from_every_worker
+from tests.fakes.otlp_collector import FakeCollector, ReceivedPoint
 from tests.gateway_process import GatewayProcess
 
 MASTER_KEY = "calcifer-master-metrics"
@@ -144,3 +145,39 @@ def test_a_dead_worker_s_counts_stay_in_the_sums(gateway: GatewayProcess) -> Non
         time.sleep(0.2)
     samples = scrape(gateway)
     assert total(samples, "calcifer_requests_total", route="chat", status="200") == 10
+
+
+def test_genai_metrics_reach_an_otlp_receiver(tmp_path: Path, collector: FakeCollector) -> None:
+    env = {
+        "OTEL_METRICS_EXPORTER": "otlp",
+        "OTEL_EXPORTER_OTLP_ENDPOINT": collector.server.url,
+        "OTEL_METRIC_EXPORT_INTERVAL": "200",
+        "OTEL_SERVICE_NAME": "calcifer-metrics-test",
+    }
+    gateway = GatewayProcess(tmp_path, CATALOG, env=env).start()
+    try:
+        prompt, completion, _ = send(gateway, 4)
+        wanted = {"gen_ai.operation.name": "chat", "gen_ai.request.model": "echo4"}
+
+        def latest(metric: str, **labels: str) -> ReceivedPoint | None:
+            points = [
+                point for point in collector.points
+                if point.metric == metric and point.service_name == "calcifer-metrics-test"
+                and (wanted | labels).items() <= point.attributes.items()
+            ]  # fmt: skip
+            return points[-1] if points else None
+
+        deadline = time.monotonic() + 10
+        while (point := latest("gen_ai.server.request.duration")) is None or point.count < 4:
+            assert time.monotonic() < deadline, "no complete export received"
+            time.sleep(0.1)
+        assert point.unit == "s"
+        assert point.attributes["gen_ai.provider.name"] == "calcifer.echo"
+        inputs = latest("gen_ai.client.token.usage", **{"gen_ai.token.type": "input"})
+        outputs = latest("gen_ai.client.token.usage", **{"gen_ai.token.type": "output"})
+        assert inputs is not None and inputs.sum == prompt and inputs.unit == "{token}"
+        assert outputs is not None and outputs.sum == completion
+        first_token = latest("gen_ai.server.time_to_first_token")
+        assert first_token is not None and first_token.count == 2  # the streamed half
+    finally:
+        gateway.stop()

@@ -9,6 +9,7 @@ from __future__ import annotations
 from sanic import Request
 
 from calcifer.http.scope import RequestScope
+from calcifer.telemetry.genai_metrics import GenAiMetrics
 from calcifer.telemetry.metrics import GatewayMetrics, RequestSample
 
 __all__ = ["Metrics", "route_name"]
@@ -31,33 +32,37 @@ def route_name(route: str) -> str:
 
 
 class Metrics:
-    def __init__(self, metrics: GatewayMetrics) -> None:
-        self._metrics = metrics
+    def __init__(self, prometheus: GatewayMetrics | None, genai: GenAiMetrics | None = None) -> None:
+        self._prometheus = prometheus
+        self._genai = genai
 
     async def enter(self, request: Request, scope: RequestScope) -> None:
-        self._metrics.inflight.inc()
-        scope.counted_in_flight = True
+        if self._prometheus is not None:
+            self._prometheus.inflight.inc()
+            scope.counted_in_flight = True
 
     def exit(self, scope: RequestScope) -> None:
-        if scope.counted_in_flight:  # not when refused before this step (no key)
-            self._metrics.inflight.dec()
+        if scope.counted_in_flight and self._prometheus is not None:  # not when refused before this step
+            self._prometheus.inflight.dec()
         refused_by = _REFUSALS.get(scope.error or "")
         refused_scope = scope.refused_scope.partition(":")[0] if scope.refused_scope else None
         first_token = scope.first_byte_seconds if scope.stream else None
-        self._metrics.record(
-            RequestSample(
-                route=route_name(scope.route),
-                model=scope.model or "",
-                provider=scope.provider or "",
-                status=scope.status,
-                duration_seconds=scope.latency_ms() / 1000,
-                overhead_seconds=scope.overhead_ms() / 1000,
-                first_token_seconds=first_token,
-                usage=scope.usage,
-                cost=scope.cost,
-                retried_attempts=max(0, scope.attempts - 1),
-                refused_by=refused_by,
-                refused_scope=refused_scope,
-                key_id=scope.principal.key_id,
-            )
+        sample = RequestSample(
+            route=route_name(scope.route),
+            model=scope.model or "",
+            provider=scope.provider or "",
+            status=scope.status,
+            duration_seconds=scope.latency_ms() / 1000,
+            overhead_seconds=scope.overhead_ms() / 1000,
+            first_token_seconds=first_token,
+            usage=scope.usage,
+            cost=scope.cost,
+            retried_attempts=max(0, scope.attempts - 1),
+            refused_by=refused_by,
+            refused_scope=refused_scope,
+            key_id=scope.principal.key_id,
         )
+        if self._prometheus is not None:
+            self._prometheus.record(sample)
+        if self._genai is not None:
+            self._genai.record(sample)
