@@ -19,6 +19,7 @@ from tests.fakes.anthropic_upstream import FakeAnthropic
 from tests.fakes.embeddings_upstream import fake_vector
 from tests.fakes.gemini_upstream import FakeGemini
 from tests.fakes.openai_upstream import Behaviour, FakeOpenAI
+from tests.fakes.otlp_collector import FakeCollector
 from tests.gateway_process import GatewayProcess
 
 KEY = "sk-test-upstream-SECRET-4242"
@@ -69,10 +70,17 @@ def gateway(
     fake_openai: FakeOpenAI,
     fake_gemini: FakeGemini,
     fake_anthropic: FakeAnthropic,
+    collector: FakeCollector,
 ) -> Iterator[GatewayProcess]:
     workdir: Path = tmp_path_factory.mktemp("embeddings")
     catalog = _catalog(fake_openai.base_url, fake_gemini.base_url, fake_anthropic.base_url)
-    env = {"CALCIFER_MASTER_KEY": MASTER, "FAKE_KEY": KEY}
+    env = {
+        "CALCIFER_MASTER_KEY": MASTER,
+        "FAKE_KEY": KEY,
+        "OTEL_TRACES_EXPORTER": "otlp",
+        "OTEL_EXPORTER_OTLP_ENDPOINT": collector.server.url,
+        "OTEL_BSP_SCHEDULE_DELAY": "50",
+    }
     process = GatewayProcess(workdir, catalog, env=env, auth_required=True).start()
     yield process
     process.stop()
@@ -145,6 +153,18 @@ def test_a_plain_sdk_call_gets_openai_vectors_priced_and_recorded(
     )
     assert Decimal(row["cost_usd"]) == expected and row["input_tokens"] == 3 and row["output_tokens"] == 0
     assert row["cost_estimated"] is False and row["status"] == 200
+
+
+def test_the_upstream_call_is_an_embeddings_span(
+    client: openai.OpenAI, openai_fake: FakeOpenAI, collector: FakeCollector
+) -> None:
+    client.embeddings.create(model="small", input="one two three four")
+    trace_id = openai_fake.last.headers["traceparent"].split("-")[1]
+    span = collector.wait_for(lambda s: s.trace_id == trace_id and s.kind == 3)[0]  # CLIENT
+    assert span.name == "embeddings text-embedding-3-small"
+    assert span.attributes["gen_ai.operation.name"] == "embeddings"
+    assert span.attributes["gen_ai.usage.input_tokens"] == 4
+    assert span.attributes["calcifer.cost.usd"] == "0.00000008"
 
 
 def test_float_encoding_dimensions_and_list_input_reach_openai_and_come_back_in_order(
