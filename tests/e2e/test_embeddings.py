@@ -226,6 +226,17 @@ def test_gemini_refuses_token_arrays_by_name(client: openai.OpenAI, gemini_fake:
     assert gemini_fake.received == []
 
 
+def test_other_fields_reach_an_openai_compatible_server_but_gemini_refuses_them(
+    client: openai.OpenAI, openai_fake: FakeOpenAI, gemini_fake: FakeGemini
+) -> None:
+    client.embeddings.create(model="small", input="hi", extra_body={"truncate": "END"})
+    assert openai_fake.last.body["truncate"] == "END"
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.embeddings.create(model="gemini-embed", input="hi", extra_body={"truncate": "END"})
+    assert caught.value.code == "unsupported_feature" and "'truncate'" in caught.value.message
+    assert gemini_fake.received == []
+
+
 def test_echo_embeds_offline_deterministically_and_is_priced(
     gateway: GatewayProcess, client: openai.OpenAI
 ) -> None:
