@@ -20,6 +20,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import TypeVar
 
 from calcifer.domain.access import ANONYMOUS, Principal
@@ -290,28 +291,32 @@ class Gateway:
     async def _complete_on(
         self, request: ChatRequest, model: ModelSpec, provider: Provider, picked: Pick, trail: _Trail
     ) -> PricedCompletion:
-        call, record = self._start(request, model)
-        completion, seconds = await self._call(provider.complete(call), provider, picked, trail, record)
-        cost = model.price.cost(completion.usage)
-        record.succeeded(completion, completion.usage, cost)
+        completion, cost, seconds = await self._whole(request, model, provider.complete, picked, trail)
         return PricedCompletion(completion=completion, model=model, cost=cost, upstream_seconds=seconds)
 
     async def _embed_on(
         self, request: ChatRequest, model: ModelSpec, provider: Provider, picked: Pick, trail: _Trail
     ) -> PricedEmbeddings:
-        call, record = self._start(request, model)
-        embeddings, seconds = await self._call(provider.embed(call), provider, picked, trail, record)
-        cost = model.price.cost(embeddings.usage)
-        record.succeeded(embeddings, embeddings.usage, cost)
+        embeddings, cost, seconds = await self._whole(request, model, provider.embed, picked, trail)
         return PricedEmbeddings(embeddings=embeddings, model=model, cost=cost, upstream_seconds=seconds)
 
-    async def _call(
+    async def _whole(
         self,
-        work: Awaitable[_Answer],
-        provider: Provider,
+        request: ChatRequest,
+        model: ModelSpec,
+        send: Callable[[UpstreamCall], Awaitable[_Answer]],
         picked: Pick,
         trail: _Trail,
-        record: CallRecord,
+    ) -> tuple[_Answer, Decimal, float]:
+        """One whole (non-streamed) answer, observed and priced: it, its cost and its seconds."""
+        call, record = self._start(request, model)
+        answer, seconds = await self._call(send(call), picked, trail, record)
+        cost = model.price.cost(answer.usage)
+        record.succeeded(answer, answer.usage, cost)
+        return answer, cost, seconds
+
+    async def _call(
+        self, work: Awaitable[_Answer], picked: Pick, trail: _Trail, record: CallRecord
     ) -> tuple[_Answer, float]:
         """One whole (non-streamed) answer within the request's deadline, the deployment's
         in-flight count, latency and breaker kept; returns it and the seconds it took."""
@@ -321,7 +326,8 @@ class Gateway:
         try:
             answer = await _within(trail.remaining(), work)
         except TimeoutError:
-            error = UpstreamTimeout(f"Provider '{provider.id}' did not answer in time", provider=provider.id)
+            provider = picked.deployment.provider_id
+            error = UpstreamTimeout(f"Provider '{provider}' did not answer in time", provider=provider)
             self._settle(picked, error, record)
             raise error from None
         except BaseException as exc:
@@ -385,4 +391,3 @@ class Gateway:
     def _start(self, request: ChatRequest, model: ModelSpec) -> tuple[UpstreamCall, CallRecord]:
         record = self._observer.start(UpstreamCall(request, model))
         return UpstreamCall(request, model, record.propagation_headers), record
-
