@@ -15,6 +15,7 @@ from calcifer.domain.embeddings import Embeddings, Vector, embedding_inputs
 from calcifer.domain.estimate import word_count
 from calcifer.domain.provider import EmbeddingPolicy, UpstreamCall
 from calcifer.domain.usage import Usage
+from calcifer.errors import UnsupportedFeature
 
 __all__ = ["DEFAULT_DIMENSIONS", "EMBEDDINGS", "MAX_DIMENSIONS", "echo_embeddings"]
 
@@ -24,7 +25,9 @@ EMBEDDINGS = EmbeddingPolicy(None, token_input=True, detail="accepted; `dimensio
 
 
 def echo_embeddings(call: UpstreamCall) -> Embeddings:
-    dimensions = min(call.request.body.get("dimensions") or DEFAULT_DIMENSIONS, MAX_DIMENSIONS)
+    dimensions = call.request.body.get("dimensions") or DEFAULT_DIMENSIONS
+    if dimensions > MAX_DIMENSIONS:
+        raise UnsupportedFeature(f"echo makes at most {MAX_DIMENSIONS} dimensions", param="dimensions")
     inputs = embedding_inputs(call.request.body)
     vectors: list[Vector] = [_vector(_bytes_of(item), dimensions) for item in inputs]
     tokens = sum(word_count(item) if isinstance(item, str) else len(item) for item in inputs)

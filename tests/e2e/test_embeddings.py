@@ -249,6 +249,9 @@ def test_echo_embeds_offline_deterministically_and_is_priced(
     assert first.parse().usage.prompt_tokens == 3  # words
     assert Decimal(first.headers["x-calcifer-cost"]) == 3 * Decimal(50) / 1_000_000
     assert len(client.embeddings.create(model="echo-embed", input="x", dimensions=3).data[0].embedding) == 3
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.embeddings.create(model="echo-embed", input="x", dimensions=8193)
+    assert caught.value.code == "unsupported_feature"
 
 
 @pytest.mark.parametrize("path", ["/v1/chat/completions", "/v1/completions"])

@@ -81,7 +81,7 @@ class AnthropicProvider:
 
     async def embed(self, call: UpstreamCall) -> Embeddings:
         """Anthropic has no embeddings API; the gateway refuses such a request before calling
-        (`PARAMETERS.embeddings` is None), so this is reached only by a caller that did not ask."""
+        (`PARAMETERS.embeddings` is None); this answers a caller that skipped that check."""
         raise UnsupportedFeature(f"Provider '{self._id}' (Anthropic) has no embeddings API", param="model")
 
     async def aclose(self) -> None:
