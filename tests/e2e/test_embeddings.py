@@ -39,6 +39,11 @@ providers:
   openai-retry: {provider("openai", openai_url, retries=1)}
   google: {provider("google", gemini_url)}
   anthropic: {provider("anthropic", anthropic_url)}
+  azure:
+    kind: openai
+    api_key_env: FAKE_KEY
+    base_url: {openai_url.removesuffix("/v1")}
+    api_version: "2024-10-21"
 models:
   echo4: {{provider: echo, pricing: {{input: 50, output: 50}}}}
   echo-embed: {{provider: echo, mode: embedding, pricing: {{input: 50}}}}
@@ -53,6 +58,11 @@ models:
     upstream_model: gemini-embedding-001
     mode: embedding
     pricing: {{input: 0.15}}
+  azure-embed:
+    provider: azure
+    upstream_model: my-embedding-deployment
+    mode: embedding
+    pricing: {{input: 1}}
   claude-embed: {{provider: anthropic, mode: embedding, pricing: {{input: 1}}}}
   embed-retry: {{provider: openai-retry, upstream_model: emb-retry, mode: embedding, pricing: {{input: 1}}}}
   embed-down:
@@ -180,6 +190,26 @@ def test_float_encoding_dimensions_and_list_input_reach_openai_and_come_back_in_
         fake_vector("three", 1, 4),
     ]
     assert [item.index for item in answer.data] == [0, 1] and answer.usage.prompt_tokens == 3
+
+
+def test_azure_gets_the_deployment_path_and_its_api_key(
+    client: openai.OpenAI, openai_fake: FakeOpenAI
+) -> None:
+    answer = client.embeddings.create(model="azure-embed", input="hi", encoding_format="float")
+    sent = openai_fake.last
+    assert sent.path == "/openai/deployments/my-embedding-deployment/embeddings"
+    assert sent.query == {"api-version": "2024-10-21"} and sent.headers["api-key"] == KEY
+    assert answer.data[0].embedding == fake_vector("hi", 0)
+
+
+def test_x_provider_pins_the_provider(client: openai.OpenAI) -> None:
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.embeddings.create(model="echo-embed", input="hi", extra_headers={"X-Provider": "openai"})
+    assert caught.value.code == "provider_mismatch"
+    pinned = client.embeddings.with_raw_response.create(
+        model="echo-embed", input="hi", extra_headers={"X-Provider": "echo"}
+    )
+    assert pinned.headers["x-calcifer-provider"] == "echo"
 
 
 def test_token_arrays_are_forwarded_to_openai(client: openai.OpenAI, openai_fake: FakeOpenAI) -> None:
