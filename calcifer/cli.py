@@ -19,6 +19,7 @@ from loguru import logger
 from calcifer import __version__
 from calcifer.catalog import Catalog, load_catalog
 from calcifer.cli_access import ACCESS_COMMANDS, add_access_commands, run_access_command
+from calcifer.domain.models import ModelMode
 from calcifer.domain.pricing import format_usd
 from calcifer.errors import CatalogError, ConfigurationError, StoreUnavailable
 from calcifer.providers.registry import unavailable_providers
@@ -242,8 +243,9 @@ def _summary(catalog: Catalog) -> str:
     for model in catalog.models.values():
         price = model.price
         cached = format_usd(price.cached_input) if price.cached_input is not None else "-"
+        output = format_usd(price.output) if model.mode is ModelMode.CHAT else "-"  # embeddings: none
         lines.append(
             f"  {model.name:<28} {model.provider_id:<12} {format_usd(price.input):>9} {cached:>9} "
-            f"{format_usd(price.output):>9}  {', '.join(model.aliases)}"
+            f"{output:>9}  {', '.join(model.aliases)}"
         )
     return "\n".join(lines)

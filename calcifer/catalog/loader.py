@@ -19,6 +19,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 from calcifer.catalog.model import Catalog, ProviderConfig, ProxyAddress, Secret
+from calcifer.catalog.modes import fallback_mode_mismatch, mode_of, mode_problems
 from calcifer.catalog.schema_problems import SECTIONS, broken_entry, problems_of
 from calcifer.catalog.yaml_source import JsonPath, SourceDocument, read_document
 from calcifer.domain.breaker import BreakerSettings
@@ -127,7 +128,7 @@ def _price(pricing: dict[str, Any]) -> Price:
 
     return Price(
         input=Decimal(pricing["input"]),
-        output=Decimal(pricing["output"]),
+        output=Decimal(pricing.get("output", 0)),  # an embedding model has none
         cached_input=bucket("cached_input"),
         cache_write=bucket("cache_write"),
         reasoning=bucket("reasoning"),
@@ -275,7 +276,9 @@ class _Builder:
             if not self._claim(document, alias, alias_path, index == 0):
                 return
         deployments = self._deployments(document, name, raw)  # claimed first: fallbacks may name it
-        if not deployments:
+        problems = list(mode_problems(document, name, raw))
+        self._problems += problems
+        if not deployments or problems:
             return
         pricing = raw["pricing"]
         self._models[name] = ModelSpec(
@@ -291,6 +294,7 @@ class _Builder:
             strategy=(raw.get("routing") or {}).get("strategy", "weighted"),
             fallbacks=tuple(raw.get("fallbacks") or ()),
             context_window_fallbacks=tuple(raw.get("context_window_fallbacks") or ()),
+            mode=mode_of(raw),
         )
 
     def _deployments(self, document: SourceDocument, name: str, raw: dict[str, Any]) -> list[Deployment]:
@@ -331,8 +335,9 @@ class _Builder:
                 self._problems.append(document.problem(where, message))
 
     def _check_fallbacks(self) -> None:
-        """Fallbacks name models of the catalog, never the model itself; checked for every
-        model whose fallback lists can be read, built or not."""
+        """Fallbacks name models of the catalog of the same mode, never the model itself;
+        checked for every model whose fallback lists can be read, built or not."""
+        entries = {name: raw for _, name, raw in self._model_entries}
         for document, name, raw in self._model_entries:
             for field_name in ("fallbacks", "context_window_fallbacks"):
                 targets = raw.get(field_name) if isinstance(raw, dict) else None
@@ -343,12 +348,14 @@ class _Builder:
                     if resolved is None and not self._references_checkable:
                         continue
                     if resolved is None:
-                        message = f"unknown model '{target}'"
+                        message: str | None = f"unknown model '{target}'"
                     elif resolved == name:
                         message = "a model cannot fall back to itself"
                     else:
-                        continue
-                    self._problems.append(document.problem(("models", name, field_name, index), message))
+                        message = fallback_mode_mismatch(raw, str(target), entries.get(resolved))
+                    if message is not None:
+                        where = ("models", name, field_name, index)
+                        self._problems.append(document.problem(where, message))
 
     def _claim(self, document: SourceDocument, name: str, path: JsonPath, at_key: bool) -> bool:
         """Reserve a model name or alias; two models may not answer to the same name."""

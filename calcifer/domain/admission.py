@@ -18,7 +18,9 @@ from loguru import logger
 
 from calcifer.domain.access import Principal
 from calcifer.domain.chat import ChatRequest
-from calcifer.domain.estimate import prompt_characters
+from calcifer.domain.dialect import Dialect
+from calcifer.domain.embeddings import embedding_inputs
+from calcifer.domain.estimate import input_tokens, prompt_characters
 from calcifer.domain.models import ModelSpec
 from calcifer.domain.ports import Counters, Demand, Hold
 from calcifer.domain.usage import Usage
@@ -43,8 +45,12 @@ class RequestEstimate:
 
 
 def estimate_request(request: ChatRequest, model: ModelSpec) -> RequestEstimate:
-    """The most the request is expected to cost and use, before it is sent."""
+    """The most the request is expected to cost and use, before it is sent (an embeddings
+    request: its input, and nothing generated)."""
     body = request.body
+    if request.dialect is Dialect.EMBEDDINGS:
+        tokens = input_tokens(embedding_inputs(body), _CHARACTERS_A_TOKEN)
+        return RequestEstimate(model.price.cost(Usage(input_tokens=tokens)), tokens)
     prompt_tokens = -(-prompt_characters(request.messages) // _CHARACTERS_A_TOKEN) + 8
     asked = body.get("max_completion_tokens") or body.get("max_tokens")
     output_tokens = asked if isinstance(asked, int) else (model.max_output_tokens or DEFAULT_OUTPUT_TOKENS)

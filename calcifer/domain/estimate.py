@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 
 from calcifer.domain.usage import Usage
 
-__all__ = ["estimate_tokens", "estimate_usage", "prompt_characters", "word_count"]
+__all__ = ["estimate_tokens", "estimate_usage", "input_tokens", "prompt_characters", "word_count"]
 
 
 def word_count(text: str) -> int:
@@ -18,6 +18,13 @@ def word_count(text: str) -> int:
 def estimate_tokens(text: str) -> int:
     """About four characters a token, the usual rule of thumb for English BPE vocabularies."""
     return math.ceil(len(text) / 4) if text else 0
+
+
+def input_tokens(inputs: Iterable[str | list[int]], characters_a_token: int = 4) -> int:
+    """Tokens of an embeddings request's inputs: token arrays counted, texts estimated."""
+    return sum(
+        math.ceil(len(item) / characters_a_token) if isinstance(item, str) else len(item) for item in inputs
+    )
 
 
 def prompt_characters(messages: Iterable[Mapping[str, object]]) -> int:

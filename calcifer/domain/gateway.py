@@ -20,15 +20,18 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import TypeVar
 
 from calcifer.domain.access import ANONYMOUS, Principal
 from calcifer.domain.balancing import Balancer, Pick
 from calcifer.domain.breaker import UPSTREAM_FAULTS
 from calcifer.domain.chat import ChatRequest, Completion, PricedCompletion
+from calcifer.domain.dialect import Dialect
 from calcifer.domain.directory import ProviderDirectory
+from calcifer.domain.embeddings import Embeddings, PricedEmbeddings
 from calcifer.domain.estimate import prompt_characters
-from calcifer.domain.models import ModelSpec
+from calcifer.domain.models import ModelMode, ModelSpec
 from calcifer.domain.observer import CallObserver, CallRecord
 from calcifer.domain.priced_stream import PricedStream, StreamLimits
 from calcifer.domain.provider import Provider, UpstreamCall
@@ -47,10 +50,11 @@ from calcifer.errors import (
 
 __all__ = ["Gateway", "PricedStream"]
 
-_T = TypeVar("_T", bound=PricedCompletion | PricedStream)
+_T = TypeVar("_T", bound=PricedCompletion | PricedStream | PricedEmbeddings)
+_Answer = TypeVar("_Answer", Completion, Embeddings)
 
 
-async def _within(seconds: float | None, work: Awaitable[Completion]) -> Completion:
+async def _within(seconds: float | None, work: Awaitable[_Answer]) -> _Answer:
     """`work`, given at most `seconds` when there is a deadline (no timer otherwise)."""
     if seconds is None:
         return await work
@@ -134,8 +138,10 @@ class Gateway:
         return self._balancer
 
     def route(self, request: ChatRequest) -> ModelSpec:
-        """The model that will serve `request` first (raises ModelNotFound, ProviderMismatch)."""
-        return self._router.route(request.model, request.provider_hint)
+        """The model that will serve `request` first (raises ModelNotFound, ProviderMismatch,
+        and InvalidRequest for a model of the other mode, chat or embedding)."""
+        mode = ModelMode.EMBEDDING if request.dialect is Dialect.EMBEDDINGS else ModelMode.CHAT
+        return self._router.route(request.model, request.provider_hint, mode)
 
     async def complete(
         self, request: ChatRequest, deadline: float | None = None, principal: Principal = ANONYMOUS
@@ -149,6 +155,13 @@ class Gateway:
         client has been sent any byte, so it can still be retried or get a plain error."""
         return await self._serve(request, self._trail(deadline, principal), self._stream_on)
 
+    async def embed(
+        self, request: ChatRequest, deadline: float | None = None, principal: Principal = ANONYMOUS
+    ) -> PricedEmbeddings:
+        """The vectors of an embeddings request (`dialect=EMBEDDINGS`), served like a chat
+        request: the same routing, retries, fallbacks, breakers and deadline."""
+        return await self._serve(request, self._trail(deadline, principal), self._embed_on)
+
     def _trail(self, client_deadline: float | None, principal: Principal) -> _Trail:
         """The request's deadline: the gateway's, or the client's when that comes sooner. A
         client's deadline also bounds its whole stream; the gateway's only the stream's start
@@ -161,7 +174,7 @@ class Gateway:
         return _Trail(deadline, seconds, client_deadline, principal)
 
     async def _serve(self, request: ChatRequest, trail: _Trail, attempt: Attempt[_T]) -> _T:
-        model = self._router.route(request.model, request.provider_hint)
+        model = self.route(request)
         chain = [model, *self._resolve_all(model.fallbacks)]
         last_error: CalciferError | None = None
         while chain:
@@ -276,21 +289,45 @@ class Gateway:
         await asyncio.sleep(delay)
 
     async def _complete_on(
+        self, request: ChatRequest, model: ModelSpec, provider: Provider, picked: Pick, trail: _Trail
+    ) -> PricedCompletion:
+        completion, cost, seconds = await self._whole(request, model, provider.complete, picked, trail)
+        return PricedCompletion(completion=completion, model=model, cost=cost, upstream_seconds=seconds)
+
+    async def _embed_on(
+        self, request: ChatRequest, model: ModelSpec, provider: Provider, picked: Pick, trail: _Trail
+    ) -> PricedEmbeddings:
+        embeddings, cost, seconds = await self._whole(request, model, provider.embed, picked, trail)
+        return PricedEmbeddings(embeddings=embeddings, model=model, cost=cost, upstream_seconds=seconds)
+
+    async def _whole(
         self,
         request: ChatRequest,
         model: ModelSpec,
-        provider: Provider,
+        send: Callable[[UpstreamCall], Awaitable[_Answer]],
         picked: Pick,
         trail: _Trail,
-    ) -> PricedCompletion:
-        state = picked.state
+    ) -> tuple[_Answer, Decimal, float]:
+        """One whole (non-streamed) answer, observed and priced: it, its cost and its seconds."""
         call, record = self._start(request, model)
+        answer, seconds = await self._call(send(call), picked, trail, record)
+        cost = model.price.cost(answer.usage)
+        record.succeeded(answer, answer.usage, cost)
+        return answer, cost, seconds
+
+    async def _call(
+        self, work: Awaitable[_Answer], picked: Pick, trail: _Trail, record: CallRecord
+    ) -> tuple[_Answer, float]:
+        """One whole (non-streamed) answer within the request's deadline, the deployment's
+        in-flight count, latency and breaker kept; returns it and the seconds it took."""
+        state = picked.state
         state.in_flight += 1
         started = time.perf_counter()
         try:
-            completion = await _within(trail.remaining(), provider.complete(call))
+            answer = await _within(trail.remaining(), work)
         except TimeoutError:
-            error = UpstreamTimeout(f"Provider '{provider.id}' did not answer in time", provider=provider.id)
+            provider = picked.deployment.provider_id
+            error = UpstreamTimeout(f"Provider '{provider}' did not answer in time", provider=provider)
             self._settle(picked, error, record)
             raise error from None
         except BaseException as exc:
@@ -301,11 +338,7 @@ class Gateway:
         upstream_seconds = time.perf_counter() - started
         state.observe_latency(upstream_seconds)
         _judge(picked, ok=True)
-        cost = model.price.cost(completion.usage)
-        record.succeeded(completion, completion.usage, cost)
-        return PricedCompletion(
-            completion=completion, model=model, cost=cost, upstream_seconds=upstream_seconds
-        )
+        return answer, upstream_seconds
 
     async def _stream_on(
         self,

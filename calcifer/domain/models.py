@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from enum import StrEnum
 
 from calcifer.domain.pricing import Price
 
-__all__ = ["STRATEGIES", "Deployment", "ModelSpec"]
+__all__ = ["STRATEGIES", "Deployment", "ModelMode", "ModelSpec"]
 
 STRATEGIES = ("weighted", "least_inflight", "lowest_latency")
+
+
+class ModelMode(StrEnum):
+    """What a model does: answer conversations, or turn text into vectors."""
+
+    CHAT = "chat"
+    EMBEDDING = "embedding"
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +53,8 @@ class ModelSpec:
     """Models to try, in order, when every deployment of this one has failed or is open."""
     context_window_fallbacks: tuple[str, ...] = ()
     """Models to try when the provider says the prompt does not fit this model's context."""
+    mode: ModelMode = ModelMode.CHAT
+    """Chat models serve the chat dialects, embedding models only `/v1/embeddings`."""
 
     def __post_init__(self) -> None:
         if not self.deployments:

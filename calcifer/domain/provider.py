@@ -14,6 +14,10 @@ back into chat-completions objects. Every implementation guarantees:
   translates it (and to what) or refuses it, and which fields outside that list it passes
   on. The gateway checks each request against it before any call (`ParameterPolicy.check`),
   so nothing is silently dropped.
+- `embed` returns the vectors of an embeddings request (`dialect=EMBEDDINGS`) with their
+  usage in the input bucket; an adapter whose vendor has no embeddings says so in its
+  policy (`ParameterPolicy.embeddings` None), and the gateway refuses such a request before
+  any call.
 - `aclose` releases what the adapter holds of its own (the connection pools belong to the
   worker); it is called once, when no catalog uses the adapter any more (a reload that changed
   its provider's settings, or the worker stopping).
@@ -28,12 +32,15 @@ from typing import Any, Protocol
 
 from calcifer.domain.chat import ChatRequest, Chunk, Completion
 from calcifer.domain.dialect import Dialect
+from calcifer.domain.embeddings import Embeddings, embedding_inputs, is_token_input
 from calcifer.domain.models import ModelSpec
 from calcifer.errors import UnsupportedFeature
 
 __all__ = [
     "CHAT_PARAMETERS",
+    "EMBEDDING_FIELDS",
     "FORWARD_ALL",
+    "EmbeddingPolicy",
     "Handling",
     "OtherFields",
     "ParameterPolicy",
@@ -59,6 +66,10 @@ CHAT_PARAMETERS = frozenset(
         "verbosity", "web_search_options",
     }
 )  # fmt: skip
+
+
+EMBEDDING_FIELDS = frozenset({"model", "input", "dimensions", "encoding_format", "user"})
+"""The fields of OpenAI's embeddings request (`EmbeddingCreateParams`)."""
 
 
 class Handling(StrEnum):
@@ -125,6 +136,35 @@ class OtherFields:
 
 
 @dataclass(frozen=True, slots=True)
+class EmbeddingPolicy:
+    """What an adapter does with an embeddings request.
+
+    `fields` None: every field is forwarded as sent (an OpenAI-compatible server); otherwise
+    only these are served and any other is refused. `token_input`: the vendor takes token
+    arrays as `input`, not only text."""
+
+    fields: frozenset[str] | None = None
+    token_input: bool = True
+    detail: str = "forwarded as sent"
+
+    def check(self, body: Mapping[str, Any], model: str, provider: str) -> None:
+        if not self.token_input and is_token_input(embedding_inputs(dict(body))):
+            raise UnsupportedFeature(
+                f"The model '{model}' ({provider}) embeds text only: 'input' must be a string or "
+                "a list of strings, not token arrays",
+                param="input",
+            )
+        for name, value in body.items():
+            if self.fields is not None and name not in self.fields and value is not None:
+                accepted = ", ".join(sorted(self.fields))
+                raise UnsupportedFeature(
+                    f"The model '{model}' ({provider}) does not support '{name}' in an embeddings "
+                    f"request (accepted: {accepted})",
+                    param=name,
+                )
+
+
+@dataclass(frozen=True, slots=True)
 class ParameterPolicy:
     """One adapter's table: a rule for every OpenAI chat parameter, and one for other fields."""
 
@@ -133,6 +173,8 @@ class ParameterPolicy:
     native_dialects: frozenset[Dialect] = frozenset()
     """Client dialects the adapter passes through as sent (`ChatRequest.native`): such a request
     is neither checked against `rules` nor translated; the upstream judges it."""
+    embeddings: EmbeddingPolicy | None = None
+    """How the adapter serves `/v1/embeddings`; None: its vendor has no embeddings."""
 
     def __post_init__(self) -> None:
         missing, unknown = CHAT_PARAMETERS - set(self.rules), set(self.rules) - CHAT_PARAMETERS
@@ -145,7 +187,17 @@ class ParameterPolicy:
 
     def check_request(self, request: ChatRequest, model: str, provider: str) -> None:
         """Raise `UnsupportedFeature` unless this adapter can serve the request: as sent, when
-        it speaks the client's dialect; otherwise its canonical translation, all of it."""
+        it speaks the client's dialect; otherwise its canonical translation, all of it. An
+        embeddings request is checked against `embeddings`, never the chat table."""
+        if request.dialect is Dialect.EMBEDDINGS:
+            if self.embeddings is None:
+                raise UnsupportedFeature(
+                    f"The model '{model}' cannot be served by provider '{provider}': it has no "
+                    "embeddings API",
+                    param="model",
+                )
+            self.embeddings.check(request.body, model, provider)
+            return
         if self.passes_through(request):
             return
         if request.untranslatable:
@@ -177,7 +229,7 @@ class ParameterPolicy:
         )
 
 
-FORWARD_ALL = ParameterPolicy({name: forwarded() for name in CHAT_PARAMETERS})
+FORWARD_ALL = ParameterPolicy({name: forwarded() for name in CHAT_PARAMETERS}, embeddings=EmbeddingPolicy())
 """Every parameter and field forwarded as sent: an OpenAI-compatible server, or a fake."""
 
 
@@ -211,5 +263,7 @@ class Provider(Protocol):
     async def complete(self, call: UpstreamCall) -> Completion: ...
 
     def stream(self, call: UpstreamCall) -> AsyncIterator[Chunk]: ...
+
+    async def embed(self, call: UpstreamCall) -> Embeddings: ...
 
     async def aclose(self) -> None: ...

@@ -14,6 +14,7 @@ from calcifer import errors
 from calcifer.http.admin import keys, spend, teams
 from calcifer.http.admin.reload import admin_reload
 from calcifer.http.api.completions import completions
+from calcifer.http.api.embeddings import embeddings
 from calcifer.http.api.health import health
 from calcifer.http.api.metrics import metrics
 from calcifer.http.api.models import list_models, retrieve_model
@@ -32,6 +33,7 @@ __all__ = ["JsonErrorHandler", "register_http"]
 _API_ROUTES: tuple[tuple[str, str, str, Handler], ...] = (
     ("/v1/chat/completions", "POST", "chat_completions", chat_completions),
     ("/v1/completions", "POST", "completions", completions),
+    ("/v1/embeddings", "POST", "embeddings", embeddings),
     ("/v1/models", "GET", "models", list_models),
     ("/v1/models/<name:path>", "GET", "model", retrieve_model),
     ("/admin/reload", "POST", "reload", admin_reload),

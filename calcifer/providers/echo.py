@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator, Iterator
 
 from calcifer.catalog.model import ProviderConfig
 from calcifer.domain.chat import Chunk, Completion
+from calcifer.domain.embeddings import Embeddings
 from calcifer.domain.estimate import word_count
 from calcifer.domain.provider import (
     CHAT_PARAMETERS,
@@ -31,6 +32,7 @@ from calcifer.domain.provider import (
 )
 from calcifer.domain.usage import Usage
 from calcifer.formats import openai_chat as wire
+from calcifer.providers.echo_embeddings import EMBEDDINGS, echo_embeddings
 from calcifer.providers.parameters import content_parts, inert, only, response_format_types
 from calcifer.transport.registry import Transports
 
@@ -74,6 +76,7 @@ _SHAPED: dict[str, ParameterRule] = {
 PARAMETERS = ParameterPolicy(
     {name: _SHAPED.get(name, _NO_EFFECT) for name in CHAT_PARAMETERS},
     OtherFields(None, "accepted; no effect"),
+    embeddings=EMBEDDINGS,
 )
 
 
@@ -111,6 +114,9 @@ class EchoProvider:
             yield wire.delta_chunk(envelope, {"content": piece})
         yield wire.delta_chunk(envelope, {}, reply.finish_reason)
         yield wire.usage_chunk(envelope, reply.usage, wire.usage_totals(reply.usage))
+
+    async def embed(self, call: UpstreamCall) -> Embeddings:
+        return echo_embeddings(call)
 
     async def aclose(self) -> None:
         return None

@@ -27,6 +27,7 @@ import orjson
 
 from calcifer.catalog.model import ProviderConfig
 from calcifer.domain.chat import Chunk, Completion
+from calcifer.domain.embeddings import Embeddings
 from calcifer.domain.estimate import estimate_tokens
 from calcifer.domain.provider import (
     CHAT_PARAMETERS,
@@ -47,6 +48,7 @@ from calcifer.errors import (
 )
 from calcifer.formats import openai_chat as wire
 from calcifer.providers.forwarding import Forwarder, sdk_headers
+from calcifer.providers.openai_embeddings import EMBEDDINGS, embeddings_request, read_embeddings
 from calcifer.providers.upstream_errors import ErrorRow, ErrorTable, VendorError, json_object, unreadable
 from calcifer.providers.usage_reading import read_usage, tokens
 from calcifer.transport.registry import Transports
@@ -60,23 +62,28 @@ DEFAULT_BASE_URL = "https://api.openai.com/v1"
 
 
 class _Endpoint:
-    """The URL and headers of a chat-completions request, as the SDK client builds them."""
+    """The URL and headers of a request (chat completions by default), as the SDK client builds them."""
 
     def __init__(self, client: openai.AsyncOpenAI) -> None:
         self._client = client
         self._azure = isinstance(client, openai.AsyncAzureOpenAI)
         query = urlencode(dict(client.default_query)) if client.default_query else ""
         self._base = str(client.base_url).rstrip("/")
-        self._suffix = "/chat/completions" + (f"?{query}" if query else "")
+        self._query = f"?{query}" if query else ""
         self._headers = sdk_headers(client)
         self._stream_headers = {**self._headers, "Accept": "text/event-stream"}
 
     def request(
-        self, model: str, trace_headers: Mapping[str, str], *, stream: bool
+        self,
+        model: str,
+        trace_headers: Mapping[str, str],
+        *,
+        stream: bool,
+        operation: str = "/chat/completions",
     ) -> tuple[str, dict[str, str]]:
         path = f"/deployments/{model}" if self._azure else ""
         headers = self._stream_headers if stream else self._headers
-        return self._base + path + self._suffix, {**headers, **trace_headers}
+        return self._base + path + operation + self._query, {**headers, **trace_headers}
 
     async def aclose(self) -> None:
         await self._client.close()
@@ -110,6 +117,7 @@ _TRANSLATED: dict[str, ParameterRule] = {
 PARAMETERS = ParameterPolicy(
     {name: _TRANSLATED.get(name) or forwarded() for name in CHAT_PARAMETERS},
     OtherFields(None, "forwarded as sent: OpenAI-compatible servers have their own extensions"),
+    embeddings=EMBEDDINGS,
 )
 
 
@@ -237,6 +245,14 @@ class OpenAIProvider:
                     chunk = self._chunk(payload)
                     chunk.more = index < last
                     yield chunk
+
+    async def embed(self, call: UpstreamCall) -> Embeddings:
+        body = embeddings_request(call)
+        url, headers = self._endpoint.request(
+            body["model"], call.headers, stream=False, operation="/embeddings"
+        )
+        payload = await self._forwarder.post(url, orjson.dumps(body), headers)
+        return read_embeddings(self._id, json_object(self._id, payload, "a body"), call)
 
     async def aclose(self) -> None:
         await self._forwarder.aclose()

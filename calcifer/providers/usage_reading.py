@@ -10,11 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from calcifer.domain.estimate import estimate_usage, prompt_characters
+from calcifer.domain.embeddings import embedding_inputs
+from calcifer.domain.estimate import estimate_usage, input_tokens, prompt_characters
 from calcifer.domain.provider import UpstreamCall
 from calcifer.domain.usage import Usage
 
-__all__ = ["UnreadableUsage", "estimated_usage", "read_usage", "tokens"]
+__all__ = ["UnreadableUsage", "estimated_input_usage", "estimated_usage", "read_usage", "tokens"]
 
 
 class UnreadableUsage(ValueError):
@@ -52,3 +53,9 @@ def read_usage(reader: Callable[[Mapping[str, Any]], Usage], report: object) -> 
 def estimated_usage(call: UpstreamCall, answer_characters: int) -> Usage:
     """An answer's usage counted by the gateway, for a provider that reported none readable."""
     return estimate_usage(None, prompt_characters(call.request.messages), answer_characters)
+
+
+def estimated_input_usage(call: UpstreamCall) -> Usage:
+    """An embeddings request's usage counted by the gateway (token arrays exactly, text at four
+    characters a token), for a provider that reported none readable."""
+    return Usage(input_tokens=input_tokens(embedding_inputs(call.request.body)), estimated=True)

@@ -21,6 +21,7 @@ from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ParentBased
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
 
 from calcifer import __version__
+from calcifer.domain.dialect import Dialect
 from calcifer.domain.observer import NULL_RECORD, CallRecord, CallResult
 from calcifer.domain.pricing import format_usd
 from calcifer.domain.provider import UpstreamCall
@@ -87,11 +88,12 @@ class SpanObserver:
             # dropped unrecorded, and a trace id of ours would mean nothing to the provider.
             return NULL_RECORD
         model = call.model
+        operation = "embeddings" if call.request.dialect is Dialect.EMBEDDINGS else "chat"
         span = self._tracer.start_span(
-            f"chat {model.upstream_model}",
+            f"{operation} {model.upstream_model}",
             kind=SpanKind.CLIENT,
             attributes={
-                "gen_ai.operation.name": "chat",
+                "gen_ai.operation.name": operation,
                 "gen_ai.provider.name": self._provider_names.get(model.provider_id, model.provider_id),
                 "gen_ai.request.model": model.upstream_model,
                 "gen_ai.request.stream": call.request.stream,

@@ -8,6 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.fakes.embeddings_upstream import add_gemini_embeddings
 from tests.fakes.upstream import TOOL_ARGUMENTS, TOOL_NAME, Behaviour, FakeUpstream, Turn, words
 
 DEFAULT_USAGE = {"promptTokenCount": 12, "candidatesTokenCount": 6, "totalTokenCount": 18}
@@ -27,6 +28,7 @@ STATUS = {
 class FakeGemini(FakeUpstream):
     def app(self) -> web.Application:
         app = web.Application()
+        add_gemini_embeddings(app, self)
         app.router.add_post("/{version}/models/{call}", self._generate)
         return app
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.fakes.embeddings_upstream import add_openai_embeddings
 from tests.fakes.upstream import TOOL_ARGUMENTS, TOOL_NAME, Behaviour, FakeUpstream, Turn, words
 
 __all__ = ["Behaviour", "FakeOpenAI"]
@@ -24,6 +25,7 @@ class FakeOpenAI(FakeUpstream):
         app = web.Application()
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_post("/openai/deployments/{deployment}/chat/completions", self._chat)
+        add_openai_embeddings(app, self)
         return app
 
     async def _chat(self, request: web.Request) -> web.StreamResponse:

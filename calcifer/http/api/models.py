@@ -51,7 +51,8 @@ async def retrieve_model(request: Request, scope: RequestScope, name: str) -> HT
 
 
 def _model_entry(model: ModelSpec) -> dict[str, Any]:
-    """OpenAI's model object plus `provider` and OpenRouter-style `pricing` (USD per token)."""
+    """OpenAI's model object plus `provider`, `mode` (chat or embedding) and OpenRouter-style
+    `pricing` (USD per token)."""
     price = model.price
     return {
         "id": model.name,
@@ -59,6 +60,7 @@ def _model_entry(model: ModelSpec) -> dict[str, Any]:
         "created": 0,
         "owned_by": model.provider_id,
         "provider": model.provider_id,
+        "mode": model.mode.value,
         "aliases": list(model.aliases),
         "context_length": model.context_window,
         "max_output_tokens": model.max_output_tokens,

@@ -11,7 +11,9 @@ import orjson
 
 from calcifer.catalog.model import ProviderConfig
 from calcifer.domain.chat import Chunk, Completion
+from calcifer.domain.embeddings import Embeddings
 from calcifer.domain.provider import ParameterPolicy, UpstreamCall
+from calcifer.errors import UnsupportedFeature
 from calcifer.providers.anthropic.errors import ERROR_TABLE
 from calcifer.providers.anthropic.parameters import PARAMETERS
 from calcifer.providers.anthropic.request import messages_request
@@ -76,6 +78,11 @@ class AnthropicProvider:
                 for index, chunk in enumerate(chunks):
                     chunk.more = index < len(chunks) - 1
                     yield chunk
+
+    async def embed(self, call: UpstreamCall) -> Embeddings:
+        """Anthropic has no embeddings API; the gateway refuses such a request before calling
+        (`PARAMETERS.embeddings` is None); this answers a caller that skipped that check."""
+        raise UnsupportedFeature(f"Provider '{self._id}' (Anthropic) has no embeddings API", param="model")
 
     async def aclose(self) -> None:
         await self._forwarder.aclose()

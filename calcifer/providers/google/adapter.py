@@ -11,10 +11,12 @@ from google.genai import types
 
 from calcifer.catalog.model import ProviderConfig
 from calcifer.domain.chat import Chunk, Completion
+from calcifer.domain.embeddings import Embeddings
 from calcifer.domain.provider import ParameterPolicy, UpstreamCall
 from calcifer.errors import UpstreamTimeout
 from calcifer.formats import openai_chat as wire
 from calcifer.providers.google.client import OpenedResponses, open_session, sdk_client
+from calcifer.providers.google.embeddings import embed_request, read_embeddings
 from calcifer.providers.google.errors import translated_errors
 from calcifer.providers.google.parameters import PARAMETERS
 from calcifer.providers.google.request import sdk_request
@@ -75,6 +77,15 @@ class GoogleProvider:
         usage = reader.usage()
         if usage is not None:  # else the gateway prices the stream on an estimate
             yield wire.usage_chunk(reader.envelope, usage)
+
+    async def embed(self, call: UpstreamCall) -> Embeddings:
+        texts, config = embed_request(call)
+        with translated_errors(self._id):
+            response = await self._client.models.embed_content(
+                model=call.model.upstream_model, contents=texts, config=config
+            )
+        self._opened.close_current_task()  # read in full already; only forget them
+        return read_embeddings(self._id, response, call, len(texts))
 
     async def _responses(
         self, model: str, contents: list[types.Content], config: types.GenerateContentConfig

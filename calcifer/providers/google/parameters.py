@@ -4,6 +4,7 @@ generation-config fields it passes through as sent."""
 from __future__ import annotations
 
 from calcifer.domain.provider import OtherFields, ParameterPolicy, forwarded, refused, translated
+from calcifer.providers.google.embeddings import EMBEDDINGS
 from calcifer.providers.parameters import (
     content_parts,
     function_calls,
@@ -111,4 +112,5 @@ PARAMETERS = ParameterPolicy(
         "web_search_options": refused("Google Search grounding is a Gemini tool, not translated"),
     },
     OtherFields(NATIVE_FIELDS, "generation-config fields in NATIVE_FIELDS pass through; others refused"),
+    embeddings=EMBEDDINGS,
 )
