@@ -30,7 +30,7 @@ async def models_page(request: Request, session: Session) -> HTTPResponse:
         _catalog_state(serving.catalog_version, runtime.last_reload)
         + "<h2>Catalog</h2>"
         + table(
-            ("Model", "Aliases", "Input", "Cached input", "Output", "Deployments"),
+            ("Model", "Aliases", "Input $/M tokens", "Cached input $/M", "Output $/M", "Deployments"),
             [_model_row(model) for model in models],
             css="models",
         )
