@@ -31,7 +31,9 @@ WIDE, PHONE = (1280, 900), (390, 844)
 @pytest.fixture(scope="module")
 def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
     env = {"CALCIFER_MASTER_KEY": MASTER}
-    process = GatewayProcess(tmp_path_factory.mktemp("console-browser"), ECHO_CATALOG, env=env, auth_required=True)
+    process = GatewayProcess(
+        tmp_path_factory.mktemp("console-browser"), ECHO_CATALOG, env=env, auth_required=True
+    )
     yield process.start()
     process.stop()
 
@@ -48,7 +50,9 @@ def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def browser() -> Iterator[WebDriver]:
     if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
-        pytest.fail("Chromium is missing: run scripts/test (installs it) or apt-get install chromium chromium-driver")
+        pytest.fail(
+            "Chromium is missing: run scripts/test (installs it) or apt-get install chromium chromium-driver"
+        )
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)
     for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"):
@@ -158,12 +162,16 @@ def test_an_operator_signs_in_manages_a_key_and_watches_its_spend(
     driver.find_element(By.ID, "copy-key").click()
     WebDriverWait(driver, 5).until(lambda d: d.find_element(By.ID, "copied").is_displayed())
     shoot(driver, shots, "03-key-created")
-    key_id = next(k["id"] for k in admin(gateway, "GET", "/admin/keys").json()["data"] if k["name"] == "browser key")
+    key_id = next(
+        k["id"] for k in admin(gateway, "GET", "/admin/keys").json()["data"] if k["name"] == "browser key"
+    )
 
     # Use it with the OpenAI SDK; its spend appears against its budget.
     answer = sdk(gateway, secret).chat.completions.create(model="echo4", messages=HELLO)  # type: ignore[arg-type]
     assert answer.choices[0].message.content
-    recorded = eventually(lambda: admin(gateway, "GET", f"/admin/keys/{key_id}").json()["budget"]["spend_usd"] != "0")
+    recorded = eventually(
+        lambda: admin(gateway, "GET", f"/admin/keys/{key_id}").json()["budget"]["spend_usd"] != "0"
+    )
     assert recorded, "the key's spend never reached the ledger"
     spent = admin(gateway, "GET", f"/admin/keys/{key_id}").json()["budget"]["spend_usd"]
     open_page(driver, gateway, "/admin/console/keys")
@@ -174,7 +182,7 @@ def test_an_operator_signs_in_manages_a_key_and_watches_its_spend(
     shoot(driver, shots, "04-keys")
 
     # The other pages show the request.
-    open_page(driver, gateway, f"/admin/console/spend?by=key")
+    open_page(driver, gateway, "/admin/console/spend?by=key")
     charts_ready(driver)
     assert key_id in driver.find_element(By.TAG_NAME, "table").text and painted(driver, "chart-spend")
     shoot(driver, shots, "05-spend")

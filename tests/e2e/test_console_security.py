@@ -130,7 +130,9 @@ def test_the_admin_api_takes_a_session_only_with_its_csrf_token(gateway: Gateway
     stats = client.get("/admin/stats?window=hour", headers={"X-CSRF-Token": token})
     assert stats.status_code == 200 and len(stats.json()["buckets"]) == 12
     foreign = client.post(
-        "/admin/teams", json={"name": "foreign"}, headers={"X-CSRF-Token": token, "Origin": "https://evil.example"}
+        "/admin/teams",
+        json={"name": "foreign"},
+        headers={"X-CSRF-Token": token, "Origin": "https://evil.example"},
     )
     assert foreign.status_code == 401
     assert httpx.get(gateway.url + "/admin/keys", headers=ADMIN).status_code == 200  # the Bearer key, as ever
@@ -172,7 +174,9 @@ def test_no_page_shows_a_secret_and_a_new_key_is_shown_once(gateway: GatewayProc
     created = client.post("/admin/console/keys", data={"name": "shown-once", "csrf_token": token})
     secret = re.search(r'id="new-key-secret">([^<]+)<', created.text)
     assert created.status_code == 200 and secret is not None
-    assert httpx.get(gateway.url + "/v1/models", headers={"Authorization": f"Bearer {secret.group(1)}"}).is_success
+    assert httpx.get(
+        gateway.url + "/v1/models", headers={"Authorization": f"Bearer {secret.group(1)}"}
+    ).is_success
     pages = [client.get(path) for path in PAGES]
     pages.append(client.get("/admin/stats?window=day", headers={"X-CSRF-Token": token}))
     for response in pages:

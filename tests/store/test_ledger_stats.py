@@ -50,7 +50,9 @@ def test_buckets_count_requests_errors_and_exact_cost_and_take_percentiles(datab
 
 
 def test_a_busy_bucket_reads_at_most_its_sample_for_percentiles(database_url: str) -> None:
-    records = [a_record(i, started_at=DAY_ONE + timedelta(seconds=i), latency_ms=float(i)) for i in range(300)]
+    records = [
+        a_record(i, started_at=DAY_ONE + timedelta(seconds=i), latency_ms=float(i)) for i in range(300)
+    ]
     bounded = StatsQuery(since=DAY_ONE, bucket_seconds=600, buckets=1, sample_per_bucket=100)
 
     async def scenario(store: Store) -> None:
