@@ -4,14 +4,16 @@ functions as the admin API (`calcifer.http.admin.keys`, `.teams`)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from sanic import Request
 from sanic.response import HTTPResponse, redirect
 
+from calcifer.domain.access import NO_LIMITS, AccessScope, ScopeKind
 from calcifer.errors import RequestError
-from calcifer.http.admin import keys, spend, teams
+from calcifer.http.admin import keys, teams
 from calcifer.http.admin.services import AccessServices, console_services
 from calcifer.http.console.guard import form_fields
 from calcifer.http.console.key_forms import budget_limit_inputs, key_body, team_body
@@ -26,9 +28,11 @@ PAGE = f"{BASE}/keys"
 async def keys_page(request: Request, session: Session, new_key: dict[str, Any] | None = None,
                     flash: str = "", status: int = 200) -> HTTPResponse:  # fmt: skip
     services = console_services(request)
-    all_time = await spend.report(services, {"group_by": "key"})
-    spent = {row["key_id"]: row["cost_usd"] for row in all_time["data"]}
     key_views = [await keys.key_view(services, key) for key in await services.key_store.list_keys()]
+    month = datetime.now(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    spent = {
+        view["id"]: await _spent_since(services, view, month) for view in key_views if not view["budget"]
+    }
     team_views = [await teams.team_view(services, team) for team in await services.key_store.list_teams()]
     body = (
         (_new_key_box(new_key) if new_key else "")
@@ -36,7 +40,7 @@ async def keys_page(request: Request, session: Session, new_key: dict[str, Any] 
         + _create_key_form(session, team_views)
         + table(
             ("Name", "Key", "Status", "Team / user", "Spend vs budget", "Limits", ""),
-            [_key_row(session, view, spent.get(view["id"], Decimal(0))) for view in key_views],
+            [_key_row(session, view, spent.get(view["id"])) for view in key_views],
             css="keys",
         )
         + "<h2>Teams</h2>"
@@ -102,11 +106,16 @@ def _new_key_box(created: dict[str, Any]) -> str:
     )
 
 
-def _spend_bar(view: dict[str, Any], all_time: Decimal | None) -> str:
+async def _spent_since(services: AccessServices, view: dict[str, Any], since: datetime) -> Decimal:
+    """What a key without a budget spent this month (read from the key's spend index)."""
+    return await services.ledger_store.spent(AccessScope(ScopeKind.KEY, view["id"], None, NO_LIMITS), since)
+
+
+def _spend_bar(view: dict[str, Any], month: Decimal | None) -> str:
     budget = view.get("budget")
     if not budget:
-        amount = all_time if all_time is not None else (view.get("usage") or {}).get("spend_usd", 0)
-        return f'<span class="spend">{money(amount)}</span> <span class="muted">no budget</span>'
+        amount = month if month is not None else Decimal(0)
+        return f'<span class="spend">{money(amount)}</span> <span class="muted">this month, no budget</span>'
     spent, limit = budget.get("spend_usd", Decimal(0)), budget["max_usd"]
     high = limit * Decimal("0.8")
     return (
@@ -123,7 +132,7 @@ def _limits(view: dict[str, Any]) -> str:
     return esc(", ".join(parts) or "none")
 
 
-def _key_row(session: Session, view: dict[str, Any], all_time: Decimal) -> list[str]:
+def _key_row(session: Session, view: dict[str, Any], month: Decimal | None) -> list[str]:
     key_id = esc(view["id"])
     actions = ""
     if view["status"] != "revoked":
@@ -140,7 +149,7 @@ def _key_row(session: Session, view: dict[str, Any], all_time: Decimal) -> list[
         f"<code>{esc(view['prefix'])}…</code><br><small>{key_id}</small>",
         f'<span class="status {esc(view["status"])}" id="status-{key_id}">{esc(view["status"])}</span>',
         owner,
-        f'<span id="spend-{key_id}">{_spend_bar(view, all_time)}</span>',
+        f'<span id="spend-{key_id}">{_spend_bar(view, month)}</span>',
         _limits(view),
         actions,
     ]
