@@ -184,3 +184,28 @@ def test_no_page_shows_a_secret_and_a_new_key_is_shown_once(gateway: GatewayProc
         for hidden in (MASTER, existing, secret.group(1)):
             assert hidden not in response.text, (response.url, "shows a secret")
     assert all(r.headers.get("cache-control") == "no-store" for r in pages[:-2])
+
+
+def test_what_a_key_holder_named_is_shown_as_text_never_run(gateway: GatewayProcess) -> None:
+    hostile = '<script>alert("owned")</script>'
+    new_key(gateway, name=hostile, user='"><img src=x onerror=alert(1)>')
+    client, _ = signed_in(gateway)
+    page = client.get("/admin/console/keys").text
+    assert hostile not in page and "<img src=x" not in page
+    assert "&lt;script&gt;alert(&quot;owned&quot;)&lt;/script&gt;" in page
+
+
+def test_a_session_from_one_worker_is_accepted_by_the_others(tmp_path: Path) -> None:
+    process = start(tmp_path, workers=2)
+    try:
+        client, token = signed_in(process)
+        pids, statuses = set(), set()
+        for _ in range(30):  # a new connection each time: the workers take turns accepting
+            fresh = {"Connection": "close"}
+            statuses.add(client.get("/admin/console/keys", headers=fresh).status_code)
+            statuses.add(client.get("/admin/keys", headers={**fresh, "X-CSRF-Token": token}).status_code)
+            pids.add(process.health_detail(new_connection=True)["worker_pid"])
+        assert statuses == {200}
+        assert len(pids) == 2  # both workers were answering meanwhile
+    finally:
+        process.stop()
