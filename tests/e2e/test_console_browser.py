@@ -5,6 +5,7 @@ are saved (the path is printed; `CALCIFER_ARTIFACTS` chooses another directory).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -39,11 +40,14 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess
 
 
 @pytest.fixture(scope="module")
-def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def shots(tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config) -> Path:
     chosen = os.environ.get("CALCIFER_ARTIFACTS")
     directory = Path(chosen) / "console" if chosen else tmp_path_factory.mktemp("console-screenshots")
     directory.mkdir(parents=True, exist_ok=True)
-    print(f"\nconsole screenshots: {directory}")
+    # Shown even when pytest captures output, so that the screenshots can be found.
+    capture = pytestconfig.pluginmanager.get_plugin("capturemanager")
+    with capture.global_and_fixture_disabled() if capture is not None else contextlib.nullcontext():
+        print(f"\nconsole screenshots: {directory}")
     return directory
 
 

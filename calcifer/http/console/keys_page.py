@@ -34,6 +34,9 @@ async def keys_page(request: Request, session: Session, new_key: dict[str, Any] 
         view["id"]: await _spent_since(services, view, month) for view in key_views if not view["budget"]
     }
     team_views = [await teams.team_view(services, team) for team in await services.key_store.list_teams()]
+    spent |= {
+        view["id"]: await _spent_since(services, view, month) for view in team_views if not view["budget"]
+    }
     body = (
         (_new_key_box(new_key) if new_key else "")
         + "<h2>Keys</h2>"
@@ -47,7 +50,7 @@ async def keys_page(request: Request, session: Session, new_key: dict[str, Any] 
         + _create_team_form(session)
         + table(
             ("Name", "Id", "Spend vs budget", "Limits", ""),
-            [_team_row(session, view) for view in team_views],
+            [_team_row(session, view, spent.get(view["id"])) for view in team_views],
             css="teams",
         )
     )
@@ -107,8 +110,9 @@ def _new_key_box(created: dict[str, Any]) -> str:
 
 
 async def _spent_since(services: AccessServices, view: dict[str, Any], since: datetime) -> Decimal:
-    """What a key without a budget spent this month (read from the key's spend index)."""
-    return await services.ledger_store.spent(AccessScope(ScopeKind.KEY, view["id"], None, NO_LIMITS), since)
+    """What a key or team without a budget spent this month (read from its spend index)."""
+    kind = ScopeKind.TEAM if view["object"] == "team" else ScopeKind.KEY
+    return await services.ledger_store.spent(AccessScope(kind, view["id"], None, NO_LIMITS), since)
 
 
 def _spend_bar(view: dict[str, Any], month: Decimal | None) -> str:
@@ -155,12 +159,12 @@ def _key_row(session: Session, view: dict[str, Any], month: Decimal | None) -> l
     ]
 
 
-def _team_row(session: Session, view: dict[str, Any]) -> list[str]:
+def _team_row(session: Session, view: dict[str, Any], month: Decimal | None) -> list[str]:
     team_id = esc(view["id"])
     return [
         esc(view["name"]),
         f"<small>{team_id}</small>",
-        _spend_bar(view, None) if view.get("budget") else '<span class="muted">no budget</span>',
+        _spend_bar(view, month),
         _limits(view),
         f'<details><summary>Edit</summary><form method="post" action="{BASE}/teams/{team_id}" class="edit">'
         f"{csrf_input(session)}{budget_limit_inputs(view, team_id)}"
