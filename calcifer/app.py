@@ -104,6 +104,7 @@ def create_app(settings: Settings, catalog: Catalog | None = None) -> Sanic[Any,
     app.ctx.request_log = RequestLog(settings.logging)
     pipeline = Pipeline()
     app.ctx.metrics_public = settings.metrics.public
+    app.ctx.metrics_per_key = settings.metrics.per_key
     metrics_path = settings.metrics.path if settings.metrics.enabled else None
     register_http(app, pipeline, Cors(settings.cors), metrics_path)
     app.ctx.console_settings = settings.console

@@ -15,6 +15,8 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.e2e.access_setup import ADMIN as ADMIN_ACCESS
+from tests.e2e.access_setup import ECHO_CATALOG, HELLO, MASTER, new_key
 from tests.e2e.test_workers import details_from_every_worker
 from tests.fakes.otlp_collector import FakeCollector, ReceivedPoint
 from tests.gateway_process import GatewayProcess
@@ -90,12 +92,12 @@ def _usage(response: httpx.Response) -> dict[str, int | float]:
     return final
 
 
-def ledger_total(gateway: GatewayProcess, requests: int) -> Decimal:
+def ledger_total(gateway: GatewayProcess, requests: int, admin: dict[str, str] = ADMIN) -> Decimal:
     """The ledger's total cost once it holds `requests` records (it is written off the request
     path, within a second)."""
     deadline = time.monotonic() + 10
     while True:
-        spend = httpx.get(gateway.url + "/admin/spend", headers=ADMIN, timeout=5).json()
+        spend = httpx.get(gateway.url + "/admin/spend", headers=admin, timeout=5).json()
         if int(spend["total"]["requests"]) >= requests or time.monotonic() > deadline:
             assert int(spend["total"]["requests"]) == requests
             return Decimal(spend["total"]["cost_usd"])
@@ -179,5 +181,39 @@ def test_genai_metrics_reach_an_otlp_receiver(tmp_path: Path, collector: FakeCol
         assert outputs is not None and outputs.sum == completion
         first_token = latest("gen_ai.server.time_to_first_token")
         assert first_token is not None and first_token.count == 2  # the streamed half
+    finally:
+        gateway.stop()
+
+
+def test_per_key_metrics_name_keys_and_budgets_and_count_refusals(tmp_path: Path) -> None:
+    gateway = GatewayProcess(
+        tmp_path, ECHO_CATALOG, env={"CALCIFER_MASTER_KEY": MASTER}, auth_required=True,
+        config_extra="metrics:\n  per_key: true\n",
+    ).start()  # fmt: skip
+    try:
+        budgeted = new_key(gateway, budget={"max_usd": "1", "period": "day"})
+        limited = new_key(gateway, limits={"rpm": 1})
+        costs = []
+        for secret in (budgeted["key"], limited["key"], limited["key"]):
+            response = httpx.post(
+                gateway.url + "/v1/chat/completions", json={"model": "echo4", "messages": HELLO},
+                headers={"Authorization": f"Bearer {secret}"}, timeout=10,
+            )  # fmt: skip
+            if response.status_code == 200:
+                costs.append(Decimal(str(response.json()["usage"]["cost"])))
+        assert len(costs) == 2  # the second request of the rpm-1 key was refused
+        ledger_total(gateway, 3, ADMIN_ACCESS)  # every request reached the ledger
+        text = httpx.get(gateway.url + "/metrics", headers=ADMIN_ACCESS, timeout=5).text
+        samples = {
+            (sample.name, frozenset(sample.labels.items())): sample.value
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples
+        }
+        assert total(samples, "calcifer_requests_total", key=budgeted["id"], status="200") == 1
+        assert total(samples, "calcifer_requests_total", key=limited["id"], status="429") == 1
+        assert total(samples, "calcifer_rate_limited_total", scope="key") == 1
+        remaining = total(samples, "calcifer_budget_remaining_usd", key=budgeted["id"])
+        assert remaining == pytest.approx(float(Decimal(1) - costs[0]), rel=1e-12)
+        assert budgeted["key"] not in text and MASTER not in text
     finally:
         gateway.stop()
