@@ -7,6 +7,7 @@ and message on the page (never a traceback).
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import hmac
 from collections.abc import Awaitable, Callable, Coroutine
@@ -32,8 +33,12 @@ __all__ = [
 ]
 
 ConsolePage = Callable[..., Awaitable[HTTPResponse]]
-Route = Callable[..., Coroutine[Any, Any, HTTPResponse]]
 """`handler(request, session, **path_params)`."""
+Route = Callable[..., Coroutine[Any, Any, HTTPResponse]]
+"""What Sanic calls: `route(request, **path_params)`."""
+
+WRONG_KEY_PAUSE_SECONDS = 0.5
+"""A wrong master key is answered after this pause: guessing gets slow, nothing else waits."""
 
 SIGN_IN = f"{BASE}/sign-in"
 
@@ -99,6 +104,7 @@ async def sign_in(request: Request) -> HTTPResponse:
         logger.warning(
             "console: a sign-in with a wrong master key from {}", request.remote_addr or request.ip
         )
+        await asyncio.sleep(WRONG_KEY_PAUSE_SECONDS)
         return await sign_in_form(request, "That is not the master key.", status=401)
     settings = request.app.ctx.console_settings
     value, _ = signer.issue(settings.session_seconds)
