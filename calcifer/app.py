@@ -21,6 +21,8 @@ from sanic import Sanic
 
 from calcifer.catalog import Catalog, load_catalog
 from calcifer.domain.breaker import BreakerState
+from calcifer.http.console.routes import register_console
+from calcifer.http.console.session import SessionSigner
 from calcifer.http.hooks.admit import Admit
 from calcifer.http.hooks.authenticate import Authenticate
 from calcifer.http.hooks.cors import Cors
@@ -105,6 +107,10 @@ def create_app(settings: Settings, catalog: Catalog | None = None) -> Sanic[Any,
     app.ctx.metrics_per_key = settings.metrics.per_key
     metrics_path = settings.metrics.path if settings.metrics.enabled else None
     register_http(app, pipeline, Cors(settings.cors), metrics_path)
+    app.ctx.console_settings = settings.console
+    app.ctx.console_signer = None
+    if settings.console.enabled:
+        register_console(app)
     _start_and_stop_services(app, settings, catalog, pipeline)
     return app
 
@@ -127,6 +133,8 @@ def _start_and_stop_services(
         wiring = _Wiring(settings, catalog, machine, app.ctx.request_log, access)
         app.ctx.process, app.ctx.runtime, app.ctx.access = wiring.process, wiring.runtime, access
         app.ctx.settle = wiring.settle
+        if settings.master_key:  # the console's sessions; no master key, no console
+            app.ctx.console_signer = SessionSigner(access.hashing_secret, settings.master_key)
         app.ctx.metrics = wiring.process.metrics
         pipeline.install(wiring.hooks)
         # Before the socket answers anything: a SIGHUP that arrives as soon as the gateway is

@@ -106,6 +106,7 @@ def _serve(args: argparse.Namespace) -> int:
         motd=False,
         single_process=single,
         protocol=GatewayProtocol,
+        ssl={"cert": server.tls_cert, "key": server.tls_key} if server.tls_cert else None,
     )
     if single:
         Sanic.serve_single(primary=app)

@@ -22,6 +22,7 @@ from calcifer.settings_values import build_section, coerce_env, override, reject
 __all__ = [
     "AccessSettings",
     "AuthSettings",
+    "ConsoleSettings",
     "CorsSettings",
     "GatewaySettings",
     "LedgerSettings",
@@ -67,6 +68,11 @@ class ServerSettings:
     max_connections: int = 1000
     """Client connections one worker holds at once (env SERVER_MAX_CONNECTIONS); further ones are
     closed at once. Keep it below the process's open-file limit."""
+    tls_cert: str | None = None
+    """PEM certificate (chain) file: serve HTTPS instead of HTTP (with `tls_key`; paths relative to
+    the config file)."""
+    tls_key: str | None = None
+    """PEM private key file of `tls_cert`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +187,17 @@ class MetricsSettings:
     """Label request and cost counters with the virtual key's id (one series per key)."""
 
 
+@dataclass(frozen=True, slots=True)
+class ConsoleSettings:
+    enabled: bool = True
+    """Serve the web console at `/admin/` (it also needs CALCIFER_MASTER_KEY)."""
+    session_seconds: int = 8 * 3600
+    """How long a console sign-in lasts."""
+    secure_cookies: bool = False
+    """Mark the session cookie `Secure` even over plain HTTP: behind a proxy that terminates TLS.
+    Over HTTPS served by the gateway itself it always is."""
+
+
 @dataclass(frozen=True)
 class Settings:
     server: ServerSettings = field(default_factory=ServerSettings)
@@ -192,6 +209,7 @@ class Settings:
     access: AccessSettings = field(default_factory=AccessSettings)
     ledger: LedgerSettings = field(default_factory=LedgerSettings)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
+    console: ConsoleSettings = field(default_factory=ConsoleSettings)
     data_dir: Path = Path("data")
     """The access section's data directory, resolved (absolute when the config file's is)."""
     catalog_path: Path = Path("catalog")
@@ -247,6 +265,7 @@ def load_settings(
         "access": AccessSettings,
         "ledger": LedgerSettings,
         "metrics": MetricsSettings,
+        "console": ConsoleSettings,
     }
     reject_unknown(document, {*sections, "catalog"}, str(path))
     built: dict[str, Any] = {
@@ -260,7 +279,7 @@ def load_settings(
         catalog_path = path.parent / catalog_path
     access = _access_overrides(built["access"], env)
     settings = Settings(
-        server=_server_overrides(built["server"], env),
+        server=_tls_paths(_server_overrides(built["server"], env), path.parent),
         cors=_cors_overrides(built["cors"], env),
         gateway=built["gateway"],
         logging=built["logging"],
@@ -269,6 +288,7 @@ def load_settings(
         access=access,
         ledger=built["ledger"],
         metrics=override(built["metrics"], env, _METRICS_ENV, coerce_env),
+        console=built["console"],
         data_dir=_data_dir(path, access, env),
         catalog_path=catalog_path,
         catalog_watch_seconds=float(str(catalog_section.get("watch_seconds", 5.0))),
@@ -281,6 +301,14 @@ def load_settings(
 
 
 _METRICS_ENV = {"CALCIFER_METRICS_ENABLED": "enabled", "CALCIFER_METRICS_PUBLIC": "public"}
+
+
+def _tls_paths(server: ServerSettings, base: Path) -> ServerSettings:
+    if (server.tls_cert is None) != (server.tls_key is None):
+        raise ConfigurationError("server.tls_cert and server.tls_key: set both (HTTPS) or neither")
+    if server.tls_cert is None or server.tls_key is None:
+        return server
+    return replace(server, tls_cert=str(base / server.tls_cert), tls_key=str(base / server.tls_key))
 
 
 def _config_path(given: str | Path | None) -> Path:
@@ -381,6 +409,8 @@ def _check(settings: Settings) -> None:
         raise ConfigurationError("server.max_connections: must be at least 1")
     if not settings.gateway.request_deadline_seconds > 0:
         raise ConfigurationError("gateway.request_deadline_seconds: must be a positive number of seconds")
+    if settings.console.session_seconds < 1:
+        raise ConfigurationError("console.session_seconds: must be at least 1")
     if settings.logging.format not in {"human", "json"}:
         raise ConfigurationError("logging.format: must be 'human' or 'json'")
     if settings.logging.level.upper() not in {"TRACE", "DEBUG", "INFO", "WARNING", "ERROR"}:

@@ -1,6 +1,6 @@
 # Sourced by scripts/bootstrap.sh for the test suite: make sure a PostgreSQL (>= 15) and a
 # Redis or Valkey (>= 7) server binary exist on this machine (tests/servers/ starts them on
-# loopback). Present: a few stat calls, no output. Missing: install the Debian packages with apt
+# loopback), and Debian's headless Chromium with its chromedriver (the console's browser test). Present: a few stat calls, no output. Missing: install the Debian packages with apt
 # (as root, once per machine), or stop with what to install.
 calcifer_postgres_bin() {
   local dir
@@ -18,6 +18,7 @@ calcifer_servers_missing() {
   local missing=()
   [ -n "$(calcifer_postgres_bin)" ] || missing+=(postgresql)
   [ -n "$(calcifer_redis_bin)" ] || missing+=(redis-server)
+  [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ] || missing+=(chromium chromium-driver)
   echo "${missing[@]}"
 }
 
@@ -56,8 +57,9 @@ calcifer_ensure_test_servers() {
     fi
   fi
   cat >&2 <<MSG
-The test suite needs a PostgreSQL (>= 15) and a Redis or Valkey (>= 7) server binary; missing: $missing.
-Install them once, e.g. on Debian/Ubuntu:  sudo apt-get install postgresql redis-server
+The test suite needs a PostgreSQL (>= 15) and a Redis or Valkey (>= 7) server binary, and
+Chromium with chromedriver for the console's browser test; missing: $missing.
+Install them once, e.g. on Debian:  sudo apt-get install postgresql redis-server chromium chromium-driver
 (or run scripts/test as root on Debian, which installs them itself). No service needs to run:
 the tests start their own servers on 127.0.0.1 with throw-away data directories.
 MSG

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -31,9 +32,12 @@ class GatewayProcess:
         config_extra: str = "",
         server_extra: str = "",
         auth_required: bool = False,
+        https_ca: Path | None = None,
     ) -> None:
         """`auth_required` False: API requests need no key even with a master key set (most
-        tests are about something else); True: virtual keys are required."""
+        tests are about something else); True: virtual keys are required. `https_ca`: the
+        gateway serves HTTPS (`server_extra` names its certificate), trusted through this CA file."""
+        self.https_ca = https_ca
         self.workdir = workdir
         self.port = free_port()
         self.log_path = workdir / "gateway.log"
@@ -50,7 +54,14 @@ class GatewayProcess:
 
     @property
     def url(self) -> str:
+        if self.https_ca is not None:
+            return f"https://localhost:{self.port}"  # the name a test certificate is made for
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def verify(self) -> ssl.SSLContext | bool:
+        """What an httpx client passes as `verify` to trust this gateway."""
+        return ssl.create_default_context(cafile=self.https_ca) if self.https_ca is not None else True
 
     def start(self) -> GatewayProcess:
         log = self.log_path.open("wb")
@@ -66,7 +77,7 @@ class GatewayProcess:
             if self._process.poll() is not None:
                 raise RuntimeError(f"gateway exited early:\n{self.log()}")
             try:
-                if httpx.get(self.url + "/health", timeout=0.5).status_code == 200:
+                if httpx.get(self.url + "/health", timeout=0.5, verify=self.verify).status_code == 200:
                     return self
             except httpx.HTTPError:
                 time.sleep(0.1)

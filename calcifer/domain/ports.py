@@ -23,6 +23,7 @@ __all__ = [
     "BreakerStore",
     "Counters",
     "Demand",
+    "DeploymentStats",
     "Hold",
     "KeyStore",
     "LedgerRecord",
@@ -34,6 +35,9 @@ __all__ = [
     "SpendQuery",
     "SpendReport",
     "SpendSeed",
+    "StatsBucket",
+    "StatsQuery",
+    "StatsReport",
 ]
 
 WINDOW_BUCKETS = 10
@@ -248,6 +252,48 @@ class RequestPage:
     next_cursor: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class StatsQuery:
+    """`buckets` consecutive periods of `bucket_seconds` from `since` (UTC)."""
+
+    since: datetime
+    bucket_seconds: int
+    buckets: int
+    sample_per_bucket: int = 1000
+    """Percentiles of a bucket are read from at most this many of its records (its first ones)."""
+
+
+@dataclass(frozen=True, slots=True)
+class StatsBucket:
+    start: datetime
+    requests: int = 0
+    errors: int = 0
+    """Answers with a status of 400 or more (499: the client left)."""
+    cost_usd: Decimal = Decimal(0)
+    latency_p50_ms: float | None = None
+    latency_p99_ms: float | None = None
+    ttft_p50_ms: float | None = None
+    ttft_p99_ms: float | None = None
+    """Percentiles of answered requests (status below 400); time to first token: streams only."""
+
+
+@dataclass(frozen=True, slots=True)
+class DeploymentStats:
+    """Requests a catalog model served through one provider over the whole window."""
+
+    model: str
+    provider: str
+    requests: int
+    errors: int
+    mean_latency_ms: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class StatsReport:
+    buckets: list[StatsBucket]
+    deployments: list[DeploymentStats]
+
+
 class LedgerSink(Protocol):
     """Takes a record from the request path: never blocks, never raises (the ledger writer)."""
 
@@ -266,6 +312,12 @@ class LedgerStore(Protocol):
     async def spend(self, query: SpendQuery) -> SpendReport: ...
 
     async def requests(self, query: RequestQuery) -> RequestPage: ...
+
+    async def record(self, request_id: str) -> LedgerRecord | None:
+        """One raw record (None once it has been rolled up, or never written)."""
+
+    async def stats(self, query: StatsQuery) -> StatsReport:
+        """Requests, errors, cost and latency percentiles per time bucket (raw records only)."""
 
     async def expire(self, keep_days: int, now: datetime) -> int:
         """Roll records older than `keep_days` into the daily rollups, then delete them."""

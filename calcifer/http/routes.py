@@ -11,7 +11,7 @@ from sanic.handlers import ErrorHandler
 from sanic.response import BaseHTTPResponse, HTTPResponse
 
 from calcifer import errors
-from calcifer.http.admin import keys, spend, teams
+from calcifer.http.admin import keys, spend, stats, teams
 from calcifer.http.admin.reload import admin_reload
 from calcifer.http.api.completions import completions
 from calcifer.http.api.embeddings import embeddings
@@ -49,6 +49,7 @@ _API_ROUTES: tuple[tuple[str, str, str, Handler], ...] = (
     ("/admin/teams/<team_id>", "DELETE", "delete_team", teams.delete_team),
     ("/admin/spend", "GET", "spend", spend.spend),
     ("/admin/requests", "GET", "requests", spend.list_requests),
+    ("/admin/stats", "GET", "stats", stats.admin_stats),
 )
 
 

@@ -14,6 +14,8 @@ from calcifer.domain.ports import (
     RequestQuery,
     SpendQuery,
     SpendReport,
+    StatsQuery,
+    StatsReport,
 )
 from calcifer.store.database import Database, Statement
 from calcifer.store.keys import (
@@ -26,6 +28,7 @@ from calcifer.store.keys import (
     team_from_row,
 )
 from calcifer.store.ledger import (
+    RECORD_COLUMNS,
     append_statement,
     encode_cursor,
     expire_statements,
@@ -33,6 +36,7 @@ from calcifer.store.ledger import (
     requests_statement,
 )
 from calcifer.store.spend import merge_spend, spend_statements, spent_statements, spent_total
+from calcifer.store.stats import stats_report, stats_statements
 
 __all__ = ["Store"]
 
@@ -167,6 +171,15 @@ class Store:
         if len(records) <= limit:
             return RequestPage(records)
         return RequestPage(records[:limit], encode_cursor(records[limit - 1]))
+
+    async def record(self, request_id: str) -> LedgerRecord | None:
+        statement = Statement(f"SELECT {RECORD_COLUMNS} FROM ledger WHERE request_id = ?", (request_id,))
+        (result,) = await self._db.run([statement], write=False)
+        return record_from_row(result.rows[0], self._codec) if result.rows else None
+
+    async def stats(self, query: StatsQuery) -> StatsReport:
+        results = await self._db.run(stats_statements(query, self._codec), write=False)
+        return stats_report(query, results, self._codec)
 
     async def expire(self, keep_days: int, now: datetime) -> int:
         _, statements = expire_statements(keep_days, now, self._codec)

@@ -8,9 +8,9 @@ from sanic import Request
 
 from calcifer.domain.key_directory import KeyDirectory
 from calcifer.domain.ports import Counters, KeyStore, LedgerStore
-from calcifer.http.auth import require_master_key
+from calcifer.http.auth import require_admin
 
-__all__ = ["AccessServices", "admin_services"]
+__all__ = ["AccessServices", "admin_services", "console_services"]
 
 
 class AccessServices(Protocol):
@@ -32,7 +32,13 @@ class AccessServices(Protocol):
 
 
 def admin_services(request: Request) -> AccessServices:
-    """The services, once the caller has shown the master key."""
-    require_master_key(request, request.app.ctx.master_key)
+    """The services, once the caller has shown the master key (or a console session)."""
+    require_admin(request)
+    services: AccessServices = request.app.ctx.access
+    return services
+
+
+def console_services(request: Request) -> AccessServices:
+    """The services for a console page, whose session `calcifer.http.console.guard` checked."""
     services: AccessServices = request.app.ctx.access
     return services
