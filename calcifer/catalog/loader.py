@@ -10,7 +10,7 @@ import hashlib
 import json
 import ssl
 from collections.abc import Iterator, Mapping
-from decimal import Decimal
+from datetime import date
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -20,11 +20,11 @@ from jsonschema import Draft202012Validator
 
 from calcifer.catalog.model import Catalog, ProviderConfig, ProxyAddress, Secret
 from calcifer.catalog.modes import fallback_mode_mismatch, mode_of, mode_problems
+from calcifer.catalog.prices import build_pricing, schedule_problems
 from calcifer.catalog.schema_problems import SECTIONS, broken_entry, problems_of
 from calcifer.catalog.yaml_source import JsonPath, SourceDocument, read_document
 from calcifer.domain.breaker import BreakerSettings
 from calcifer.domain.models import Deployment, ModelSpec
-from calcifer.domain.pricing import LongContextPrice, Price
 from calcifer.errors import CatalogError, Problem
 
 __all__ = ["catalog_files", "load_catalog", "schema"]
@@ -119,21 +119,8 @@ def _seconds(value: object) -> float | None:
     return None if value is None else float(str(value))
 
 
-def _price(pricing: dict[str, Any]) -> Price:
-    tier = pricing.get("long_context")
-    long_context = LongContextPrice(int(tier["above_prompt_tokens"]), _price(tier)) if tier else None
-
-    def bucket(name: str) -> Decimal | None:
-        return None if pricing.get(name) is None else Decimal(pricing[name])
-
-    return Price(
-        input=Decimal(pricing["input"]),
-        output=Decimal(pricing.get("output", 0)),  # an embedding model has none
-        cached_input=bucket("cached_input"),
-        cache_write=bucket("cache_write"),
-        reasoning=bucket("reasoning"),
-        long_context=long_context,
-    )
+def _day(value: object) -> date | None:
+    return None if value is None else date.fromisoformat(str(value))
 
 
 def _version(files: list[Path]) -> str:
@@ -277,15 +264,18 @@ class _Builder:
                 return
         deployments = self._deployments(document, name, raw)  # claimed first: fallbacks may name it
         problems = list(mode_problems(document, name, raw))
+        dated = schedule_problems(raw["pricing"])
+        problems += [document.problem((*path, "pricing", *where), why) for where, why in dated]
         self._problems += problems
         if not deployments or problems:
             return
-        pricing = raw["pricing"]
+        price, schedule = build_pricing(raw["pricing"])
         self._models[name] = ModelSpec(
             name=name,
             provider_id=deployments[0].provider_id,
             upstream_model=deployments[0].upstream_model,
-            price=_price(pricing),
+            price=price,
+            schedule=schedule,
             aliases=aliases,
             context_window=raw.get("context_window"),
             max_output_tokens=raw.get("max_output_tokens"),
@@ -295,6 +285,9 @@ class _Builder:
             fallbacks=tuple(raw.get("fallbacks") or ()),
             context_window_fallbacks=tuple(raw.get("context_window_fallbacks") or ()),
             mode=mode_of(raw),
+            deprecated_on=_day(raw.get("deprecated_on")),
+            retires_on=_day(raw.get("retires_on")),
+            replacement=raw.get("replacement"),
         )
 
     def _deployments(self, document: SourceDocument, name: str, raw: dict[str, Any]) -> list[Deployment]:

@@ -19,12 +19,14 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TypeVar
 
 from calcifer.domain.access import ANONYMOUS, Principal
 from calcifer.domain.balancing import Balancer, Pick
+from calcifer.domain.billing import Pricer
 from calcifer.domain.breaker import UPSTREAM_FAULTS
 from calcifer.domain.chat import ChatRequest, Completion, PricedCompletion
 from calcifer.domain.dialect import Dialect
@@ -84,6 +86,8 @@ class _Trail:
     """Monotonic time by which a whole stream must have ended: only a client's own deadline."""
     principal: Principal = ANONYMOUS
     attempts: int = 0
+    started: datetime = field(default_factory=lambda: datetime.now(UTC))
+    """When the request started: the price list in force then prices it."""
     attempts_left: int = 1
     """Attempts this model may still make, this one included: a stream's wait for its first
     chunk is shared among them, so that a silent start leaves time to retry."""
@@ -292,7 +296,8 @@ class Gateway:
         self, request: ChatRequest, model: ModelSpec, provider: Provider, picked: Pick, trail: _Trail
     ) -> PricedCompletion:
         completion, cost, seconds = await self._whole(request, model, provider.complete, picked, trail)
-        return PricedCompletion(completion=completion, model=model, cost=cost, upstream_seconds=seconds)
+        pricer = Pricer.of(model, request.body, trail.started)
+        return PricedCompletion(completion, model, cost, upstream_seconds=seconds, pricer=pricer)
 
     async def _embed_on(
         self, request: ChatRequest, model: ModelSpec, provider: Provider, picked: Pick, trail: _Trail
@@ -311,7 +316,7 @@ class Gateway:
         """One whole (non-streamed) answer, observed and priced: it, its cost and its seconds."""
         call, record = self._start(request, model)
         answer, seconds = await self._call(send(call), picked, trail, record)
-        cost = model.price.cost(answer.usage)
+        cost = Pricer.of(model, request.body, trail.started).cost(answer.usage)
         record.succeeded(answer, answer.usage, cost)
         return answer, cost, seconds
 
@@ -365,9 +370,9 @@ class Gateway:
                 state.observe_latency(time_to_first_chunk)
             _judge(picked, ok=outcome)
 
-        stream = PricedStream(
-            model, provider.stream(call), record, prompt_characters(request.messages), limits, finished
-        )
+        pricer = Pricer.of(model, request.body, trail.started)
+        prompt_chars = prompt_characters(request.messages)
+        stream = PricedStream(model, provider.stream(call), record, prompt_chars, limits, finished, pricer)
         await stream.start()
         return stream
 
