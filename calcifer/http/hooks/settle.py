@@ -22,7 +22,11 @@ from calcifer.http.scope import RequestScope
 
 __all__ = ["Settle", "ledger_record"]
 
-_ROUTE_NAMES = {"/v1/chat/completions": "chat", "/v1/completions": "completions"}
+_ROUTE_NAMES = {
+    "/v1/chat/completions": "chat",
+    "/v1/completions": "completions",
+    "/v1/responses": "responses",
+}
 
 
 class Settle:
