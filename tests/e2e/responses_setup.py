@@ -13,18 +13,44 @@ CODEX_BODY = {
     "model": "M",
     "instructions": "You are Codex, a coding agent.",
     "input": [
-        {"type": "message", "role": "developer", "content": [{"type": "input_text", "text": "<permissions>"}]},
-        {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "<environment_context>"}]},
-        {"type": "message", "role": "developer", "content": [{"type": "input_text", "text": "<collaboration>"}]},
+        {
+            "type": "message",
+            "role": "developer",
+            "content": [{"type": "input_text", "text": "<permissions>"}],
+        },
+        {
+            "type": "message",
+            "role": "user",
+            "content": [{"type": "input_text", "text": "<environment_context>"}],
+        },
+        {
+            "type": "message",
+            "role": "developer",
+            "content": [{"type": "input_text", "text": "<collaboration>"}],
+        },
         {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "say hi"}]},
     ],
     "tools": [
-        {"type": "function", "name": "exec_command", "description": "Run a command", "strict": False,
-         "parameters": {"type": "object", "properties": {"cmd": {"type": "string"}}, "required": ["cmd"]}},
-        {"type": "function", "name": "write_stdin", "description": "Write", "strict": False,
-         "parameters": {"type": "object", "properties": {"chars": {"type": "string"}}}},
-        {"type": "custom", "name": "apply_patch", "description": "Apply a patch",
-         "format": {"type": "grammar", "syntax": "lark", "definition": "start: /.+/"}},
+        {
+            "type": "function",
+            "name": "exec_command",
+            "description": "Run a command",
+            "strict": False,
+            "parameters": {"type": "object", "properties": {"cmd": {"type": "string"}}, "required": ["cmd"]},
+        },
+        {
+            "type": "function",
+            "name": "write_stdin",
+            "description": "Write",
+            "strict": False,
+            "parameters": {"type": "object", "properties": {"chars": {"type": "string"}}},
+        },
+        {
+            "type": "custom",
+            "name": "apply_patch",
+            "description": "Apply a patch",
+            "format": {"type": "grammar", "syntax": "lark", "definition": "start: /.+/"},
+        },
         {"type": "web_search", "external_web_access": False},
     ],
     "tool_choice": "auto",
@@ -35,12 +61,14 @@ CODEX_BODY = {
     "include": ["reasoning.encrypted_content"],
     "prompt_cache_key": "019a-session",
     "client_metadata": {"originator": "codex_exec"},
-}  # fmt: skip
+}
 """The body Codex 0.171.0 sent for `codex exec "say hi"` (research notes §2.2), shortened."""
 
 
 def responses_catalog(responses_url: str, openai_url: str, anthropic_url: str, gemini_url: str) -> str:
-    common = "timeout: 2\n    max_retries: 0\n    circuit_breaker: {consecutive_failures: 1000, min_calls: 1000}"
+    common = (
+        "timeout: 2\n    max_retries: 0\n    circuit_breaker: {consecutive_failures: 1000, min_calls: 1000}"
+    )
     return f"""
 prices_as_of: "2025-11-01"
 providers:

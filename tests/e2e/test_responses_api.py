@@ -74,16 +74,22 @@ def test_string_input_bridged_to_openai_chat_is_a_priced_response(
     client: openai.OpenAI, fake_openai: FakeOpenAI
 ) -> None:
     response = client.responses.create(
-        model="gpt-chat", input="hi", instructions="Be brief", max_output_tokens=50, temperature=0.3,
+        model="gpt-chat",
+        input="hi",
+        instructions="Be brief",
+        max_output_tokens=50,
+        temperature=0.3,
         metadata={"feature": "search"},
-    )  # fmt: skip
+    )
     assert response.output_text == "Hello from the fake upstream"
     assert response.id.startswith("resp_") and response.status == "completed"
     assert response.instructions == "Be brief" and response.metadata == {"feature": "search"}
     sent = fake_openai.last.body
     assert sent["model"] == "gpt-4o-upstream" and sent["max_completion_tokens"] == 50
-    assert sent["messages"] == [{"role": "system", "content": "Be brief"},
-                                {"role": "user", "content": [{"type": "text", "text": "hi"}]}]  # fmt: skip
+    assert sent["messages"] == [
+        {"role": "system", "content": "Be brief"},
+        {"role": "user", "content": [{"type": "text", "text": "hi"}]},
+    ]
     assert "metadata" not in sent and sent["temperature"] == 0.3
     usage = response.usage
     assert usage is not None and (usage.input_tokens, usage.output_tokens, usage.total_tokens) == (12, 6, 18)
@@ -102,40 +108,66 @@ def test_stream_bridged_to_openai_chat_follows_the_event_grammar(
     _, events = _events(gateway, {"model": "gpt-chat", "input": "hi", "stream": True})
     assert [e["sequence_number"] for e in events] == list(range(len(events)))
     kinds = [e["type"] for e in events]
-    assert kinds[:4] == ["response.created", "response.in_progress", "response.output_item.added",
-                         "response.content_part.added"]  # fmt: skip
-    assert kinds[-4:] == ["response.output_text.done", "response.content_part.done",
-                          "response.output_item.done", "response.completed"]  # fmt: skip
+    assert kinds[:4] == [
+        "response.created",
+        "response.in_progress",
+        "response.output_item.added",
+        "response.content_part.added",
+    ]
+    assert kinds[-4:] == [
+        "response.output_text.done",
+        "response.content_part.done",
+        "response.output_item.done",
+        "response.completed",
+    ]
     assert len({e["response"]["id"] for e in events if "response" in e}) == 1
     assert len({e["item_id"] for e in events if "item_id" in e}) == 1
 
 
-def test_a_function_call_loop_bridged_to_anthropic(client: openai.OpenAI, fake_anthropic: FakeAnthropic) -> None:
-    tools: Any = [{"type": "function", "name": TOOL_NAME, "description": "Weather", "strict": True,
-                   "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}]  # fmt: skip
+def test_a_function_call_loop_bridged_to_anthropic(
+    client: openai.OpenAI, fake_anthropic: FakeAnthropic
+) -> None:
+    tools: Any = [
+        {
+            "type": "function",
+            "name": TOOL_NAME,
+            "description": "Weather",
+            "strict": True,
+            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+        }
+    ]
     fake_anthropic.script(Behaviour(tool_call=True, finish="tool_calls"), Behaviour(text="Sunny in Paris"))
     first = client.responses.create(model="claude-test", input="Weather in Paris?", tools=tools, store=False)
     call = next(item for item in first.output if item.type == "function_call")
     assert call.name == TOOL_NAME and orjson.loads(call.arguments) == {"city": "Paris"}
     assert fake_anthropic.last.body["tools"][0]["name"] == TOOL_NAME
-    follow_up: Any = [{"role": "user", "content": "Weather in Paris?"}, call.model_dump(),
-                      {"type": "function_call_output", "call_id": call.call_id, "output": "22C, sunny"}]  # fmt: skip
+    follow_up: Any = [
+        {"role": "user", "content": "Weather in Paris?"},
+        call.model_dump(),
+        {"type": "function_call_output", "call_id": call.call_id, "output": "22C, sunny"},
+    ]
     with client.responses.stream(model="claude-test", input=follow_up, tools=tools, store=False) as stream:
         assert stream.get_final_response().output_text == "Sunny in Paris"
     turns = [turn.text for turn in fake_anthropic.turns()]
     assert turns[1].startswith(f"call {TOOL_NAME}(") and "22C, sunny" in turns[2]
 
 
-def test_json_schema_and_reasoning_effort_are_translated(client: openai.OpenAI, fake_openai: FakeOpenAI) -> None:
+def test_json_schema_and_reasoning_effort_are_translated(
+    client: openai.OpenAI, fake_openai: FakeOpenAI
+) -> None:
     schema = {"type": "object", "properties": {"answer": {"type": "string"}}, "required": ["answer"]}
     client.responses.create(
-        model="gpt-chat", input="json please", reasoning={"effort": "high"},
+        model="gpt-chat",
+        input="json please",
+        reasoning={"effort": "high"},
         text={"format": {"type": "json_schema", "name": "answer", "schema": schema, "strict": True}},
-    )  # fmt: skip
+    )
     sent = fake_openai.last.body
     assert sent["reasoning_effort"] == "high"
-    assert sent["response_format"] == {"type": "json_schema",
-                                       "json_schema": {"name": "answer", "schema": schema, "strict": True}}  # fmt: skip
+    assert sent["response_format"] == {
+        "type": "json_schema",
+        "json_schema": {"name": "answer", "schema": schema, "strict": True},
+    }
 
 
 def test_a_length_cut_is_an_incomplete_response(
@@ -159,7 +191,9 @@ def test_streams_bridged_to_gemini_and_anthropic_complete(client: openai.OpenAI)
         assert final.usage is not None and final.usage.input_tokens > 0
 
 
-def test_thinking_comes_back_as_a_reasoning_item(client: openai.OpenAI, fake_anthropic: FakeAnthropic) -> None:
+def test_thinking_comes_back_as_a_reasoning_item(
+    client: openai.OpenAI, fake_anthropic: FakeAnthropic
+) -> None:
     fake_anthropic.script(Behaviour(reasoning="Let me think"), Behaviour(reasoning="Let me think"))
     whole = client.responses.create(model="claude-test", input="hi", reasoning={"effort": "low"})
     assert [item.type for item in whole.output] == ["reasoning", "message"]
@@ -182,7 +216,8 @@ def test_an_upstream_failing_mid_stream_fails_the_response(
 
 
 def test_what_chat_cannot_express_is_refused_only_where_it_must_be_translated(
-    client: openai.OpenAI, fake_responses: FakeResponses  # noqa: F811
+    client: openai.OpenAI,
+    fake_responses: FakeResponses,  # noqa: F811
 ) -> None:
     tools: Any = [{"type": "file_search", "vector_store_ids": ["vs_1"]}]
     with pytest.raises(openai.BadRequestError) as refused:
@@ -201,8 +236,10 @@ def test_a_codex_turn_is_bridged_not_refused(
     model: str, gateway: GatewayProcess, fake_anthropic: FakeAnthropic, fake_openai: FakeOpenAI
 ) -> None:
     body = {**CODEX_BODY, "model": model}
-    body["input"] = [*CODEX_BODY["input"],  # type: ignore[misc]
-                     {"type": "reasoning", "id": "rs_0", "summary": [], "encrypted_content": "blob"}]  # fmt: skip
+    body["input"] = [
+        *CODEX_BODY["input"],  # type: ignore[misc]
+        {"type": "reasoning", "id": "rs_0", "summary": [], "encrypted_content": "blob"},
+    ]
     _, events = _events(gateway, body)
     assert events[-1]["type"] == "response.completed"
     assert events[-1]["response"]["output"][-1]["content"][0]["text"] == "Hello from the fake upstream"
@@ -217,23 +254,49 @@ def test_a_codex_turn_is_bridged_not_refused(
 def test_a_codex_custom_tool_call_comes_back_as_a_custom_tool_call(
     gateway: GatewayProcess, fake_openai: FakeOpenAI
 ) -> None:
-    answer = {"id": "c1", "object": "chat.completion", "created": 1, "model": "gpt-4o-upstream",
-              "choices": [{"index": 0, "finish_reason": "tool_calls", "message": {
-                  "role": "assistant", "content": None, "tool_calls": [{"id": "call_9", "type": "function",
-                  "function": {"name": "apply_patch", "arguments": "{\"input\": \"*** Begin Patch\"}"}}]}}],
-              "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}}  # fmt: skip
+    answer = {
+        "id": "c1",
+        "object": "chat.completion",
+        "created": 1,
+        "model": "gpt-4o-upstream",
+        "choices": [
+            {
+                "index": 0,
+                "finish_reason": "tool_calls",
+                "message": {
+                    "role": "assistant",
+                    "content": None,
+                    "tool_calls": [
+                        {
+                            "id": "call_9",
+                            "type": "function",
+                            "function": {"name": "apply_patch", "arguments": '{"input": "*** Begin Patch"}'},
+                        }
+                    ],
+                },
+            }
+        ],
+        "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5},
+    }
     fake_openai.script(Behaviour(answer=answer))
-    response = httpx.post(gateway.url + "/v1/responses", json={**CODEX_BODY, "model": "gpt-chat", "stream": False})
+    response = httpx.post(
+        gateway.url + "/v1/responses", json={**CODEX_BODY, "model": "gpt-chat", "stream": False}
+    )
     item = response.json()["output"][0]
     assert (item["type"], item["name"], item["input"], item["call_id"]) == (
-        "custom_tool_call", "apply_patch", "*** Begin Patch", "call_9")  # fmt: skip
+        "custom_tool_call",
+        "apply_patch",
+        "*** Begin Patch",
+        "call_9",
+    )
 
 
 # --- pass-through ----------------------------------------------------------------------
 
 
 def test_a_pass_through_stream_reaches_the_client_byte_for_byte(
-    gateway: GatewayProcess, fake_responses: FakeResponses  # noqa: F811
+    gateway: GatewayProcess,
+    fake_responses: FakeResponses,  # noqa: F811
 ) -> None:
     body = {"model": "gpt-5", "input": "hi", "stream": True, "vendor_field": {"x": 1}}
     raw, events = _events(gateway, body)
@@ -272,5 +335,7 @@ def test_a_client_leaving_a_stream_closes_the_upstream_and_the_usage_is_settled(
         time.sleep(0.05)
     assert fake_openai.disconnects
     time.sleep(1.0)
-    records = httpx.get(gateway.url + "/admin/requests?model=gpt-chat&status=499", headers=ADMIN).json()["data"]
+    records = httpx.get(gateway.url + "/admin/requests?model=gpt-chat&status=499", headers=ADMIN).json()[
+        "data"
+    ]
     assert records and records[0]["route"] == "responses" and Decimal(records[0]["cost_usd"]) > 0

@@ -78,8 +78,11 @@ def test_a_chain_continues_on_the_other_process_and_on_another_vendor(
         second = stream.get_final_response()
     assert second.output_text == "You are Ada." and second.previous_response_id == first.id
     turns = [(turn.role, turn.text) for turn in fake_anthropic.turns()]
-    assert turns == [("user", "My name is Ada."), ("assistant", "Hello from the fake upstream"),
-                     ("user", "What is my name?")]  # fmt: skip
+    assert turns == [
+        ("user", "My name is Ada."),
+        ("assistant", "Hello from the fake upstream"),
+        ("user", "What is my name?"),
+    ]
     assert "Be terse" not in fake_anthropic.system_prompt()  # instructions are not carried over
     fake_responses.reset()
     clients[0].responses.create(model="gpt-5", input="And now?", previous_response_id=second.id)
@@ -101,7 +104,10 @@ def test_retrieve_list_and_delete_on_either_process(clients: tuple[openai.OpenAI
     page = clients[1].responses.input_items.list(second.id, order="asc", limit=2)
     assert [_text(item) for item in page.data] == ["one", "two"] and page.has_more
     rest = clients[1].responses.input_items.list(second.id, order="asc", after=page.last_id)
-    assert [_text(item) for item in rest.data] == ["Hello from the fake upstream", "three"] and not rest.has_more
+    assert [_text(item) for item in rest.data] == [
+        "Hello from the fake upstream",
+        "three",
+    ] and not rest.has_more
     clients[0].responses.delete(second.id)
     with pytest.raises(openai.NotFoundError):
         clients[1].responses.retrieve(second.id)

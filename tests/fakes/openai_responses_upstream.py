@@ -46,7 +46,9 @@ class FakeResponses(FakeUpstream):
         return web.json_response(behaviour.answer or _response(body, behaviour, _output(behaviour)))
 
 
-def _response(body: dict[str, Any], b: Behaviour, output: list[dict[str, Any]], status: str = "") -> dict[str, Any]:
+def _response(
+    body: dict[str, Any], b: Behaviour, output: list[dict[str, Any]], status: str = ""
+) -> dict[str, Any]:
     incomplete = b.finish == "length"
     return {
         "id": "resp_fake_1",
@@ -75,13 +77,23 @@ def _output(b: Behaviour) -> list[dict[str, Any]]:
 
 
 def _reasoning(text: str) -> dict[str, Any]:
-    return {"id": "rs_1", "type": "reasoning", "summary": [{"type": "summary_text", "text": text}],
-            "encrypted_content": "opaque-upstream-blob"}  # fmt: skip
+    return {
+        "id": "rs_1",
+        "type": "reasoning",
+        "summary": [{"type": "summary_text", "text": text}],
+        "encrypted_content": "opaque-upstream-blob",
+    }
 
 
 def _call(arguments: str, status: str = "completed") -> dict[str, Any]:
-    return {"id": "fc_1", "type": "function_call", "call_id": "call_1", "name": TOOL_NAME,
-            "arguments": arguments, "status": status}  # fmt: skip
+    return {
+        "id": "fc_1",
+        "type": "function_call",
+        "call_id": "call_1",
+        "name": TOOL_NAME,
+        "arguments": arguments,
+        "status": status,
+    }
 
 
 def _message(text: str, status: str = "completed") -> dict[str, Any]:
@@ -110,8 +122,12 @@ def _events(body: dict[str, Any], b: Behaviour) -> Iterator[bytes]:
     if b.tool_call:
         arguments = json.dumps(TOOL_ARGUMENTS)
         yield event("response.output_item.added", output_index=index, item=_call("", "in_progress"))
-        yield event("response.function_call_arguments.delta", item_id="fc_1", output_index=index, delta=arguments)
-        yield event("response.function_call_arguments.done", item_id="fc_1", output_index=index, arguments=arguments)
+        yield event(
+            "response.function_call_arguments.delta", item_id="fc_1", output_index=index, delta=arguments
+        )
+        yield event(
+            "response.function_call_arguments.done", item_id="fc_1", output_index=index, arguments=arguments
+        )
         yield event("response.output_item.done", output_index=index, item=_call(arguments))
     else:
         yield from _text_events(event, b, index)
@@ -122,9 +138,13 @@ def _events(body: dict[str, Any], b: Behaviour) -> Iterator[bytes]:
 def _text_events(event: Any, b: Behaviour, index: int) -> Iterator[bytes]:
     where = {"item_id": "msg_1", "output_index": index, "content_index": 0}
     yield event("response.output_item.added", output_index=index, item=_message("", "in_progress"))
-    yield event("response.content_part.added", **where, part={"type": "output_text", "text": "", "annotations": []})
+    yield event(
+        "response.content_part.added", **where, part={"type": "output_text", "text": "", "annotations": []}
+    )
     for piece in words(b):
         yield event("response.output_text.delta", **where, delta=piece, logprobs=[])
     yield event("response.output_text.done", **where, text=b.text, logprobs=[])
-    yield event("response.content_part.done", **where, part={"type": "output_text", "text": b.text, "annotations": []})
+    yield event(
+        "response.content_part.done", **where, part={"type": "output_text", "text": b.text, "annotations": []}
+    )
     yield event("response.output_item.done", output_index=index, item=_message(b.text))
