@@ -7,7 +7,12 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.conftest import UPSTREAM_KEY
+from tests.e2e.access_setup import MASTER
+from tests.fakes.anthropic_upstream import FakeAnthropic
+from tests.fakes.gemini_upstream import FakeGemini
 from tests.fakes.openai_responses_upstream import FakeResponses
+from tests.fakes.openai_upstream import FakeOpenAI
 
 CODEX_BODY = {
     "model": "M",
@@ -121,3 +126,18 @@ def fake_responses() -> Iterator[FakeResponses]:
     fake.server.start()
     yield fake
     fake.server.stop()
+
+
+@pytest.fixture(scope="session")
+def responses_world(
+    fake_responses: FakeResponses,
+    fake_openai: FakeOpenAI,
+    fake_anthropic: FakeAnthropic,
+    fake_gemini: FakeGemini,
+) -> tuple[str, dict[str, str]]:
+    """The catalog over every fake, and the environment a gateway serving it needs."""
+    catalog = responses_catalog(
+        fake_responses.base_url, fake_openai.base_url, fake_anthropic.base_url, fake_gemini.base_url
+    )
+    env = {k: UPSTREAM_KEY for k in ("FAKE_OPENAI_KEY", "FAKE_ANTHROPIC_KEY", "FAKE_GEMINI_KEY")}
+    return catalog, env | {"CALCIFER_MASTER_KEY": MASTER}

@@ -14,9 +14,8 @@ import openai
 import orjson
 import pytest
 
-from tests.conftest import UPSTREAM_KEY
-from tests.e2e.access_setup import ADMIN, MASTER
-from tests.e2e.responses_setup import CODEX_BODY, fake_responses, responses_catalog  # noqa: F401
+from tests.e2e.access_setup import ADMIN
+from tests.e2e.responses_setup import CODEX_BODY, fake_responses, responses_world  # noqa: F401
 from tests.fakes.anthropic_upstream import FakeAnthropic
 from tests.fakes.gemini_upstream import FakeGemini
 from tests.fakes.openai_responses_upstream import FakeResponses
@@ -29,17 +28,10 @@ from tests.gateway_process import GatewayProcess
 @pytest.fixture(scope="module")
 def gateway(
     tmp_path_factory: pytest.TempPathFactory,
-    fake_responses: FakeResponses,  # noqa: F811
-    fake_openai: FakeOpenAI,
-    fake_anthropic: FakeAnthropic,
-    fake_gemini: FakeGemini,
+    responses_world: tuple[str, dict[str, str]],  # noqa: F811
 ) -> Iterator[GatewayProcess]:
     workdir: Path = tmp_path_factory.mktemp("responses")
-    catalog = responses_catalog(
-        fake_responses.base_url, fake_openai.base_url, fake_anthropic.base_url, fake_gemini.base_url
-    )
-    env = {k: UPSTREAM_KEY for k in ("FAKE_OPENAI_KEY", "FAKE_ANTHROPIC_KEY", "FAKE_GEMINI_KEY")}
-    process = GatewayProcess(workdir, catalog, env={**env, "CALCIFER_MASTER_KEY": MASTER}).start()
+    process = GatewayProcess(workdir, responses_world[0], env=responses_world[1]).start()
     yield process
     process.stop()
 

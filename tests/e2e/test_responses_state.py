@@ -11,13 +11,10 @@ from typing import Any
 import openai
 import pytest
 
-from tests.conftest import UPSTREAM_KEY
 from tests.e2e.access_setup import MASTER, fresh_database, new_key
-from tests.e2e.responses_setup import fake_responses, responses_catalog  # noqa: F401
+from tests.e2e.responses_setup import fake_responses, responses_world  # noqa: F401
 from tests.fakes.anthropic_upstream import FakeAnthropic
-from tests.fakes.gemini_upstream import FakeGemini
 from tests.fakes.openai_responses_upstream import FakeResponses
-from tests.fakes.openai_upstream import FakeOpenAI
 from tests.fakes.upstream import Behaviour
 from tests.gateway_process import GatewayProcess
 
@@ -28,20 +25,13 @@ Pair = tuple[GatewayProcess, GatewayProcess]
 def pair(
     request: pytest.FixtureRequest,
     tmp_path_factory: pytest.TempPathFactory,
-    fake_responses: FakeResponses,  # noqa: F811
-    fake_openai: FakeOpenAI,
-    fake_anthropic: FakeAnthropic,
-    fake_gemini: FakeGemini,
+    responses_world: tuple[str, dict[str, str]],  # noqa: F811
 ) -> Iterator[Pair]:
     if request.param == "sqlite":
         database = f"sqlite:///{tmp_path_factory.mktemp('shared') / 'calcifer.db'}"
     else:
         database = fresh_database(request.getfixturevalue("postgres_url"))
-    catalog = responses_catalog(
-        fake_responses.base_url, fake_openai.base_url, fake_anthropic.base_url, fake_gemini.base_url
-    )
-    env = {k: UPSTREAM_KEY for k in ("FAKE_OPENAI_KEY", "FAKE_ANTHROPIC_KEY", "FAKE_GEMINI_KEY")}
-    env |= {"CALCIFER_MASTER_KEY": MASTER, "CALCIFER_DATABASE_URL": database}
+    catalog, env = responses_world[0], responses_world[1] | {"CALCIFER_DATABASE_URL": database}
     started: list[GatewayProcess] = []
     try:
         for label in ("a", "b"):
