@@ -14,9 +14,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from calcifer.formats import openai_responses_output as out
 
 __all__ = ["ResponseEvents"]
+
+_TEXT_DELTA_HEAD = (
+    b'event: response.output_text.delta\ndata: {"type":"response.output_text.delta","sequence_number":'
+)
 
 JsonObject = dict[str, Any]
 Encode = Callable[[object], bytes]
@@ -27,6 +33,7 @@ class _OpenItem:
     item: JsonObject
     index: int
     text: list[str] = field(default_factory=list)
+    delta_head: bytes | None = None
 
 
 class ResponseEvents:
@@ -111,9 +118,19 @@ class ResponseEvents:
                                   part={"type": "output_text", "text": "", "annotations": []})  # fmt: skip
         assert self._open is not None
         self._open.text.append(text)
-        return frames + self._event(
-            "response.output_text.delta", **self._where(), content_index=0, delta=text, logprobs=[]
-        )
+        return frames + self._text_delta(text)
+
+    def _text_delta(self, text: str) -> bytes:
+        """`response.output_text.delta`, the event of nearly every chunk: assembled from bytes
+        made once per item (half the cost of building and encoding its dict)."""
+        assert self._open is not None
+        if self._open.delta_head is None:
+            where = orjson.dumps(self._where())[1:-1]
+            self._open.delta_head = b'"content_index":0,' + where + b',"logprobs":[],"delta":'
+        sequence = self._sequence
+        self._sequence += 1
+        head, number = self._open.delta_head, str(sequence).encode()
+        return b"".join((_TEXT_DELTA_HEAD, number, b",", head, orjson.dumps(text), b"}\n\n"))
 
     def _call(self, call: Mapping[str, Any]) -> bytes:
         frames = b""
