@@ -87,7 +87,8 @@ def parse_responses_request(
     _add_options(out, body, canonical)
     native_body = body
     if history is not None:  # the upstream does not know our ids: it gets the whole conversation
-        native_body = {k: v for k, v in body.items() if k != "previous_response_id"} | {"input": items}
+        expanded = [*_portable(history), *input_items(body.get("input"))]
+        native_body = {k: v for k, v in body.items() if k != "previous_response_id"} | {"input": expanded}
     stream = body.get("stream") is True
     if stream:
         canonical["stream"] = True
@@ -111,6 +112,16 @@ def input_items(value: object) -> list[JsonObject]:
     if isinstance(value, str):
         return [{"type": "message", "role": "user", "content": [{"type": "input_text", "text": value}]}]
     return list(value) if isinstance(value, list) else []
+
+
+def _portable(history: list[JsonObject]) -> list[JsonObject]:
+    """Earlier items as another server can take them: without ids it never issued, and without
+    reasoning it cannot restore (a bridge's summaries carry no `encrypted_content`)."""
+    return [
+        {key: value for key, value in item.items() if key != "id"}
+        for item in history
+        if item.get("type") != "reasoning" or item.get("encrypted_content")
+    ]
 
 
 def custom_tool_names(body: JsonObject) -> frozenset[str]:

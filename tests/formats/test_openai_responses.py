@@ -107,12 +107,17 @@ def test_malformed_requests_are_invalid_whatever_the_provider(body: dict[str, An
 
 
 def test_a_continued_conversation_sends_the_whole_input_upstream_without_our_id() -> None:
-    history = [{"role": "user", "content": "one"}, out.message_item("msg_1", "answer")]
+    history = [
+        {"role": "user", "content": "one"},
+        out.reasoning_item("rs_1", "hmm"),
+        out.message_item("msg_1", "answer"),
+    ]
     chat = parse_responses_request(
         {"model": "m", "input": "two", "previous_response_id": "resp_1"}, None, history
     )
     assert chat.native is not None and "previous_response_id" not in chat.native.body
     assert [item.get("role") for item in chat.native.body["input"]] == ["user", "assistant", "user"]
+    assert not any("id" in item for item in chat.native.body["input"])  # ours mean nothing upstream
     assert [m["role"] for m in chat.body["messages"]] == ["user", "assistant", "user"]
 
 
