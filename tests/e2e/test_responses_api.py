@@ -331,3 +331,19 @@ def test_a_client_leaving_a_stream_closes_the_upstream_and_the_usage_is_settled(
         "data"
     ]
     assert records and records[0]["route"] == "responses" and Decimal(records[0]["cost_usd"]) > 0
+
+
+def test_a_pass_through_cut_mid_stream_ends_with_an_error_event_in_sequence(
+    gateway: GatewayProcess,
+    fake_responses: FakeResponses,  # noqa: F811
+) -> None:
+    fake_responses.script(Behaviour(cut_after_chunks=4))
+    _, events = _events(gateway, {"model": "gpt-5", "input": "hi", "stream": True})
+    assert [e["type"] for e in events[:4]] == [
+        "response.created",
+        "response.in_progress",
+        "response.output_item.added",
+        "response.content_part.added",
+    ]
+    assert events[-1]["type"] == "error" and events[-1]["sequence_number"] == 4
+    assert events[-1]["code"] == "upstream_unavailable"
