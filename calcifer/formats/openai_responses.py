@@ -12,8 +12,15 @@ from typing import Any
 import orjson
 
 from calcifer.domain.chat import ChatRequest
-from calcifer.domain.dialect import Dialect, NativeRequest, Untranslatable
+from calcifer.domain.dialect import Dialect, NativeRequest
 from calcifer.errors import InvalidRequest
+from calcifer.formats.openai_responses_options import (
+    DROPPED_TOOLS,
+    IGNORED_FIELDS,
+    Translation,
+    add_options,
+    custom_tool_names,
+)
 
 __all__ = [
     "DROPPED_TOOLS",
@@ -25,44 +32,8 @@ __all__ = [
 
 JsonObject = dict[str, Any]
 
-IGNORED_FIELDS = frozenset(
-    {
-        "include",  # which extras to return (encrypted reasoning, logprobs): nothing to add in a bridge
-        "prompt_cache_key",
-        "prompt_cache_retention",
-        "client_metadata",  # Codex's own telemetry tags
-        "truncation",
-        "stream_options",
-        "context_management",  # server-side compaction: an optimisation of OpenAI's
-        "store",  # honoured by the gateway itself
-        "previous_response_id",  # resolved by the gateway before the translation
-        "metadata",  # recorded with the request, as on the chat route
-        "background",  # refused below when true
-    }
-)
-"""Fields the bridge leaves out of the canonical request without refusing it."""
-
-DROPPED_TOOLS = frozenset({"web_search", "web_search_preview"})
-"""Built-in tools a bridged request goes without: every Codex turn names `web_search`, and
-chat's `web_search_options` only works on OpenAI's search models, so mapping it would break
-the turn on every other model."""
-
-_COPIED = ("temperature", "top_p", "parallel_tool_calls", "user", "safety_identifier", "service_tier")
-_TRANSLATED = frozenset({"model", "input", "instructions", "tools", "tool_choice", "text", "reasoning",
-                         "max_output_tokens", "stream", *_COPIED})  # fmt: skip
 _MESSAGE_ROLES = frozenset({"user", "system", "developer", "assistant"})
 _TOOL_RESULT_TYPES = frozenset({"function_call_output", "custom_tool_call_output"})
-
-
-class _Translation:
-    """The canonical body being built, and what could not be put in it."""
-
-    def __init__(self) -> None:
-        self.messages: list[JsonObject] = []
-        self.untranslatable: list[Untranslatable] = []
-
-    def refuse(self, param: str, why: str) -> None:
-        self.untranslatable.append(Untranslatable(param, why))
 
 
 def parse_responses_request(
@@ -77,14 +48,14 @@ def parse_responses_request(
     items = [*(history or ()), *input_items(body.get("input"))]
     if not items:
         raise InvalidRequest("'input' must not be empty", param="input")
-    out = _Translation()
+    out = Translation()
     instructions = body.get("instructions")
     if instructions:
         out.messages.append({"role": "system", "content": instructions})
     for index, item in enumerate(items):
         _add_item(out, item, f"input[{index}]")
     canonical: JsonObject = {"model": model, "messages": out.messages}
-    _add_options(out, body, canonical)
+    add_options(out, body, canonical)
     native_body = body
     if history is not None:  # the upstream does not know our ids: it gets the whole conversation
         expanded = [*_portable(history), *input_items(body.get("input"))]
@@ -124,14 +95,6 @@ def _portable(history: list[JsonObject]) -> list[JsonObject]:
     ]
 
 
-def custom_tool_names(body: JsonObject) -> frozenset[str]:
-    """The request's `custom` (free-form) tools, which the bridge offered as functions."""
-    tools = body.get("tools")
-    if not isinstance(tools, list):
-        return frozenset()
-    return frozenset(str(t.get("name")) for t in tools if isinstance(t, dict) and t.get("type") == "custom")
-
-
 # --- checks ------------------------------------------------------------------------------
 
 _CHECKS: dict[str, tuple[type | tuple[type, ...], str]] = {
@@ -165,7 +128,7 @@ def _check_types(body: JsonObject) -> None:
 # --- input items -------------------------------------------------------------------------
 
 
-def _add_item(out: _Translation, item: JsonObject, where: str) -> None:
+def _add_item(out: Translation, item: JsonObject, where: str) -> None:
     kind = item.get("type", "message")
     if kind == "message":
         _add_message(out, item, where)
@@ -181,7 +144,7 @@ def _add_item(out: _Translation, item: JsonObject, where: str) -> None:
         out.refuse(f"{where}.type", f"'{kind}' items have no chat-completions equivalent")
 
 
-def _add_message(out: _Translation, item: JsonObject, where: str) -> None:
+def _add_message(out: Translation, item: JsonObject, where: str) -> None:
     role = item.get("role")
     if role not in _MESSAGE_ROLES:
         raise InvalidRequest(
@@ -202,7 +165,7 @@ def _add_message(out: _Translation, item: JsonObject, where: str) -> None:
     out.messages.append({"role": role, "content": [part for part in parts if part is not None]})
 
 
-def _part(part: object, out: _Translation, where: str) -> JsonObject | None:
+def _part(part: object, out: Translation, where: str) -> JsonObject | None:
     if not isinstance(part, dict):
         raise InvalidRequest(f"'{where}' must be an object", param=where)
     kind = part.get("type")
@@ -217,7 +180,7 @@ def _part(part: object, out: _Translation, where: str) -> JsonObject | None:
     return None
 
 
-def _joined_text(content: object, out: _Translation, where: str) -> str:
+def _joined_text(content: object, out: Translation, where: str) -> str:
     """Assistant turns and tool outputs carry text only in chat."""
     if not isinstance(content, list):
         return "" if content is None else str(content)
@@ -231,7 +194,7 @@ def _joined_text(content: object, out: _Translation, where: str) -> str:
     return "".join(texts)
 
 
-def _add_tool_call(out: _Translation, item: JsonObject, where: str) -> None:
+def _add_tool_call(out: Translation, item: JsonObject, where: str) -> None:
     if not isinstance(item.get("name"), str) or not item.get("call_id"):
         raise InvalidRequest(f"'{where}' needs a call_id and a name", param=where)
     if item.get("type") == "custom_tool_call":
@@ -250,82 +213,3 @@ def _add_tool_call(out: _Translation, item: JsonObject, where: str) -> None:
             last["content"] = None
     else:
         out.messages.append({"role": "assistant", "content": None, "tool_calls": [call]})
-
-
-# --- options -----------------------------------------------------------------------------
-
-
-def _add_options(out: _Translation, body: JsonObject, canonical: JsonObject) -> None:
-    for name in _COPIED:
-        if body.get(name) is not None:
-            canonical[name] = body[name]
-    if body.get("max_output_tokens") is not None:
-        canonical["max_completion_tokens"] = body["max_output_tokens"]
-    tools = _tools(out, body.get("tools") or [])
-    if tools:
-        canonical["tools"] = tools
-    choice = body.get("tool_choice")
-    if choice is not None:
-        canonical["tool_choice"] = _tool_choice(out, choice)
-    _add_text_options(out, body.get("text") or {}, canonical)
-    effort = (body.get("reasoning") or {}).get("effort")
-    if effort is not None:
-        canonical["reasoning_effort"] = effort
-    if body.get("background"):
-        out.refuse("background", "background responses are kept by OpenAI's servers, not translated")
-    for name in sorted(set(body) - _TRANSLATED - IGNORED_FIELDS):
-        if body[name] is not None:
-            out.refuse(name, "a Responses API field with no chat-completions equivalent")
-
-
-def _tools(out: _Translation, tools: list[Any]) -> list[JsonObject]:
-    translated = []
-    for index, tool in enumerate(tools):
-        kind = tool.get("type") if isinstance(tool, dict) else None
-        if kind == "function" and isinstance(tool.get("name"), str):
-            function = {"name": tool["name"], "parameters": tool.get("parameters") or {"type": "object"}}
-            if tool.get("description"):
-                function["description"] = tool["description"]
-            translated.append({"type": "function", "function": function})
-        elif kind == "custom" and isinstance(tool.get("name"), str):
-            translated.append({"type": "function", "function": _custom_as_function(tool)})
-        elif kind not in DROPPED_TOOLS:
-            out.refuse(f"tools[{index}].type", f"the built-in '{kind}' tool is OpenAI's own")
-    return translated
-
-
-def _custom_as_function(tool: JsonObject) -> JsonObject:
-    """A free-form tool offered as a function of one string, `input` (mapped back on output)."""
-    described = str(tool.get("description") or "")
-    return {
-        "name": tool["name"],
-        "description": described,
-        "parameters": {
-            "type": "object",
-            "properties": {"input": {"type": "string", "description": "The tool's free-form input"}},
-            "required": ["input"],
-        },
-    }
-
-
-def _tool_choice(out: _Translation, choice: str | JsonObject) -> str | JsonObject:
-    if isinstance(choice, str):
-        return choice
-    if choice.get("type") in ("function", "custom") and isinstance(choice.get("name"), str):
-        return {"type": "function", "function": {"name": choice["name"]}}
-    out.refuse("tool_choice", f"a '{choice.get('type')}' tool choice has no chat-completions equivalent")
-    return "auto"
-
-
-def _add_text_options(out: _Translation, text: JsonObject, canonical: JsonObject) -> None:
-    form = text.get("format") or {}
-    kind = form.get("type") if isinstance(form, dict) else None
-    if kind == "json_schema":
-        schema = {key: form[key] for key in ("name", "schema", "strict", "description") if key in form}
-        canonical["response_format"] = {"type": "json_schema", "json_schema": schema}
-    elif kind == "json_object":
-        canonical["response_format"] = {"type": "json_object"}
-    elif kind not in (None, "text"):
-        out.refuse("text.format.type", f"'{kind}' output formats have no chat-completions equivalent")
-    if text.get("verbosity") is not None:
-        canonical["verbosity"] = text["verbosity"]
