@@ -67,11 +67,13 @@ def add_options(out: Translation, body: JsonObject, canonical: JsonObject) -> No
     if body.get("max_output_tokens") is not None:
         canonical["max_completion_tokens"] = body["max_output_tokens"]
     tools = _tools(out, body.get("tools") or [])
+    choice = body.get("tool_choice")
     if tools:
         canonical["tools"] = tools
-    choice = body.get("tool_choice")
-    if choice is not None:
-        canonical["tool_choice"] = _tool_choice(out, choice)
+        if choice is not None:
+            canonical["tool_choice"] = _tool_choice(out, choice)
+    else:  # chat servers refuse tool settings without tools (all of them may have been dropped)
+        canonical.pop("parallel_tool_calls", None)
     _add_text_options(out, body.get("text") or {}, canonical)
     effort = (body.get("reasoning") or {}).get("effort")
     if effort is not None:

@@ -9,7 +9,8 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.fakes.upstream import TOOL_ARGUMENTS, TOOL_NAME, Behaviour, FakeUpstream, words
+from tests.fakes.openai_upstream import FakeOpenAI, error_response
+from tests.fakes.upstream import TOOL_ARGUMENTS, TOOL_NAME, Behaviour, words
 
 __all__ = ["Behaviour", "FakeResponses"]
 
@@ -22,10 +23,8 @@ DEFAULT_USAGE = {
 }
 
 
-class FakeResponses(FakeUpstream):
-    @property
-    def base_url(self) -> str:
-        return self.server.url + "/v1"
+class FakeResponses(FakeOpenAI):
+    """Serves only `/v1/responses` (its chat-completions views of a request do not apply)."""
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -37,10 +36,7 @@ class FakeResponses(FakeUpstream):
         behaviour = self.next_behaviour(request, body)
         await self.delay(behaviour)
         if behaviour.status != 200:
-            error = behaviour.error_body or {
-                "error": {"message": f"fake error {behaviour.status}", "type": "fake", "code": None}
-            }
-            return web.json_response(error, status=behaviour.status, headers=behaviour.headers)
+            return error_response(behaviour)
         if body.get("stream"):
             return await self.stream_events(request, behaviour, _events(body, behaviour))
         return web.json_response(behaviour.answer or _response(body, behaviour, _output(behaviour)))

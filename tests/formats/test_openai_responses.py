@@ -188,3 +188,9 @@ def test_a_length_cut_ends_incomplete_and_a_failure_ends_failed_under_the_same_i
     assert (
         kinds[-1]["response"]["id"] == "resp_2" and kinds[-1]["response"]["error"]["code"] == "server_error"
     )
+
+
+def test_tool_settings_go_only_with_tools() -> None:
+    body = {"model": "m", "input": "hi", "tools": [{"type": "web_search"}], "tool_choice": "auto",
+            "parallel_tool_calls": True}  # fmt: skip
+    assert set(parse_responses_request(body, None).body) == {"model", "messages"}
