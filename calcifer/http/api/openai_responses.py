@@ -78,15 +78,16 @@ class _Turn:
         events = ResponseEvents(response, wire.custom_tool_names(self._body), dumps)
         relayed = _Relay()
         async with aclosing(stream.chunks()) as chunks, sink.errors_as(lambda e: relayed.failed(events, e)):
-            pending = b""
+            pending, first = b"", True
             async for chunk in chunks:
                 if chunk.native:
                     pending += await self._relay(chunk.data, chunk.raw or b"", relayed)
                 else:
                     pending += (b"" if events.started else events.start()) + events.feed(chunk.data)
-                if pending and not chunk.more:
+                # One write for the chunks that arrived together; the first goes alone, at once.
+                if pending and (first or not chunk.more):
                     await sink.send(pending)
-                    pending = b""
+                    pending, first = b"", False
             if not relayed.sequence and stream.usage is not None:
                 pending += events.finish(out.responses_usage(stream.usage, stream.cost))
                 await self._keep(events.response)
@@ -95,7 +96,8 @@ class _Turn:
 
     async def _relay(self, data: dict[str, Any], frame: bytes, relayed: _Relay) -> bytes:
         """A pass-through event, unchanged; the response is stored before its terminal event."""
-        relayed.sequence = int(data.get("sequence_number") or 0) + 1
+        number = data.get("sequence_number")
+        relayed.sequence = (number if isinstance(number, int) else relayed.sequence) + 1
         if data.get("type") in _TERMINAL and isinstance(data.get("response"), dict):
             await self._keep(data["response"])
         return frame
