@@ -19,6 +19,8 @@ from calcifer.http.api.health import health
 from calcifer.http.api.metrics import metrics
 from calcifer.http.api.models import list_models, retrieve_model
 from calcifer.http.api.openai_chat import chat_completions
+from calcifer.http.api.openai_responses import create_response
+from calcifer.http.api.openai_responses_state import delete_response, list_input_items, retrieve_response
 from calcifer.http.errors import ErrorShape, RequestHeadTooLarge, http_error, openai_shape
 from calcifer.http.hooks.cors import Cors
 from calcifer.http.hooks.request_id import RequestId
@@ -34,6 +36,10 @@ _API_ROUTES: tuple[tuple[str, str, str, Handler], ...] = (
     ("/v1/chat/completions", "POST", "chat_completions", chat_completions),
     ("/v1/completions", "POST", "completions", completions),
     ("/v1/embeddings", "POST", "embeddings", embeddings),
+    ("/v1/responses", "POST", "responses", create_response),
+    ("/v1/responses/<response_id>", "GET", "retrieve_response", retrieve_response),
+    ("/v1/responses/<response_id>", "DELETE", "delete_response", delete_response),
+    ("/v1/responses/<response_id>/input_items", "GET", "response_input_items", list_input_items),
     ("/v1/models", "GET", "models", list_models),
     ("/v1/models/<name:path>", "GET", "model", retrieve_model),
     ("/admin/reload", "POST", "reload", admin_reload),

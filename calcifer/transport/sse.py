@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from calcifer.transport.base import DEFAULT_LIMITS, ResponseTooLarge
 
-__all__ = ["SseSplitter"]
+__all__ = ["SseSplitter", "event_data"]
 
 _DONE = b"[DONE]"
 
@@ -18,11 +18,17 @@ class SseSplitter:
 
     An event still incomplete past `max_event_bytes` raises `ResponseTooLarge`: without a
     cap, a stream that never sends its blank line would grow the buffer without end.
+
+    With `frames`, whole events come out instead (their `event:` and `data:` lines and the
+    closing blank line, as a pass-through relays them); `[DONE]` then means nothing special.
     """
 
-    __slots__ = ("_carry", "_ends_with_newline", "_max_event_bytes", "_pending", "_pending_bytes", "done")
+    __slots__ = ("_carry", "_ends_with_newline", "_frames", "_max_event_bytes", "_pending", "_pending_bytes",
+                 "done")  # fmt: skip
 
-    def __init__(self, max_event_bytes: int = DEFAULT_LIMITS.max_event_bytes) -> None:
+    def __init__(
+        self, max_event_bytes: int = DEFAULT_LIMITS.max_event_bytes, *, frames: bool = False
+    ) -> None:
         # The unfinished event is kept as a list of pieces and joined only once a piece
         # completes it: re-joining it per piece would make a long event quadratic.
         self._pending: list[bytes] = []
@@ -30,6 +36,7 @@ class SseSplitter:
         self._ends_with_newline = False
         self._carry = b""  # a piece's last `\r`, in case the next one starts with `\n`
         self._max_event_bytes = max_event_bytes
+        self._frames = frames
         self.done = False
 
     def feed(self, piece: bytes) -> list[bytes]:
@@ -44,6 +51,8 @@ class SseSplitter:
         self._hold(rest)
         if len(buffer) > self._max_event_bytes:  # one comparison per piece, the usual case
             self._check_sizes(events)
+        if self._frames:
+            return [event + b"\n\n" for event in events if event.strip(b"\n")]
         payloads = [data for data in map(_data_of, events) if data is not None]
         if _DONE in payloads:
             self.done = True
@@ -71,9 +80,17 @@ class SseSplitter:
 
     def end(self) -> list[bytes]:
         """The body ended: a last event that lacked its blank line still counts."""
-        tail = _data_of(b"".join((*self._pending, self._carry)).strip(b"\n"))
+        last = b"".join((*self._pending, self._carry)).strip(b"\n")
         self._pending, self._pending_bytes, self._carry = [], 0, b""
+        if self._frames:
+            return [last + b"\n\n"] if last else []
+        tail = _data_of(last)
         return [tail] if tail is not None and tail != _DONE else []
+
+
+def event_data(frame: bytes) -> bytes | None:
+    """The `data:` payload of one whole event (None: it has none)."""
+    return _data_of(frame.rstrip(b"\n"))
 
 
 def _data_of(event: bytes) -> bytes | None:

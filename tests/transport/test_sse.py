@@ -79,3 +79,12 @@ def test_a_long_event_without_newlines_is_split_in_linear_work() -> None:
         assert splitter.feed(CountedBytes(piece)) == []
     assert splitter.feed(CountedBytes(b"\n\n")) == [piece * pieces]
     assert CountedBytes.work <= 4 * len(piece) * pieces
+
+
+def test_frames_come_out_whole_for_a_pass_through() -> None:
+    splitter = SseSplitter(frames=True)
+    first = splitter.feed(b"event: a\ndata: 1\n\nevent: b\nda")
+    assert first == [b"event: a\ndata: 1\n\n"]
+    assert splitter.feed(b"ta: 2\n\ndata: [DONE]\n\n") == [b"event: b\ndata: 2\n\n", b"data: [DONE]\n\n"]
+    assert not splitter.done
+    assert splitter.feed(b"event: c\ndata: 3") == [] and splitter.end() == [b"event: c\ndata: 3\n\n"]
