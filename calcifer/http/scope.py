@@ -11,6 +11,7 @@ from opentelemetry.trace import Span
 
 from calcifer.domain.access import ANONYMOUS, Principal
 from calcifer.domain.admission import Admission
+from calcifer.domain.billing import Pricer
 from calcifer.domain.chat import ChatRequest
 from calcifer.domain.gateway import Gateway
 from calcifer.domain.models import ModelSpec
@@ -73,6 +74,8 @@ class RequestScope:
     provider: str | None = None
     usage: Usage | None = None
     cost: Decimal | None = None
+    pricer: Pricer | None = None
+    """The price list and tier that priced the request."""
     stream: bool = False
     error: str | None = None
     log_level: str = "INFO"
@@ -108,8 +111,11 @@ class RequestScope:
             "X-Calcifer-Attempts": str(attempts),
         }
 
-    def priced(self, usage: Usage | None, cost: Decimal | None, upstream_seconds: float) -> None:
+    def priced(
+        self, usage: Usage | None, cost: Decimal | None, upstream_seconds: float, pricer: Pricer | None = None
+    ) -> None:
         self.usage, self.cost, self.upstream_seconds = usage, cost, upstream_seconds
+        self.pricer = pricer
 
     def overhead_ms(self) -> float:
         """Milliseconds spent in the gateway so far (or until settled), the provider's time excluded."""

@@ -166,5 +166,12 @@ _RESPONSES = Migration(
     ),
 )
 
-MIGRATIONS: tuple[Migration, ...] = (_ACCESS, _LEDGER, _SECRETS, _SPEND_INDEXES, _RESPONSES)
+_SERVICE_TIER = Migration(
+    6,
+    "the service tier that priced each request",
+    # NULL: the list price (no tier asked for or reported, or one the catalog has no price for)
+    ("ALTER TABLE ledger ADD COLUMN service_tier TEXT",),
+)
+
+MIGRATIONS: tuple[Migration, ...] = (_ACCESS, _LEDGER, _SECRETS, _SPEND_INDEXES, _RESPONSES, _SERVICE_TIER)
 """In order; a version once released is never edited, only followed by a new one."""

@@ -10,9 +10,8 @@ from __future__ import annotations
 from sanic import Request
 from sanic.response import HTTPResponse, raw
 
-from calcifer.domain.pricing import format_usd
 from calcifer.formats.embeddings import FLOAT, embeddings_body, parse_embeddings_request
-from calcifer.http.api.serving import COST_HEADER, DEADLINE_HEADER, PROVIDER_HEADER, USER_HEADER
+from calcifer.http.api.serving import DEADLINE_HEADER, PROVIDER_HEADER, USER_HEADER, cost_headers
 from calcifer.http.api.serving import _deadline as deadline_of
 from calcifer.http.api.serving import _provider_hint as provider_hint_of
 from calcifer.http.jsonio import dumps, loads_object, require_json
@@ -32,7 +31,7 @@ async def embeddings(request: Request, scope: RequestScope) -> HTTPResponse:
     answer, model = priced.embeddings, priced.model
     headers = scope.served_by(model.name, model.provider_id, priced.attempts)
     scope.priced(answer.usage, priced.cost, priced.upstream_seconds)
-    headers[COST_HEADER] = format_usd(priced.cost)
+    headers |= cost_headers(priced.cost, answer.usage)
     encoding = asked.body.get("encoding_format") or FLOAT
     body = embeddings_body(
         answer.vectors, answer.response_model or model.upstream_model, answer.usage, priced.cost, encoding

@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import time
 from collections.abc import Awaitable, Callable
+from decimal import Decimal
 from typing import Any
 
 from sanic import Request
@@ -13,17 +14,26 @@ from sanic.response import HTTPResponse, raw
 from calcifer.domain.chat import ChatRequest, PricedCompletion
 from calcifer.domain.priced_stream import PricedStream
 from calcifer.domain.pricing import format_usd
+from calcifer.domain.usage import Usage
 from calcifer.errors import InvalidRequest
 from calcifer.http.errors import http_error
 from calcifer.http.jsonio import dumps, loads_object, require_json
 from calcifer.http.scope import RequestScope
 from calcifer.http.sse import SseSink
 
-__all__ = ["COST_HEADER", "DEADLINE_HEADER", "PROVIDER_HEADER", "serve_chat"]
+__all__ = [
+    "COST_ESTIMATED_HEADER",
+    "COST_HEADER",
+    "DEADLINE_HEADER",
+    "PROVIDER_HEADER",
+    "cost_headers",
+    "serve_chat",
+]
 
 PROVIDER_HEADER = "X-Provider"
 DEADLINE_HEADER = "X-Calcifer-Timeout-Ms"
 COST_HEADER = "X-Calcifer-Cost"
+COST_ESTIMATED_HEADER = "X-Calcifer-Cost-Estimated"
 USER_HEADER = "X-Calcifer-User"
 
 # Either may be a coroutine function (a dialect with stored state reads or writes its store).
@@ -53,19 +63,28 @@ async def serve_chat(
             await send_stream(sink, stream, chat)
         finally:
             await stream.aclose()  # a no-op once the stream was read to its end
-            scope.priced(stream.usage, stream.cost, stream.upstream_seconds)
+            scope.priced(stream.usage, stream.cost, stream.upstream_seconds, stream.pricer)
         if sink.failure is not None:
             scope.error = http_error(sink.failure)[1]["error"]["code"]
         return None
     priced = await gateway.complete(chat, deadline, scope.principal)
     headers = scope.served_by(priced.model.name, priced.model.provider_id, priced.attempts)
-    scope.priced(priced.completion.usage, priced.cost, priced.upstream_seconds)
-    headers[COST_HEADER] = format_usd(priced.cost)
+    scope.priced(priced.completion.usage, priced.cost, priced.upstream_seconds, priced.pricer)
+    headers |= cost_headers(priced.cost, priced.completion.usage)
     body = body_of(priced)
     if inspect.isawaitable(body):
         body = await body
     encoded = dumps(body)  # before measuring: encoding is the gateway's time too
     return raw(encoded, headers=headers | scope.overhead_header(), content_type="application/json")
+
+
+def cost_headers(cost: Decimal, usage: Usage) -> dict[str, str]:
+    """`X-Calcifer-Cost`, and `X-Calcifer-Cost-Estimated: true` when the gateway counted the
+    tokens itself (a stream's headers leave before its usage is known: its flag is in the body)."""
+    headers = {COST_HEADER: format_usd(cost)}
+    if usage.estimated:
+        headers[COST_ESTIMATED_HEADER] = "true"
+    return headers
 
 
 def _provider_hint(header: str | None) -> str | None:
