@@ -124,6 +124,18 @@ def _seconds(value: object) -> float | None:
     return None if value is None else float(str(value))
 
 
+def _model_references(raw: Any) -> Iterator[tuple[str, int | None, object]]:
+    """(field, index in its list or None, model named) for every model a model entry names."""
+    if not isinstance(raw, dict):
+        return
+    for field_name in ("fallbacks", "context_window_fallbacks"):
+        targets = raw.get(field_name)
+        if isinstance(targets, list):
+            yield from ((field_name, index, target) for index, target in enumerate(targets))
+    if isinstance(raw.get("replacement"), str):
+        yield "replacement", None, raw["replacement"]
+
+
 def _day(value: object) -> date | None:
     return None if value is None else date.fromisoformat(str(value))
 
@@ -337,27 +349,27 @@ class _Builder:
                 self._problems.append(document.problem(where, message))
 
     def _check_fallbacks(self) -> None:
-        """Fallbacks name models of the catalog of the same mode, never the model itself;
-        checked for every model whose fallback lists can be read, built or not."""
+        """Fallbacks and replacements name models of the catalog of the same mode, never the
+        model itself; checked for every model whose references can be read, built or not."""
         entries = {name: raw for _, name, raw in self._model_entries}
         for document, name, raw in self._model_entries:
-            for field_name in ("fallbacks", "context_window_fallbacks"):
-                targets = raw.get(field_name) if isinstance(raw, dict) else None
-                if not isinstance(targets, list):
+            for field_name, index, target in _model_references(raw):
+                resolved = self._names_to_models.get(str(target))
+                if resolved is None and not self._references_checkable:
                     continue
-                for index, target in enumerate(targets):
-                    resolved = self._names_to_models.get(str(target))
-                    if resolved is None and not self._references_checkable:
-                        continue
-                    if resolved is None:
-                        message: str | None = f"unknown model '{target}'"
-                    elif resolved == name:
-                        message = "a model cannot fall back to itself"
-                    else:
-                        message = fallback_mode_mismatch(raw, str(target), entries.get(resolved))
-                    if message is not None:
-                        where = ("models", name, field_name, index)
-                        self._problems.append(document.problem(where, message))
+                if resolved is None:
+                    message: str | None = f"unknown model '{target}'"
+                elif resolved == name:
+                    message = (
+                        "a model cannot fall back to itself"
+                        if index is not None
+                        else "a model is not its own replacement"
+                    )
+                else:
+                    message = fallback_mode_mismatch(raw, str(target), entries.get(resolved))
+                if message is not None:
+                    where: JsonPath = ("models", name, field_name, *(() if index is None else (index,)))
+                    self._problems.append(document.problem(where, message))
 
     def _claim(self, document: SourceDocument, name: str, path: JsonPath, at_key: bool) -> bool:
         """Reserve a model name or alias; two models may not answer to the same name."""

@@ -25,8 +25,18 @@ def build_pricing(pricing: Any) -> tuple[Price, PriceSchedule | None]:
 
 
 def schedule_problems(pricing: Any) -> Iterator[tuple[tuple[str | int, ...], str]]:
-    """Dated lists out of order or undated after the first: (path under `pricing`, message)."""
-    if isinstance(pricing, Mapping):
+    """What the schema cannot say of a model's prices: dated lists out of order or undated after
+    the first, a tier both multiplied and priced. Yields (path under `pricing`, message)."""
+    dated = not isinstance(pricing, Mapping)
+    for index, entry in enumerate(pricing if dated else [pricing]):
+        for tier, prices in (entry.get("service_tiers") or {}).items():
+            if "multiplier" in prices and len(prices) > 1:
+                where = (index,) if dated else ()
+                yield (
+                    (*where, "service_tiers", tier),
+                    "a tier is a multiplier of the list or has prices of its own, not both",
+                )
+    if not dated:
         return
     previous: str | None = None
     for index, entry in enumerate(pricing):
