@@ -11,8 +11,10 @@ from sanic.handlers import ErrorHandler
 from sanic.response import BaseHTTPResponse, HTTPResponse
 
 from calcifer import errors
+from calcifer.formats.anthropic_messages import anthropic_error
 from calcifer.http.admin import keys, spend, teams
 from calcifer.http.admin.reload import admin_reload
+from calcifer.http.api.anthropic_messages import count_tokens, messages
 from calcifer.http.api.completions import completions
 from calcifer.http.api.health import health
 from calcifer.http.api.models import list_models, retrieve_model
@@ -31,6 +33,8 @@ __all__ = ["JsonErrorHandler", "register_http"]
 _API_ROUTES: tuple[tuple[str, str, str, Handler], ...] = (
     ("/v1/chat/completions", "POST", "chat_completions", chat_completions),
     ("/v1/completions", "POST", "completions", completions),
+    ("/v1/messages", "POST", "messages", messages),
+    ("/v1/messages/count_tokens", "POST", "count_tokens", count_tokens),
     ("/v1/models", "GET", "models", list_models),
     ("/v1/models/<name:path>", "GET", "model", retrieve_model),
     ("/admin/reload", "POST", "reload", admin_reload),
@@ -52,7 +56,7 @@ _API_ROUTES: tuple[tuple[str, str, str, Handler], ...] = (
 # Routes whose clients expect errors in their own dialect's shape, by path prefix; every
 # other route answers in the gateway's own (OpenAI's) shape. Sanic's own refusals (a body too
 # large, too slow) on these paths are shaped the same way.
-_ERROR_SHAPES: tuple[tuple[str, ErrorShape], ...] = ()
+_ERROR_SHAPES: tuple[tuple[str, ErrorShape], ...] = (("/v1/messages", anthropic_error),)
 
 
 def error_shape(path: str) -> ErrorShape:

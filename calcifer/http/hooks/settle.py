@@ -17,12 +17,17 @@ from decimal import Decimal
 from loguru import logger
 
 from calcifer.domain.admission import Admission
+from calcifer.domain.dialect import Dialect
 from calcifer.domain.ports import Hold, LedgerRecord, LedgerSink
 from calcifer.http.scope import RequestScope
 
 __all__ = ["Settle", "ledger_record"]
 
-_ROUTE_NAMES = {"/v1/chat/completions": "chat", "/v1/completions": "completions"}
+_ROUTE_NAMES = {
+    "/v1/chat/completions": "chat",
+    "/v1/completions": "completions",
+    "/v1/messages": Dialect.ANTHROPIC_MESSAGES.value,
+}
 
 
 class Settle:
