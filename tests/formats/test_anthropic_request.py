@@ -33,7 +33,8 @@ def test_a_tool_turn_becomes_tool_calls_then_tool_messages_before_the_users_text
         ]},
     ]  # fmt: skip
     body, untranslatable = translate(messages=messages)
-    call = {"id": "t1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city":"Paris"}'}}
+    function = {"name": "get_weather", "arguments": '{"city":"Paris"}'}
+    call = {"id": "t1", "type": "function", "function": function}
     assert body["messages"][1:] == [
         {"role": "assistant", "content": "Checking.", "tool_calls": [call]},
         {"role": "tool", "tool_call_id": "t1", "content": "Error: timeout"},
