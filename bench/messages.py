@@ -129,10 +129,10 @@ def gateway_overhead(log: Path, route: str) -> float:
     return statistics.median(values) if values else float("nan")
 
 
-async def _measure(path: str, body: dict[str, Any], streams: int) -> tuple[float, float]:
+async def _measure(port: int, path: str, body: dict[str, Any], streams: int) -> tuple[float, float]:
     """Median time to first byte and total time, ms."""
     stats = await run_streams(
-        f"http://127.0.0.1:{GATEWAY_PORT}{path}", orjson.dumps(body), concurrency=1, per_worker=streams,
+        f"http://127.0.0.1:{port}{path}", orjson.dumps(body), concurrency=1, per_worker=streams,
         expected_events=PIECES,
     )  # fmt: skip
     results = stats.results  # a Messages stream ends with message_stop, not [DONE]: read them all
@@ -175,23 +175,33 @@ def main() -> None:
     upstream, gateway = _start(workdir)
     try:
         rows: dict[str, list[tuple[float, float]]] = {name: [] for name in PATHS}
+        direct: dict[str, list[tuple[float, float]]] = {name: [] for name in PATHS}
         for number in range(args.rounds):
             order = list(PATHS) if number % 2 == 0 else list(reversed(PATHS))
             for name in order:
                 path, body = PATHS[name]
-                rows[name].append(asyncio.run(_measure(path, body, args.streams)))
+                direct[name].append(asyncio.run(_measure(UPSTREAM_PORT, path, body, args.streams)))
+                rows[name].append(asyncio.run(_measure(GATEWAY_PORT, path, body, args.streams)))
     finally:
         gateway.stop()
         upstream.stop()
     print(
         f"c=1, {args.streams} streams x {args.rounds} rounds, {PIECES} text pieces each; medians over rounds"
     )
-    print("| path | TTFB p50 ms | total p50 ms | gateway overhead p50 ms (its log) |\n|---|---|---|---|")
+    print(
+        "| path | TTFB p50 ms | TTFB added p50 ms | total p50 ms | total added p50 ms "
+        "| gateway overhead p50 ms (its log) |\n|---|---|---|---|---|---|"
+    )
     for name, values in rows.items():
+        # added: through the gateway minus straight to the upstream, per round; median of those
         ttfb = statistics.median(v[0] for v in values)
         total = statistics.median(v[1] for v in values)
+        ttfb_added = statistics.median(v[0] - d[0] for v, d in zip(values, direct[name], strict=True))
+        total_added = statistics.median(v[1] - d[1] for v, d in zip(values, direct[name], strict=True))
         overhead = gateway_overhead(workdir / "calcifer.log", PATHS[name][0])
-        print(f"| {name} | {ttfb:.3f} | {total:.3f} | {overhead:.3f} |")
+        print(
+            f"| {name} | {ttfb:.3f} | {ttfb_added:.3f} | {total:.3f} | {total_added:.3f} | {overhead:.3f} |"
+        )
     print(f"canonical chunk → Anthropic events (EventWriter.feed): {renderer_cost():.2f} µs per chunk")
     print(f"logs: {workdir}")
 
