@@ -27,6 +27,7 @@ IGNORED_HINTS = {
     "service_tier": "Anthropic's capacity tier",
     "metadata (other than user_id)": "not sent anywhere by Anthropic either",
     "tools[].defer_loading": "tool search: the target is shown every tool at once",
+    "tools[].eager_input_streaming": "how Anthropic streams a tool's input; the target streams its own way",
 }
 """Fields dropped when translating, because they ask nothing of the answer (docs/dialects.md)."""
 
@@ -35,9 +36,19 @@ _TOP_LEVEL = frozenset(
      "temperature", "top_p", "thinking", "metadata", "output_config"}
 )  # fmt: skip
 _HINT_FIELDS = frozenset({"context_management", "cache_control", "speed", "diagnostics", "service_tier"})
-# `defer_loading` (tool search): the target is shown every tool at once instead.
+# `defer_loading` (tool search): the target is shown every tool at once instead;
+# `eager_input_streaming`: how Anthropic streams the input, nothing the answer depends on.
 _TOOL_FIELDS = frozenset(
-    {"type", "name", "description", "input_schema", "cache_control", "strict", "defer_loading"}
+    {
+        "type",
+        "name",
+        "description",
+        "input_schema",
+        "cache_control",
+        "strict",
+        "defer_loading",
+        "eager_input_streaming",
+    }
 )
 # Effort for an extended-thinking budget (Anthropic's budgets start at 1,024 tokens).
 _BUDGET_EFFORTS = ((2048, "low"), (8192, "medium"), (16384, "high"))

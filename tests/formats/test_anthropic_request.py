@@ -90,7 +90,10 @@ def test_claude_codes_hints_are_dropped_and_everything_else_unknown_is_untransla
         system=[{"type": "text", "text": "S", "cache_control": {"type": "ephemeral"}}],
         container="c1",
         mcp_servers=[],
-        tools=[{"type": "web_search_20250305", "name": "web_search"}, {"name": "f", "defer_loading": True}],
+        tools=[
+            {"type": "web_search_20250305", "name": "web_search"},
+            {"name": "f", "defer_loading": True, "eager_input_streaming": True},
+        ],
     )
     assert body["user"] == "u1" and body["messages"][0] == {"role": "system", "content": "S"}
     assert sorted(untranslatable) == ["container", "mcp_servers", "tools[0].type"]
