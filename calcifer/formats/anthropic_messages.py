@@ -181,6 +181,8 @@ class EventWriter:
         if not self._started:
             frames += self._start(chunk)
         for choice in chunk.data.get("choices") or ():
+            if choice.get("index", 0) != 0:
+                continue  # a message is one answer: other choices (n > 1) have no place in it
             delta = choice.get("delta") or {}
             if thinking := delta.get("reasoning_content"):
                 frames += self._open("thinking", {"type": "thinking", "thinking": "", "signature": ""})
