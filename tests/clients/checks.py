@@ -1,0 +1,95 @@
+"""What a finished agent task must show: the client's exit and answer, the file its tool wrote,
+the upstream turns, and the gateway's ledger rows with the served model and the exact cost."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from tests.clients.agents import Run
+from tests.e2e.access_setup import admin
+from tests.fakes.agent_script import AgentTask, FakeAgentUpstream
+from tests.fakes.agent_wire import INPUT_TOKENS, OUTPUT_TOKENS
+from tests.gateway_process import GatewayProcess
+
+TASK = AgentTask(
+    command="echo calcifer-e2e > done.txt && cat done.txt",
+    final_text="Done: done.txt holds calcifer-e2e.",
+)
+PROMPT = "Write calcifer-e2e into done.txt in this directory."
+LEDGER_SECONDS = 10
+"""The ledger is written in batches off the request path."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where the gateway should have sent the client's requests, and how it should record them."""
+
+    route: str
+    """The ledger's route: the client's dialect."""
+    served_model: str
+    upstream_path: str
+    upstream_model: str
+    price_per_million: tuple[Decimal, Decimal]
+    """(input, output) USD per 1M tokens, as in the catalog."""
+
+    @property
+    def cost_per_turn(self) -> Decimal:
+        price_in, price_out = self.price_per_million
+        return (INPUT_TOKENS * price_in + OUTPUT_TOKENS * price_out) / 1_000_000
+
+
+CLAUDE_AGENT = Target("messages", "claude-agent", "/v1/messages", "claude-agent-upstream",
+                      (Decimal("5.00"), Decimal("25.00")))  # fmt: skip
+GPT_AGENT_CHAT = Target("messages", "gpt-agent", "/v1/chat/completions", "gpt-agent-upstream",
+                        (Decimal("1.25"), Decimal("10.00")))  # fmt: skip
+GPT_AGENT_RESPONSES = Target("responses", "gpt-agent", "/v1/responses", "gpt-agent-upstream",
+                             (Decimal("1.25"), Decimal("10.00")))  # fmt: skip
+CLAUDE_AGENT_BRIDGED = Target("responses", "claude-agent", "/v1/messages", "claude-agent-upstream",
+                              (Decimal("5.00"), Decimal("25.00")))  # fmt: skip
+
+
+def assert_task_done(run: Run, workdir: Path, upstream: FakeAgentUpstream, gateway: GatewayProcess) -> None:
+    """The client ran the tool for real and finished with the upstream's final text."""
+    explained = f"{run.explain()}\n--- gateway log\n{gateway.log()[-3000:]}"
+    assert run.returncode == 0, explained
+    assert TASK.final_text in run.stdout, explained
+    done = workdir / "done.txt"
+    assert done.exists() and done.read_text() == "calcifer-e2e\n", explained
+    assert any("calcifer-e2e" in result for result in upstream.tool_results), explained
+
+
+def assert_upstream_turns(upstream: FakeAgentUpstream, target: Target) -> None:
+    """At least the two turns, all to the target's endpoint, each naming the upstream model."""
+    seen = [(r.path, r.body.get("model")) for r in upstream.received]
+    assert len(seen) >= 2, seen
+    assert set(seen) == {(target.upstream_path, target.upstream_model)}, seen
+
+
+def assert_ledger(gateway: GatewayProcess, key_id: str, target: Target, requests: int) -> None:
+    """One ledger row per upstream call: status 200, the client's dialect, the served model and
+    the exact cost of the fake's usage."""
+    rows = ledger_rows(gateway, key_id, requests)
+    described = [(r["route"], r["status"], r["served_model"], r["cost_usd"]) for r in rows]
+    assert len(rows) == requests, described
+    for row in rows:
+        assert (row["route"], row["status"], row["served_model"]) == (
+            target.route,
+            200,
+            target.served_model,
+        ), described
+        assert Decimal(row["cost_usd"]) == target.cost_per_turn, described
+
+
+def ledger_rows(gateway: GatewayProcess, key_id: str, at_least: int) -> list[dict[str, Any]]:
+    deadline = time.monotonic() + LEDGER_SECONDS
+    while True:
+        response = admin(gateway, "GET", f"/admin/requests?key_id={key_id}&limit=100")
+        assert response.status_code == 200, response.text
+        rows: list[dict[str, Any]] = response.json()["data"]
+        if len(rows) >= at_least or time.monotonic() > deadline:
+            return rows
+        time.sleep(0.2)
