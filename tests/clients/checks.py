@@ -13,6 +13,7 @@ from tests.clients.agents import Run
 from tests.e2e.access_setup import admin
 from tests.fakes.agent_script import AgentTask, FakeAgentUpstream
 from tests.fakes.agent_wire import INPUT_TOKENS, OUTPUT_TOKENS
+from tests.fakes.upstream import Received
 from tests.gateway_process import GatewayProcess
 
 TASK = AgentTask(
@@ -82,6 +83,17 @@ def assert_ledger(gateway: GatewayProcess, key_id: str, target: Target, requests
             target.served_model,
         ), described
         assert Decimal(row["cost_usd"]) == target.cost_per_turn, described
+
+
+def headers_of(received: Received) -> dict[str, str]:
+    """Header names in lower case: HTTP does not care, and the gateway may send either."""
+    return {name.lower(): value for name, value in received.headers.items()}
+
+
+def upstream_key(received: Received) -> str:
+    """The key a request reached the upstream with (`x-api-key` or `Authorization: Bearer`)."""
+    headers = headers_of(received)
+    return headers.get("x-api-key") or headers.get("authorization", "").removeprefix("Bearer ")
 
 
 def ledger_rows(gateway: GatewayProcess, key_id: str, at_least: int) -> list[dict[str, Any]]:

@@ -13,6 +13,8 @@ from tests.clients.checks import (
     assert_ledger,
     assert_task_done,
     assert_upstream_turns,
+    headers_of,
+    upstream_key,
 )
 from tests.e2e.access_setup import new_key
 from tests.fakes.agent_script import FakeAgentUpstream
@@ -36,9 +38,10 @@ def test_claude_code_on_its_default_model_name_runs_a_bash_task_on_the_anthropic
     assert_upstream_turns(agent_upstream, CLAUDE_AGENT)
     for received in agent_upstream.received:
         # pass-through: Claude Code's own betas, version and query reach Anthropic; the key is the gateway's
-        assert "claude-code-20250219" in received.headers["anthropic-beta"].split(","), received.headers
-        assert received.headers["anthropic-version"] == "2023-06-01", received.headers
-        assert received.headers["x-api-key"] == "sk-ant-upstream-agent"
+        headers = headers_of(received)
+        assert "claude-code-20250219" in headers["anthropic-beta"].split(","), headers
+        assert headers["anthropic-version"] == "2023-06-01", headers
+        assert upstream_key(received) == "sk-ant-upstream-agent"
         assert received.query == {"beta": "true"}
     assert_ledger(agent_gateway, key["id"], CLAUDE_AGENT, len(agent_upstream.received))
 
@@ -58,5 +61,5 @@ def test_claude_code_runs_a_bash_task_on_an_openai_chat_model(
     assert_upstream_turns(agent_upstream, GPT_AGENT_CHAT)
     tools = [t["function"]["name"] for t in agent_upstream.received[0].body["tools"]]
     assert "Bash" in tools, tools
-    assert agent_upstream.received[-1].headers["Authorization"] == "Bearer sk-upstream-agent"
+    assert upstream_key(agent_upstream.received[-1]) == "sk-upstream-agent"
     assert_ledger(agent_gateway, key["id"], GPT_AGENT_CHAT, len(agent_upstream.received))

@@ -14,6 +14,7 @@ from tests.clients.checks import (
     assert_ledger,
     assert_task_done,
     assert_upstream_turns,
+    upstream_key,
 )
 from tests.e2e.access_setup import new_key
 from tests.fakes.agent_script import FakeAgentUpstream
@@ -38,7 +39,7 @@ def test_codex_runs_an_exec_command_task_on_an_openai_responses_model(
     for received in agent_upstream.received:
         # pass-through: Codex's own request (store off, whole history each turn); the key is the gateway's
         assert received.body["store"] is False and received.body["include"] == ["reasoning.encrypted_content"]
-        assert received.headers["Authorization"] == "Bearer sk-upstream-agent"
+        assert upstream_key(received) == "sk-upstream-agent"
     assert_ledger(agent_gateway, key["id"], GPT_AGENT_RESPONSES, len(agent_upstream.received))
 
 
@@ -58,5 +59,5 @@ def test_codex_runs_an_exec_command_task_on_an_anthropic_model(
     first = agent_upstream.received[0].body
     assert "exec_command" in [t["name"] for t in first["tools"]], first["tools"]
     assert "Codex CLI" in str(first.get("system")), "the developer messages become Anthropic's system prompt"
-    assert agent_upstream.received[-1].headers["x-api-key"] == "sk-ant-upstream-agent"
+    assert upstream_key(agent_upstream.received[-1]) == "sk-ant-upstream-agent"
     assert_ledger(agent_gateway, key["id"], CLAUDE_AGENT_BRIDGED, len(agent_upstream.received))
