@@ -18,6 +18,7 @@ from tests.clients.checks import (
 )
 from tests.e2e.access_setup import new_key
 from tests.fakes.agent_script import FakeAgentUpstream
+from tests.fakes.agent_wire import SIGNATURE, THINKING
 from tests.gateway_process import GatewayProcess
 
 pytestmark = requires_opt_in
@@ -43,6 +44,9 @@ def test_claude_code_on_its_default_model_name_runs_a_bash_task_on_the_anthropic
         assert headers["anthropic-version"] == "2023-06-01", headers
         assert upstream_key(received) == "sk-ant-upstream-agent"
         assert received.query == {"beta": "true"}
+    # the thinking block came back to Anthropic with its signature (the fake refuses it otherwise)
+    returned = [m for m in agent_upstream.received[-1].body["messages"] if m["role"] == "assistant"]
+    assert returned[-1]["content"][0] == {"type": "thinking", "thinking": THINKING, "signature": SIGNATURE}
     assert_ledger(agent_gateway, key["id"], CLAUDE_AGENT, len(agent_upstream.received))
 
 

@@ -61,11 +61,15 @@ class FakeAgentUpstream(FakeUpstream):
 
     async def _messages(self, request: web.Request) -> web.StreamResponse:
         body = await self._read(request)
+        thinking = (body.get("thinking") or {}).get("type") in ("enabled", "adaptive")
+        if thinking and (problem := _thinking_not_returned(body)):
+            error = {"type": "error", "error": {"type": "invalid_request_error", "message": problem}}
+            return web.json_response(error, status=400)
         tools = [(t["name"], t.get("input_schema") or {}) for t in body.get("tools") or () if "name" in t]
         step = self.step(tools, _anthropic_results(body))
         if body.get("stream"):
-            return await self._stream(request, agent_wire.anthropic_events(body["model"], step))
-        return web.json_response(agent_wire.anthropic_message(body["model"], step))
+            return await self._stream(request, agent_wire.anthropic_events(body["model"], step, thinking))
+        return web.json_response(agent_wire.anthropic_message(body["model"], step, thinking))
 
     async def _chat(self, request: web.Request) -> web.StreamResponse:
         body = await self._read(request)
@@ -123,6 +127,27 @@ def shell_arguments(name: str, schema: dict[str, Any], command: str) -> dict[str
     if name == "Bash":
         return {"command": command, "description": "Run the task's command"}
     return {"command": command}
+
+
+def _thinking_not_returned(body: dict[str, Any]) -> str | None:
+    """What Anthropic says when thinking is on and an assistant turn that called a tool does not
+    start with the thinking block it came with, signature intact (None: it does)."""
+    for index, message in enumerate(body.get("messages") or ()):
+        content = message.get("content")
+        if message.get("role") != "assistant" or not isinstance(content, list):
+            continue
+        if not any(block.get("type") == "tool_use" for block in content):
+            continue
+        first = content[0]
+        if first.get("type") != "thinking":
+            return (
+                f"messages.{index}.content.0.type: Expected `thinking` or `redacted_thinking`, but found "
+                f"`{first.get('type')}`. When `thinking` is enabled, a final `assistant` message must start "
+                "with a thinking block"
+            )
+        if first.get("signature") != agent_wire.SIGNATURE:
+            return f"messages.{index}.content.0: Invalid `signature` in `thinking` block"
+    return None
 
 
 def _text(content: Any) -> str:

@@ -29,52 +29,63 @@ def _sse(data: dict[str, Any], event: str | None = None) -> bytes:
 
 # Anthropic Messages
 
+THINKING = "Planning the command."
+SIGNATURE = "sig-calcifer-e2e-0123456789"
+"""The signature of the fake's thinking block: Anthropic checks it when the block comes back."""
 
-def anthropic_message(model: str, step: Step) -> dict[str, Any]:
+
+def _anthropic_blocks(step: Step, thinking: bool) -> list[dict[str, Any]]:
+    blocks: list[dict[str, Any]] = []
+    if thinking:
+        blocks.append({"type": "thinking", "thinking": THINKING, "signature": SIGNATURE})
     if step.tool is not None:
-        block: dict[str, Any] = {
-            "type": "tool_use",
-            "id": step.call_id,
-            "name": step.tool,
-            "input": step.arguments,
-        }
+        blocks.append({"type": "tool_use", "id": step.call_id, "name": step.tool, "input": step.arguments})
     else:
-        block = {"type": "text", "text": step.text}
+        blocks.append({"type": "text", "text": step.text})
+    return blocks
+
+
+def anthropic_message(model: str, step: Step, thinking: bool = False) -> dict[str, Any]:
+    """`thinking`: the request enabled it, so the answer starts with a signed thinking block."""
     return {
-        "id": "msg_agent_1", "type": "message", "role": "assistant", "model": model, "content": [block],
+        "id": "msg_agent_1", "type": "message", "role": "assistant", "model": model,
+        "content": _anthropic_blocks(step, thinking),
         "stop_reason": "tool_use" if step.tool else "end_turn", "stop_sequence": None,
         "usage": {"input_tokens": INPUT_TOKENS, "output_tokens": OUTPUT_TOKENS},
     }  # fmt: skip
 
 
-def anthropic_events(model: str, step: Step) -> Iterator[bytes]:
+def anthropic_events(model: str, step: Step, thinking: bool = False) -> Iterator[bytes]:
     def event(kind: str, **data: Any) -> bytes:
         return _sse({"type": kind, **data}, kind)
 
-    message = anthropic_message(model, step)
-    start = {
-        **message,
-        "content": [],
-        "stop_reason": None,
-        "usage": {"input_tokens": INPUT_TOKENS, "output_tokens": 1},
-    }
-    yield event("message_start", message=start)
+    message = anthropic_message(model, step, thinking)
+    usage = {"input_tokens": INPUT_TOKENS, "output_tokens": 1}
+    yield event("message_start", message={**message, "content": [], "stop_reason": None, "usage": usage})
     yield event("ping")
-    if step.tool is not None:
-        block = {"type": "tool_use", "id": step.call_id, "name": step.tool, "input": {}}
-        yield event("content_block_start", index=0, content_block=block)
-        for piece in _halves(json.dumps(step.arguments)):
-            yield event(
-                "content_block_delta", index=0, delta={"type": "input_json_delta", "partial_json": piece}
-            )
-    else:
-        yield event("content_block_start", index=0, content_block={"type": "text", "text": ""})
-        for piece in _halves(step.text):
-            yield event("content_block_delta", index=0, delta={"type": "text_delta", "text": piece})
-    yield event("content_block_stop", index=0)
+    for index, block in enumerate(message["content"]):
+        for kind, data in _anthropic_block_events(block):
+            yield event(kind, index=index, **data)
     delta = {"stop_reason": message["stop_reason"], "stop_sequence": None}
     yield event("message_delta", delta=delta, usage={"output_tokens": OUTPUT_TOKENS})
     yield event("message_stop")
+
+
+def _anthropic_block_events(block: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    kind = block["type"]
+    if kind == "thinking":
+        yield "content_block_start", {"content_block": {"type": "thinking", "thinking": "", "signature": ""}}
+        yield "content_block_delta", {"delta": {"type": "thinking_delta", "thinking": block["thinking"]}}
+        yield "content_block_delta", {"delta": {"type": "signature_delta", "signature": block["signature"]}}
+    elif kind == "tool_use":
+        yield "content_block_start", {"content_block": {**block, "input": {}}}
+        for piece in _halves(json.dumps(block["input"])):
+            yield "content_block_delta", {"delta": {"type": "input_json_delta", "partial_json": piece}}
+    else:
+        yield "content_block_start", {"content_block": {"type": "text", "text": ""}}
+        for piece in _halves(block["text"]):
+            yield "content_block_delta", {"delta": {"type": "text_delta", "text": piece}}
+    yield "content_block_stop", {}
 
 
 # OpenAI chat completions
