@@ -104,7 +104,7 @@ def _anthropic_step(text: str, stream: bool) -> tuple[str | None, str]:
     """(tool name or None, the tool's input as JSON text or the answer's text), as the SDK
     would assemble them."""
     if not stream:
-        [block] = json.loads(text)["content"]
+        [block] = [b for b in json.loads(text)["content"] if b["type"] != "thinking"]
         if block["type"] == "tool_use":
             return block["name"], json.dumps(block["input"])
         return None, str(block["text"])
