@@ -9,8 +9,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from tests.clients.agents import Run
-from tests.e2e.access_setup import admin
+from tests.clients.agents import Clients, Run, claude_code_env, codex_env, run_claude_code, run_codex
+from tests.e2e.access_setup import admin, new_key
 from tests.fakes.agent_script import AgentTask, FakeAgentUpstream
 from tests.fakes.agent_wire import INPUT_TOKENS, OUTPUT_TOKENS
 from tests.fakes.upstream import Received
@@ -51,6 +51,35 @@ GPT_AGENT_RESPONSES = Target("responses", "gpt-agent", "/v1/responses", "gpt-age
                              (Decimal("1.25"), Decimal("10.00")))  # fmt: skip
 CLAUDE_AGENT_BRIDGED = Target("responses", "claude-agent", "/v1/messages", "claude-agent-upstream",
                               (Decimal("5.00"), Decimal("25.00")))  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Workbench:
+    """One test's run of a client: the session's gateway and upstream (its record cleared), a
+    throw-away HOME and working directory; each run gets a key of its own for its ledger rows."""
+
+    clients: Clients
+    gateway: GatewayProcess
+    upstream: FakeAgentUpstream
+    home: Path
+    workdir: Path
+
+    def claude_code(self, model: str | None, target: Target) -> None:
+        """Claude Code does the task on `model` (None: its default name) and the gateway sent
+        it to `target`."""
+        key = new_key(self.gateway)
+        env = claude_code_env(self.home, self.gateway.url, key["key"], model)
+        self._done(run_claude_code(self.clients.claude, env, self.workdir, PROMPT), key["id"], target)
+
+    def codex(self, model: str, target: Target) -> None:
+        key = new_key(self.gateway)
+        env = codex_env(self.home, self.gateway.url, key["key"], model)
+        self._done(run_codex(self.clients.codex, env, self.workdir, PROMPT), key["id"], target)
+
+    def _done(self, run: Run, key_id: str, target: Target) -> None:
+        assert_task_done(run, self.workdir, self.upstream, self.gateway)
+        assert_upstream_turns(self.upstream, target)
+        assert_ledger(self.gateway, key_id, target, len(self.upstream.received))
 
 
 def assert_task_done(run: Run, workdir: Path, upstream: FakeAgentUpstream, gateway: GatewayProcess) -> None:

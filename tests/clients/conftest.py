@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.clients.agents import Clients, install_clients
-from tests.clients.checks import TASK
+from tests.clients.checks import TASK, Workbench
 from tests.e2e.access_setup import MASTER
 from tests.fakes.agent_script import FakeAgentUpstream
 from tests.gateway_process import GatewayProcess
@@ -82,13 +82,11 @@ def _allow_agent_sized_bodies(gateway: GatewayProcess) -> None:
 
 
 @pytest.fixture
-def home(tmp_path: Path) -> Path:
-    """The client's HOME (and CODEX_HOME below it); `tmp_path / "work"` is its working directory."""
-    (tmp_path / "home").mkdir()
-    (tmp_path / "work").mkdir()
-    return tmp_path / "home"
-
-
-@pytest.fixture
-def workdir(home: Path) -> Path:
-    return home.parent / "work"
+def workbench(
+    clients: Clients, agent_gateway: GatewayProcess, agent_upstream: FakeAgentUpstream, tmp_path: Path
+) -> Workbench:
+    agent_upstream.reset()
+    home, workdir = tmp_path / "home", tmp_path / "work"
+    home.mkdir()
+    workdir.mkdir()
+    return Workbench(clients, agent_gateway, agent_upstream, home, workdir)

@@ -36,7 +36,8 @@ def record(clients: Clients) -> list[Path]:
         try:
             with tempfile.TemporaryDirectory(prefix="calcifer-record-") as temporary:
                 home, work = Path(temporary) / "home", Path(temporary) / "work"
-                home.mkdir(), work.mkdir()
+                home.mkdir()
+                work.mkdir()
                 version = run(clients, upstream.server.url, home, work)
         finally:
             upstream.server.stop()
