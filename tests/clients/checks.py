@@ -3,6 +3,7 @@ the upstream turns, and the gateway's ledger rows with the served model and the 
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from decimal import Decimal
@@ -68,13 +69,24 @@ class Workbench:
         """Claude Code does the task on `model` (None: its default name) and the gateway sent
         it to `target`."""
         key = new_key(self.gateway)
-        env = claude_code_env(self.home, self.gateway.url, key["key"], model)
-        self._done(run_claude_code(self.clients.claude, env, self.workdir, PROMPT), key["id"], target)
+        self._done(self.run("claude-code", key["key"], model), key["id"], target)
 
     def codex(self, model: str, target: Target) -> None:
         key = new_key(self.gateway)
-        env = codex_env(self.home, self.gateway.url, key["key"], model)
-        self._done(run_codex(self.clients.codex, env, self.workdir, PROMPT), key["id"], target)
+        self._done(self.run("codex", key["key"], model), key["id"], target)
+
+    def run(self, client: str, key: str, model: str | None) -> Run:
+        """`client` ("claude-code" or "codex") given the task, with `key`, on `model`."""
+        if client == "claude-code":
+            env = claude_code_env(self.home, self.gateway.url, key, model)
+            return run_claude_code(self.clients.claude, env, self.workdir, PROMPT)
+        env = codex_env(self.home, self.gateway.url, key, model or "gpt-agent")
+        return run_codex(self.clients.codex, env, self.workdir, PROMPT)
+
+    def gateway_answers(self, path: str) -> list[tuple[int, str | None]]:
+        """(status, error code) of every request to `path` in the gateway's request log so far."""
+        lines = (json.loads(line) for line in self.gateway.log().splitlines() if line.startswith("{"))
+        return [(line["status"], line.get("error")) for line in lines if line.get("route") == path]
 
     def _done(self, run: Run, key_id: str, target: Target) -> None:
         assert_task_done(run, self.workdir, self.upstream, self.gateway)

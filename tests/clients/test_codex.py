@@ -25,3 +25,14 @@ def test_codex_runs_an_exec_command_task_on_an_anthropic_model(workbench: Workbe
     assert "exec_command" in [t["name"] for t in first["tools"]], first["tools"]
     assert "Codex CLI" in str(first.get("system")), "the developer messages become Anthropic's system prompt"
     assert upstream_key(received[-1]) == "sk-ant-upstream-agent"
+
+
+def test_codex_with_a_key_the_gateway_does_not_know_stops_at_once_with_its_message(
+    workbench: Workbench,
+) -> None:
+    before = workbench.gateway_answers("/v1/responses")
+    run = workbench.run("codex", "ck-not-a-key", "gpt-agent")
+    assert run.returncode != 0, run.explain()
+    assert "401 Unauthorized: The API key is not valid" in run.stderr, run.explain()
+    assert workbench.gateway_answers("/v1/responses")[len(before) :] == [(401, "invalid_api_key")]
+    assert workbench.upstream.received == []
