@@ -8,6 +8,7 @@ streaming to non-streaming, or a side request (a title, a summary) gets the same
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -37,6 +38,9 @@ class FakeAgentUpstream(FakeUpstream):
     def __init__(self, task: AgentTask) -> None:
         super().__init__()
         self.task = task
+        self.streams_to_drop = 0
+        """How many of the next streamed answers end mid-way: the connection closes after the
+        first two events, as when a provider's server goes away."""
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=64 * 1024 * 1024)
@@ -44,6 +48,10 @@ class FakeAgentUpstream(FakeUpstream):
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_post("/v1/responses", self._responses)
         return app
+
+    def reset(self) -> None:
+        super().reset()
+        self.streams_to_drop = 0
 
     def step(self, tools: list[tuple[str, dict[str, Any]]], results: list[str]) -> Step:
         """Turn 2 when a tool result came back; otherwise turn 1, with the first shell tool offered."""
@@ -100,6 +108,12 @@ class FakeAgentUpstream(FakeUpstream):
     async def _stream(self, request: web.Request, events: Iterator[bytes]) -> web.StreamResponse:
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await response.prepare(request)
+        if self.streams_to_drop > 0 and request.transport is not None:
+            self.streams_to_drop -= 1
+            for event in itertools.islice(events, 2):
+                await response.write(event)
+            request.transport.close()
+            return response
         for event in events:
             await response.write(event)
         await response.write_eof()
