@@ -3,8 +3,19 @@ passed through to an Anthropic model, and translated to an OpenAI chat model."""
 
 from __future__ import annotations
 
+import pytest
+
 from tests.clients.agents import requires_opt_in
-from tests.clients.checks import CLAUDE_AGENT, GPT_AGENT_CHAT, Workbench, headers_of, upstream_key
+from tests.clients.checks import (
+    CLAUDE_AGENT,
+    GPT_AGENT_CHAT,
+    Target,
+    Workbench,
+    assert_task_done,
+    headers_of,
+    upstream_key,
+)
+from tests.e2e.access_setup import new_key
 from tests.fakes.agent_wire import SIGNATURE, THINKING
 
 pytestmark = requires_opt_in
@@ -45,3 +56,16 @@ def test_claude_code_with_a_key_the_gateway_does_not_know_stops_at_once_with_its
     assert "401 The API key is not valid" in run.stdout, run.explain()
     assert workbench.gateway_answers("/v1/messages")[len(before) :] == [(401, "invalid_api_key")]
     assert workbench.upstream.received == []
+
+
+@pytest.mark.parametrize("target", [CLAUDE_AGENT, GPT_AGENT_CHAT], ids=["anthropic", "openai-chat"])
+def test_claude_code_gets_over_a_stream_the_provider_dropped(workbench: Workbench, target: Target) -> None:
+    """The gateway ends the broken stream with an Anthropic `overloaded_error` event, which
+    Claude Code retries (streamed again, or not streamed), and the task still gets done."""
+    workbench.upstream.streams_to_drop = 1
+    before = len(workbench.gateway_answers("/v1/messages"))
+    run = workbench.run("claude-code", new_key(workbench.gateway)["key"], target.served_model)
+    assert_task_done(run, workbench.workdir, workbench.upstream, workbench.gateway)
+    answers = workbench.gateway_answers("/v1/messages")[before:]
+    assert answers == [(200, "upstream_unavailable"), (200, None), (200, None)], answers
+    assert len(workbench.upstream.received) == 3
