@@ -64,6 +64,7 @@ class CalciferVariant:
     beside: str | None = None
     access: str | None = None  # keys required, one issued and sent; the store: "embedded" or "pg-redis"
     default: bool = True  # in a run without --column
+    env: tuple[tuple[str, str], ...] = ()  # set for the gateway: a setting changed from the shipped one
 
 
 CALCIFER_VARIANTS = [
@@ -78,6 +79,14 @@ CALCIFER_VARIANTS = [
     CalciferVariant("calcifer-1w-keys", access="embedded", default=False),
     CalciferVariant("calcifer-2w-keys", workers=2, access="embedded", default=False),
     CalciferVariant("calcifer-1w-pg-redis", access="pg-redis", default=False),
+    # Issue 13: the shipped config serves /metrics; this is the same gateway without, right beside it.
+    CalciferVariant(
+        "calcifer-1w-nometrics",
+        only=LOG_LINE_SCENARIOS,
+        beside="calcifer-1w",
+        default=False,
+        env=(("CALCIFER_METRICS_ENABLED", "false"),),
+    ),
 ]
 COLUMN_NAMES = ["direct", "floor", *(v.name for v in CALCIFER_VARIANTS)]
 
@@ -147,6 +156,7 @@ def calcifer_column(variant: CalciferVariant, workdir: Path, port: int) -> Colum
     if level_changed:
         config.setdefault("logging", {})["level"] = variant.log_level
         changes.append(f"logging.level {variant.log_level} (shipped {shipped_level})")
+    changes += [f"{name}={value}" for name, value in variant.env]
     if catalog_changed:
         config.setdefault("catalog", {})["path"] = catalog_path
         changes.append(f"catalog.path {catalog_path} (shipped: an absolute path)")
@@ -248,7 +258,7 @@ def _calcifer_starter(
             command,
             f"http://127.0.0.1:{port}/health",
             cpus=cpus,
-            env={UPSTREAM_KEY_ENV: "bench", **(env or {})},
+            env={UPSTREAM_KEY_ENV: "bench", **dict(variant.env), **(env or {})},
             log=workdir / f"{variant.name}.log",
         ).start()
 

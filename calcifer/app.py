@@ -12,6 +12,7 @@ import asyncio
 import gc
 import os
 import signal
+from collections.abc import Iterator
 from typing import Any
 
 import punq
@@ -19,6 +20,7 @@ from loguru import logger
 from sanic import Sanic
 
 from calcifer.catalog import Catalog, load_catalog
+from calcifer.domain.breaker import BreakerState
 from calcifer.http.hooks.admit import Admit
 from calcifer.http.hooks.authenticate import Authenticate
 from calcifer.http.hooks.cors import Cors
@@ -36,9 +38,10 @@ from calcifer.runtime.access import AccessRuntime
 from calcifer.runtime.process_scope import ProcessScope
 from calcifer.settings import Settings
 from calcifer.state.machine import MachineState
+from calcifer.telemetry.genai_metrics import GenAiMetrics
 from calcifer.telemetry.logging import configure_logging
 from calcifer.telemetry.request_log import RequestLog
-from calcifer.telemetry.tracing import build_tracer_provider, records_spans
+from calcifer.telemetry.tracing import build_tracer_provider, genai_provider_name, records_spans
 
 __all__ = ["create_app"]
 
@@ -67,11 +70,25 @@ class _Wiring:
         )
         self.settle = Settle(access.admission, access.writer)
         container.register(Settle, instance=self.settle)
-        container.register(Metrics)
         container.register(LogLine, instance=LogLine(request_log))
         # The order requests go through them (see calcifer.http.pipeline).
-        order = (PinCatalog, Authenticate, Admit, ServerSpan, Settle, Metrics, LogLine)
+        order: tuple[type, ...] = (PinCatalog, Authenticate, Admit, ServerSpan, Settle, Metrics, LogLine)
+        metrics, meters = self.process.metrics, self.process.meter_provider
+        genai = GenAiMetrics(meters, self._provider_name) if meters is not None else None
+        if metrics is None and genai is None:
+            order = tuple(hook for hook in order if hook is not Metrics)
+        container.register(Metrics, instance=Metrics(metrics, genai))
+        if metrics is not None:
+            metrics.watch_breakers(self._breakers)
         self.hooks: list[Hook] = [container.resolve(hook) for hook in order]
+
+    def _provider_name(self, provider_id: str) -> str:
+        return genai_provider_name(self.runtime.current.provider_kinds.get(provider_id, provider_id))
+
+    def _breakers(self) -> Iterator[tuple[str, str, bool]]:
+        for state in self.runtime.current.gateway.balancer.all_states():
+            deployment, closed = state.deployment, state.breaker.state is BreakerState.CLOSED
+            yield deployment.provider_id, deployment.upstream_model, not closed
 
 
 def create_app(settings: Settings, catalog: Catalog | None = None) -> Sanic[Any, Any]:
@@ -84,7 +101,10 @@ def create_app(settings: Settings, catalog: Catalog | None = None) -> Sanic[Any,
     app.ctx.open_sinks = set()
     app.ctx.request_log = RequestLog(settings.logging)
     pipeline = Pipeline()
-    register_http(app, pipeline, Cors(settings.cors))
+    app.ctx.metrics_public = settings.metrics.public
+    app.ctx.metrics_per_key = settings.metrics.per_key
+    metrics_path = settings.metrics.path if settings.metrics.enabled else None
+    register_http(app, pipeline, Cors(settings.cors), metrics_path)
     _start_and_stop_services(app, settings, catalog, pipeline)
     return app
 
@@ -107,6 +127,7 @@ def _start_and_stop_services(
         wiring = _Wiring(settings, catalog, machine, app.ctx.request_log, access)
         app.ctx.process, app.ctx.runtime, app.ctx.access = wiring.process, wiring.runtime, access
         app.ctx.settle = wiring.settle
+        app.ctx.metrics = wiring.process.metrics
         pipeline.install(wiring.hooks)
         # Before the socket answers anything: a SIGHUP that arrives as soon as the gateway is
         # seen healthy must reload, not end the process (SIGHUP's default).
@@ -116,6 +137,7 @@ def _start_and_stop_services(
         # logs each as cut short; this one ends by itself once told to.
         watch = wiring.runtime.watch(settings.catalog_watch_seconds)
         app.ctx.catalog_watch = asyncio.get_running_loop().create_task(watch)
+        app.ctx.ledger_gauges = asyncio.get_running_loop().create_task(_sample_ledger(wiring.process, access))
         # Everything built so far lives as long as the worker: keep it out of the garbage
         # collector's full scans, which otherwise stall a request for tens of milliseconds.
         gc.collect()
@@ -142,11 +164,23 @@ def _start_and_stop_services(
     @app.after_server_stop
     async def stop_services(app: Sanic[Any, Any]) -> None:
         app.ctx.stream_ender.cancel()
+        app.ctx.ledger_gauges.cancel()
         await app.ctx.catalog_watch
         await app.ctx.runtime.close()
         await app.ctx.settle.drain()  # every hold settled before the counters close
         await app.ctx.access.aclose()  # the ledger flushed
         await app.ctx.process.aclose()
+
+
+async def _sample_ledger(process: ProcessScope, access: AccessRuntime) -> None:
+    """The ledger's gauges, once a second: each worker reports its own writer."""
+    metrics = process.metrics
+    if metrics is None:
+        return
+    while True:
+        metrics.ledger_queue.set(access.writer.queue_depth)
+        metrics.ledger_spooled.set(access.writer.spooled_records)
+        await asyncio.sleep(1.0)
 
 
 def _configure_server(app: Sanic[Any, Any], settings: Settings) -> None:

@@ -117,9 +117,13 @@ def _serve_workers(app: Sanic[Any, Any], loader: AppLoader, grace_seconds: float
     from sanic import Sanic
 
     from calcifer.runtime.supervisor import Supervisor
+    from calcifer.telemetry.metrics import prepare_multiprocess_dir, remove_multiprocess_dir
 
     supervisor = Supervisor(grace_seconds)
     supervisor.take_signals()
+    # Before any worker starts: each one finds the directory for its metric samples in the
+    # environment it inherits.
+    samples = prepare_multiprocess_dir()
     app.main_process_ready(lambda app: supervisor.attach(app.manager))
     # Each worker reloads its catalog on SIGHUP; the manager passes the signal on
     # (left alone, SIGHUP would end the manager and every worker with it).
@@ -130,6 +134,8 @@ def _serve_workers(app: Sanic[Any, Any], loader: AppLoader, grace_seconds: float
         if not supervisor.shared_state_lost():  # logged and the workers told to stop, if so
             raise
         return 1
+    finally:
+        remove_multiprocess_dir(samples)
     return 0
 
 

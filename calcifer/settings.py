@@ -26,6 +26,7 @@ __all__ = [
     "GatewaySettings",
     "LedgerSettings",
     "LoggingSettings",
+    "MetricsSettings",
     "ServerSettings",
     "Settings",
     "TelemetrySettings",
@@ -110,6 +111,12 @@ class TelemetrySettings:
     """Full traces URL, when it is not {endpoint}/v1/traces (env OTEL_EXPORTER_OTLP_TRACES_ENDPOINT)."""
     otlp_headers: tuple[tuple[str, str], ...] = ()
     """Headers sent to the collector (env OTEL_EXPORTER_OTLP_HEADERS, `k=v,k2=v2`)."""
+    metrics_exporter: str = "none"
+    """`none`, `console` or `otlp`: the GenAI metrics (env OTEL_METRICS_EXPORTER)."""
+    otlp_metrics_endpoint: str | None = None
+    """Full metrics URL, when it is not {endpoint}/v1/metrics (env OTEL_EXPORTER_OTLP_METRICS_ENDPOINT)."""
+    metrics_export_ms: int = 60_000
+    """How often metrics are exported (env OTEL_METRIC_EXPORT_INTERVAL, milliseconds)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +169,18 @@ class LedgerSettings:
     """Raw records older than this are rolled into daily totals and deleted (0: keep all)."""
 
 
+@dataclass(frozen=True, slots=True)
+class MetricsSettings:
+    enabled: bool = True
+    """Serve Prometheus metrics at `path` (env CALCIFER_METRICS_ENABLED)."""
+    path: str = "/metrics"
+    public: bool = False
+    """Scrapes need no master key: only for a gateway inside a private network (env
+    CALCIFER_METRICS_PUBLIC)."""
+    per_key: bool = False
+    """Label request and cost counters with the virtual key's id (one series per key)."""
+
+
 @dataclass(frozen=True)
 class Settings:
     server: ServerSettings = field(default_factory=ServerSettings)
@@ -172,6 +191,7 @@ class Settings:
     auth: AuthSettings = field(default_factory=AuthSettings)
     access: AccessSettings = field(default_factory=AccessSettings)
     ledger: LedgerSettings = field(default_factory=LedgerSettings)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
     data_dir: Path = Path("data")
     """The access section's data directory, resolved (absolute when the config file's is)."""
     catalog_path: Path = Path("catalog")
@@ -226,6 +246,7 @@ def load_settings(
         "auth": AuthSettings,
         "access": AccessSettings,
         "ledger": LedgerSettings,
+        "metrics": MetricsSettings,
     }
     reject_unknown(document, {*sections, "catalog"}, str(path))
     built: dict[str, Any] = {
@@ -247,6 +268,7 @@ def load_settings(
         auth=override(built["auth"], env, {"CALCIFER_AUTH_REQUIRED": "required"}, coerce_env),
         access=access,
         ledger=built["ledger"],
+        metrics=override(built["metrics"], env, _METRICS_ENV, coerce_env),
         data_dir=_data_dir(path, access, env),
         catalog_path=catalog_path,
         catalog_watch_seconds=float(str(catalog_section.get("watch_seconds", 5.0))),
@@ -256,6 +278,9 @@ def load_settings(
     )
     _check(settings)
     return settings
+
+
+_METRICS_ENV = {"CALCIFER_METRICS_ENABLED": "enabled", "CALCIFER_METRICS_PUBLIC": "public"}
 
 
 def _config_path(given: str | Path | None) -> Path:
@@ -329,6 +354,9 @@ def _telemetry_overrides(telemetry: TelemetrySettings, env: Mapping[str, str]) -
         "OTEL_TRACES_EXPORTER": "traces_exporter",
         "OTEL_EXPORTER_OTLP_ENDPOINT": "otlp_endpoint",
         "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "otlp_traces_endpoint",
+        "OTEL_METRICS_EXPORTER": "metrics_exporter",
+        "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT": "otlp_metrics_endpoint",
+        "OTEL_METRIC_EXPORT_INTERVAL": "metrics_export_ms",
     }
     telemetry = override(telemetry, env, table, coerce_env)
     raw_headers = env.get("OTEL_EXPORTER_OTLP_HEADERS", "").strip()
@@ -359,9 +387,15 @@ def _check(settings: Settings) -> None:
         raise ConfigurationError("logging.level: must be DEBUG, INFO, WARNING or ERROR")
     _check_auth(settings)
     _check_access(settings.access, settings.ledger)
-    exporter = settings.telemetry.traces_exporter
-    if exporter not in {"none", "console", "otlp"}:
-        raise ConfigurationError(f"telemetry.traces_exporter: {exporter!r} is not none, console or otlp")
+    path = settings.metrics.path
+    if not path.startswith("/") or path.startswith(("/v1/", "/admin/")) or path in {"/", "/health"}:
+        raise ConfigurationError(f"metrics.path: {path!r} must start with / and not be an API path")
+    telemetry = settings.telemetry
+    for name, exporter in (("traces", telemetry.traces_exporter), ("metrics", telemetry.metrics_exporter)):
+        if exporter not in {"none", "console", "otlp"}:
+            raise ConfigurationError(f"telemetry.{name}_exporter: {exporter!r} is not none, console or otlp")
+    if telemetry.metrics_export_ms < 100:
+        raise ConfigurationError("telemetry.metrics_export_ms: at least 100 (milliseconds)")
 
 
 def _check_auth(settings: Settings) -> None:

@@ -20,7 +20,7 @@ from loguru import logger
 from sanic import Request
 from sanic.response import HTTPResponse
 
-from calcifer.errors import CalciferError
+from calcifer.errors import AccessDenied, CalciferError
 from calcifer.http.errors import ErrorShape, error_row, http_error, openai_shape
 from calcifer.http.jsonio import json_response
 from calcifer.http.scope import CLIENT_CLOSED_REQUEST, RequestScope
@@ -86,6 +86,8 @@ def _error_response(exc: CalciferError, scope: RequestScope, shape: ErrorShape) 
     status, body, headers = http_error(exc, scope.request_id)
     scope.status, scope.error = status, body["error"]["code"]
     scope.log_level = error_row(exc).log_level
+    if isinstance(exc, AccessDenied):
+        scope.refused_scope = exc.scope
     return json_response(shape(status, body), status=status, headers=headers)
 
 

@@ -15,6 +15,7 @@ from calcifer.http.admin import keys, spend, teams
 from calcifer.http.admin.reload import admin_reload
 from calcifer.http.api.completions import completions
 from calcifer.http.api.health import health
+from calcifer.http.api.metrics import metrics
 from calcifer.http.api.models import list_models, retrieve_model
 from calcifer.http.api.openai_chat import chat_completions
 from calcifer.http.errors import ErrorShape, RequestHeadTooLarge, http_error, openai_shape
@@ -62,10 +63,14 @@ def error_shape(path: str) -> ErrorShape:
     return openai_shape
 
 
-def register_http(app: Sanic[Any, Any], pipeline: Pipeline, cors: Cors) -> None:
+def register_http(
+    app: Sanic[Any, Any], pipeline: Pipeline, cors: Cors, metrics_path: str | None = None
+) -> None:
     for path, method, name, handler in _API_ROUTES:
         app.add_route(pipeline.wrap(path, handler, error_shape(path)), path, methods=[method], name=name)
     app.add_route(health, "/health", methods=["GET"], name="health")
+    if metrics_path is not None:
+        app.add_route(metrics, metrics_path, methods=["GET"], name="metrics")
 
     # The edge of the pipeline, on every response (404s too): one plain function each way,
     # because every middleware Sanic runs costs a few µs per request.

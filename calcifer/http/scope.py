@@ -82,6 +82,9 @@ class RequestScope:
     """Time spent waiting for the provider; everything else is the gateway's own time."""
     finished: float | None = None
     """perf_counter time the request was settled (its answer is complete)."""
+    refused_scope: str | None = None
+    """The key or team (`key:<id>`, `team:<id>`) whose limit or budget refused the request."""
+    counted_in_flight: bool = False
 
     @property
     def serving(self) -> ServingCatalog:

@@ -14,11 +14,13 @@ from calcifer.catalog import Catalog
 from calcifer.domain.balancing import Balancer
 from calcifer.domain.gateway import Gateway
 from calcifer.domain.models import Deployment
+from calcifer.domain.observer import CallObserver
 from calcifer.domain.redaction import RedactingObserver, Redactor
 from calcifer.domain.routing import ModelRouter
 from calcifer.http.api.models import ModelListing
 from calcifer.providers.registry import build_directory, unavailable_providers
 from calcifer.runtime.process_scope import ProcessScope
+from calcifer.telemetry.attempts import AttemptCounter
 from calcifer.telemetry.tracing import SpanObserver, records_spans
 
 __all__ = ["CatalogScope"]
@@ -36,11 +38,13 @@ class CatalogScope:
             health=process.health,
             identity=lambda deployment: deployment_identity(catalog, deployment),
         )
-        kinds = {pid: config.kind for pid, config in catalog.providers.items()}
-        observer = RedactingObserver(
+        kinds = self.provider_kinds = {pid: config.kind for pid, config in catalog.providers.items()}
+        observer: CallObserver = RedactingObserver(
             SpanObserver(process.tracer, kinds, records_spans(process.settings.telemetry)),
             Redactor(known_secrets(catalog, process.settings.master_key)),
         )
+        if process.metrics is not None:
+            observer = AttemptCounter(observer, process.metrics)
         self.listing = ModelListing(catalog.models.values())
         unavailable = unavailable_providers(catalog)
         usable = [provider_id for provider_id in catalog.providers if provider_id not in unavailable]

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from loguru import logger
+from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace import Tracer
 
@@ -25,6 +26,8 @@ from calcifer.providers.registry import build_adapter
 from calcifer.runtime.adapters import AdapterPool
 from calcifer.settings import Settings
 from calcifer.state.machine import MachineState
+from calcifer.telemetry.genai_metrics import build_meter_provider
+from calcifer.telemetry.metrics import GatewayMetrics
 from calcifer.transport.registry import Transports
 
 __all__ = ["CatalogSignal", "LocalCatalogSignal", "ProcessScope"]
@@ -69,6 +72,10 @@ class ProcessScope:
     """Upstream connection pools, one per distinct transport setting; they outlive catalogs."""
     adapters: AdapterPool
     catalog_signal: CatalogSignal
+    metrics: GatewayMetrics | None
+    """The worker's Prometheus families (`metrics.enabled`), shared by every catalog."""
+    meter_provider: MeterProvider | None
+    """OpenTelemetry metrics, when an exporter is configured (`OTEL_METRICS_EXPORTER`)."""
 
     @classmethod
     def build(
@@ -89,12 +96,16 @@ class ProcessScope:
             transports=transports,
             adapters=AdapterPool(lambda config: build_adapter(config, transports)),
             catalog_signal=machine.catalog_signal() if machine is not None else LocalCatalogSignal(),
+            metrics=GatewayMetrics(settings.metrics.per_key) if settings.metrics.enabled else None,
+            meter_provider=build_meter_provider(settings.telemetry),
         )
 
     async def aclose(self) -> None:
         await self.adapters.aclose()
         await self.transports.aclose()
         self.tracer_provider.shutdown()
+        if self.meter_provider is not None:
+            self.meter_provider.shutdown()  # the last readings exported
 
 
 def _log_breaker(deployment: Deployment, old: BreakerState, new: BreakerState) -> None:

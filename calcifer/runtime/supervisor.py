@@ -28,6 +28,8 @@ from typing import Any, NoReturn
 
 from loguru import logger
 
+from calcifer.telemetry.metrics import forget_process
+
 __all__ = ["Supervisor"]
 
 _POLL_SECONDS = 0.2
@@ -123,6 +125,7 @@ class Supervisor:
                 _how_it_ended(process.exitcode),
             )
             self._restarted[process.name] = (process.pid, time.monotonic())
+            forget_process(process.pid)  # its in-flight gauge would count forever
             self._manager.monitor_publisher.send(process.name)  # the manager restarts it by name
 
     def _abandon_start_up(self, dead: Any) -> NoReturn:
@@ -157,3 +160,5 @@ def _how_it_ended(exitcode: int | None) -> str:
     if exitcode is not None and exitcode < 0:
         return f"killed by {signal.Signals(-exitcode).name}"
     return f"exit status {exitcode}"
+
+

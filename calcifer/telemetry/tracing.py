@@ -28,7 +28,7 @@ from calcifer.domain.usage import Usage
 from calcifer.errors import CalciferError
 from calcifer.settings import TelemetrySettings
 
-__all__ = ["SpanObserver", "build_tracer_provider", "records_spans"]
+__all__ = ["SpanObserver", "build_tracer_provider", "genai_provider_name", "records_spans"]
 
 # `gen_ai.provider.name` has well-known values; other kinds are reported as they are.
 _PROVIDER_NAMES = {
@@ -37,6 +37,11 @@ _PROVIDER_NAMES = {
     "google": "gcp.gemini",
     "echo": "calcifer.echo",
 }
+
+
+def genai_provider_name(kind: str) -> str:
+    """The GenAI conventions' `gen_ai.provider.name` for a provider kind of the catalog."""
+    return _PROVIDER_NAMES.get(kind, kind)
 
 
 def build_tracer_provider(settings: TelemetrySettings) -> TracerProvider:
@@ -74,7 +79,7 @@ class SpanObserver:
     def __init__(self, tracer: Tracer, provider_kinds: Mapping[str, str], recording: bool = True) -> None:
         self._tracer = tracer
         self._recording = recording
-        self._provider_names = {pid: _PROVIDER_NAMES.get(kind, kind) for pid, kind in provider_kinds.items()}
+        self._provider_names = {pid: genai_provider_name(kind) for pid, kind in provider_kinds.items()}
 
     def start(self, call: UpstreamCall) -> CallRecord:
         if not self._recording and not trace.get_current_span().get_span_context().is_valid:

@@ -1,4 +1,4 @@
-"""A fake OpenTelemetry collector: receives OTLP/HTTP protobuf trace exports."""
+"""A fake OpenTelemetry collector: receives OTLP/HTTP protobuf trace and metric exports."""
 
 from __future__ import annotations
 
@@ -8,6 +8,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+    ExportMetricsServiceRequest,
+    ExportMetricsServiceResponse,
+)
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
@@ -29,6 +33,18 @@ class ReceivedSpan:
     service_name: str
 
 
+@dataclass
+class ReceivedPoint:
+    """One histogram data point of one export (cumulative: later exports repeat the totals)."""
+
+    metric: str
+    unit: str
+    attributes: dict[str, Any]
+    count: int
+    sum: float
+    service_name: str
+
+
 def _value(any_value: Any) -> Any:
     kind = any_value.WhichOneof("value")
     if kind == "array_value":
@@ -39,6 +55,7 @@ def _value(any_value: Any) -> Any:
 class FakeCollector:
     def __init__(self) -> None:
         self.spans: list[ReceivedSpan] = []
+        self.points: list[ReceivedPoint] = []
         self.export_headers: list[dict[str, str]] = []
         self._lock = threading.Lock()
         self.server = BackgroundServer(self._app)
@@ -46,7 +63,31 @@ class FakeCollector:
     def _app(self) -> web.Application:
         app = web.Application()
         app.router.add_post("/v1/traces", self._traces)
+        app.router.add_post("/v1/metrics", self._metrics)
         return app
+
+    async def _metrics(self, request: web.Request) -> web.Response:
+        export = ExportMetricsServiceRequest()
+        export.ParseFromString(await request.read())
+        for resource_metrics in export.resource_metrics:
+            resource = {a.key: _value(a.value) for a in resource_metrics.resource.attributes}
+            for scope_metrics in resource_metrics.scope_metrics:
+                for metric in scope_metrics.metrics:
+                    for point in metric.histogram.data_points:
+                        with self._lock:
+                            self.points.append(
+                                ReceivedPoint(
+                                    metric=metric.name,
+                                    unit=metric.unit,
+                                    attributes={a.key: _value(a.value) for a in point.attributes},
+                                    count=point.count,
+                                    sum=point.sum,
+                                    service_name=str(resource.get("service.name")),
+                                )
+                            )
+        return web.Response(
+            body=ExportMetricsServiceResponse().SerializeToString(), content_type="application/x-protobuf"
+        )
 
     async def _traces(self, request: web.Request) -> web.Response:
         export = ExportTraceServiceRequest()
