@@ -105,11 +105,16 @@ enabled = false
 """
 
 
-def codex_env(home: Path, gateway_url: str, key: str, model: str) -> dict[str, str]:
+def codex_env(
+    home: Path, gateway_url: str, key: str, model: str, reasoning_effort: str | None = None
+) -> dict[str, str]:
     """Writes $CODEX_HOME/config.toml with a `calcifer` provider pointed at the gateway."""
     codex_home = home / "codex"
     codex_home.mkdir(parents=True, exist_ok=True)
-    (codex_home / "config.toml").write_text(CODEX_CONFIG.format(model=model, gateway_url=gateway_url))
+    config = CODEX_CONFIG.format(model=model, gateway_url=gateway_url)
+    if reasoning_effort is not None:
+        config = f'model_reasoning_effort = "{reasoning_effort}"\n' + config
+    (codex_home / "config.toml").write_text(config)
     return _base_env(home) | {"CODEX_HOME": str(codex_home), "CALCIFER_API_KEY": key}
 
 

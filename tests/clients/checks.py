@@ -71,16 +71,16 @@ class Workbench:
         key = new_key(self.gateway)
         self._done(self.run("claude-code", key["key"], model), key["id"], target)
 
-    def codex(self, model: str, target: Target) -> None:
+    def codex(self, model: str, target: Target, reasoning_effort: str | None = None) -> None:
         key = new_key(self.gateway)
-        self._done(self.run("codex", key["key"], model), key["id"], target)
+        self._done(self.run("codex", key["key"], model, reasoning_effort), key["id"], target)
 
-    def run(self, client: str, key: str, model: str | None) -> Run:
+    def run(self, client: str, key: str, model: str | None, reasoning_effort: str | None = None) -> Run:
         """`client` ("claude-code" or "codex") given the task, with `key`, on `model`."""
         if client == "claude-code":
             env = claude_code_env(self.home, self.gateway.url, key, model)
             return run_claude_code(self.clients.claude, env, self.workdir, PROMPT)
-        env = codex_env(self.home, self.gateway.url, key, model or "gpt-agent")
+        env = codex_env(self.home, self.gateway.url, key, model or "gpt-agent", reasoning_effort)
         return run_codex(self.clients.codex, env, self.workdir, PROMPT)
 
     def gateway_answers(self, path: str) -> list[tuple[int, str | None]]:
