@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from tests.clients.agents import Clients, Run, claude_code_env, codex_env, run_claude_code, run_codex
 from tests.e2e.access_setup import admin, new_key
@@ -17,13 +18,17 @@ from tests.fakes.agent_wire import INPUT_TOKENS, OUTPUT_TOKENS
 from tests.fakes.upstream import Received
 from tests.gateway_process import GatewayProcess
 
+T = TypeVar("T")
 TASK = AgentTask(
     command="echo calcifer-e2e > done.txt && cat done.txt",
     final_text="Done: done.txt holds calcifer-e2e.",
 )
 PROMPT = "Write calcifer-e2e into done.txt in this directory."
 LEDGER_SECONDS = 10
-"""The ledger is written in batches off the request path."""
+"""The ledger is written, and holds are settled, off the request path."""
+BUDGET_USD = "5.00"
+"""Above the most one request holds (`access.max_hold_usd`, $1): a coding agent asks for up to
+128,000 output tokens, so a smaller budget refuses it before it has spent anything."""
 
 
 @dataclass(frozen=True)
@@ -68,11 +73,11 @@ class Workbench:
     def claude_code(self, model: str | None, target: Target) -> None:
         """Claude Code does the task on `model` (None: its default name) and the gateway sent
         it to `target`."""
-        key = new_key(self.gateway)
+        key = new_key(self.gateway, budget={"max_usd": BUDGET_USD})
         self._done(self.run("claude-code", key["key"], model), key["id"], target)
 
     def codex(self, model: str, target: Target, reasoning_effort: str | None = None) -> None:
-        key = new_key(self.gateway)
+        key = new_key(self.gateway, budget={"max_usd": BUDGET_USD})
         self._done(self.run("codex", key["key"], model, reasoning_effort), key["id"], target)
 
     def run(self, client: str, key: str, model: str | None, reasoning_effort: str | None = None) -> Run:
@@ -92,6 +97,7 @@ class Workbench:
         assert_task_done(run, self.workdir, self.upstream, self.gateway)
         assert_upstream_turns(self.upstream, target)
         assert_ledger(self.gateway, key_id, target, len(self.upstream.received))
+        assert_spend(self.gateway, key_id, target.cost_per_turn * len(self.upstream.received))
 
 
 def assert_task_done(run: Run, workdir: Path, upstream: FakeAgentUpstream, gateway: GatewayProcess) -> None:
@@ -137,12 +143,35 @@ def upstream_key(received: Received) -> str:
     return headers.get("x-api-key") or headers.get("authorization", "").removeprefix("Bearer ")
 
 
+def assert_spend(gateway: GatewayProcess, key_id: str, cost: Decimal) -> None:
+    """The key's budget settled to the exact cost, its holds released."""
+
+    def budget_now() -> dict[str, Any]:
+        shown: dict[str, Any] = admin(gateway, "GET", f"/admin/keys/{key_id}").json()["budget"]
+        return shown
+
+    def settled(budget: dict[str, Any]) -> bool:
+        return (Decimal(budget["spend_usd"]), Decimal(budget["reserved_usd"])) == (cost, Decimal(0))
+
+    budget = _eventually(budget_now, settled)
+    assert settled(budget), (budget, cost)
+
+
 def ledger_rows(gateway: GatewayProcess, key_id: str, at_least: int) -> list[dict[str, Any]]:
-    deadline = time.monotonic() + LEDGER_SECONDS
-    while True:
+    def rows() -> list[dict[str, Any]]:
         response = admin(gateway, "GET", f"/admin/requests?key_id={key_id}&limit=100")
         assert response.status_code == 200, response.text
-        rows: list[dict[str, Any]] = response.json()["data"]
-        if len(rows) >= at_least or time.monotonic() > deadline:
-            return rows
+        found: list[dict[str, Any]] = response.json()["data"]
+        return found
+
+    return _eventually(rows, lambda found: len(found) >= at_least)
+
+
+def _eventually(fetch: Callable[[], T], done: Callable[[T], bool]) -> T:
+    """`fetch()` until `done` says so or LEDGER_SECONDS have passed; the last answer."""
+    deadline = time.monotonic() + LEDGER_SECONDS
+    while True:
+        answer = fetch()
+        if done(answer) or time.monotonic() > deadline:
+            return answer
         time.sleep(0.2)
