@@ -46,18 +46,6 @@ def test_claude_code_runs_a_bash_task_on_an_openai_chat_model(workbench: Workben
     assert upstream_key(received[-1]) == "sk-upstream-agent"
 
 
-def test_claude_code_with_a_key_the_gateway_does_not_know_stops_at_once_with_its_message(
-    workbench: Workbench,
-) -> None:
-    """The 401 comes in Anthropic's shape with `x-should-retry: false`: one request, no retries."""
-    before = workbench.gateway_answers("/v1/messages")
-    run = workbench.run("claude-code", "ck-not-a-key", "claude-agent")
-    assert run.returncode != 0, run.explain()
-    assert "401 The API key is not valid" in run.stdout, run.explain()
-    assert workbench.gateway_answers("/v1/messages")[len(before) :] == [(401, "invalid_api_key")]
-    assert workbench.upstream.received == []
-
-
 @pytest.mark.parametrize("target", [CLAUDE_AGENT, GPT_AGENT_CHAT], ids=["anthropic", "openai-chat"])
 def test_claude_code_gets_over_a_stream_the_provider_dropped(workbench: Workbench, target: Target) -> None:
     """The gateway ends the broken stream with an Anthropic `overloaded_error` event, which
