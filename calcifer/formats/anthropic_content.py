@@ -28,13 +28,15 @@ class Translation:
         self.untranslatable.append(Untranslatable(param, why))
 
 
-def system_messages(system: object, out: Translation) -> list[JsonObject]:
+def system_messages(system: object, out: Translation, where: str = "system") -> list[JsonObject]:
+    """The top-level `system`, or a `system` turn inside `messages` (Claude Code sends its
+    environment that way), as a chat system message."""
     if system is None:
         return []
     if isinstance(system, str):
         return [{"role": "system", "content": system}] if system else []
     if not isinstance(system, list):
-        raise InvalidRequest("'system' must be a string or a list of text blocks", param="system")
+        raise InvalidRequest(f"'{where}' must be a string or a list of text blocks", param=where)
     texts = []
     for index, block in enumerate(system):
         if (
@@ -42,8 +44,8 @@ def system_messages(system: object, out: Translation) -> list[JsonObject]:
             or block.get("type") != "text"
             or not isinstance(block.get("text"), str)
         ):
-            raise InvalidRequest(f"'system[{index}]' must be a text block", param=f"system[{index}]")
-        block_extras(block, {"type", "text", "cache_control"}, f"system[{index}]", out)
+            raise InvalidRequest(f"'{where}[{index}]' must be a text block", param=f"{where}[{index}]")
+        block_extras(block, {"type", "text", "cache_control"}, f"{where}[{index}]", out)
         texts.append(block["text"])
     return [{"role": "system", "content": "\n\n".join(texts)}] if texts else []
 
@@ -57,8 +59,11 @@ def conversation(messages: object, out: Translation) -> list[JsonObject]:
         if not isinstance(message, dict):
             raise InvalidRequest(f"'{where}' must be an object", param=where)
         role, content = message.get("role"), message.get("content")
+        if role == "system":
+            chat += system_messages(content, out, f"{where}.content")
+            continue
         if role not in ("user", "assistant"):
-            raise InvalidRequest(f"'{where}.role' must be user or assistant", param=f"{where}.role")
+            raise InvalidRequest(f"'{where}.role' must be user, assistant or system", param=f"{where}.role")
         if isinstance(content, str):
             chat.append({"role": role, "content": content})
             continue

@@ -106,7 +106,8 @@ def test_claude_codes_hints_are_dropped_and_everything_else_unknown_is_untransla
         ({"max_tokens": 0}, "max_tokens"),
         ({"model": ""}, "model"),
         ({"messages": []}, "messages"),
-        ({"messages": [{"role": "system", "content": "x"}]}, "messages[0].role"),
+        ({"messages": [{"role": "tool", "content": "x"}]}, "messages[0].role"),
+        ({"messages": [{"role": "system", "content": 5}]}, "messages[0].content"),
         ({"messages": [{"role": "user", "content": 5}]}, "messages[0].content"),
         ({"tool_choice": {"type": "sometimes"}}, "tool_choice"),
         ({"thinking": {"type": "enabled"}}, "thinking"),
@@ -117,3 +118,26 @@ def test_a_malformed_request_is_a_400_naming_the_field(fields: dict[str, Any], p
     with pytest.raises(InvalidRequest) as caught:
         translate_messages_request({**BASE, **fields})
     assert caught.value.param == param
+
+
+def test_a_system_turn_inside_the_messages_stays_a_system_message_where_it_was() -> None:
+    """Claude Code puts its environment in a `system` turn after the first user turn (a list of
+    text blocks with cache_control on the first turn, a string on later ones)."""
+    body, untranslatable = translate(
+        messages=[
+            {"role": "user", "content": "hi"},
+            {
+                "role": "system",
+                "content": [{"type": "text", "text": "# Env", "cache_control": {"type": "ephemeral"}}],
+            },
+            {"role": "assistant", "content": "hello"},
+            {"role": "system", "content": "# Env again"},
+        ]
+    )
+    assert [(m["role"], m["content"]) for m in body["messages"]] == [
+        ("user", "hi"),
+        ("system", "# Env"),
+        ("assistant", "hello"),
+        ("system", "# Env again"),
+    ]
+    assert untranslatable == []
