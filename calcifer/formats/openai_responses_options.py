@@ -28,10 +28,11 @@ IGNORED_FIELDS = frozenset(
 )
 """Fields the bridge leaves out of the canonical request without refusing it."""
 
-DROPPED_TOOLS = frozenset({"web_search", "web_search_preview"})
+DROPPED_TOOLS = frozenset({"web_search", "web_search_preview", "namespace"})
 """Built-in tools a bridged request goes without: every Codex turn names `web_search`, and
 chat's `web_search_options` only works on OpenAI's search models, so mapping it would break
-the turn on every other model."""
+the turn on every other model; Codex also groups its sub-agent tools under a `namespace` tool,
+whose calls only OpenAI's own models know how to answer."""
 
 _COPIED = ("temperature", "top_p", "parallel_tool_calls", "user", "safety_identifier", "service_tier")
 _TRANSLATED = frozenset({"model", "input", "instructions", "tools", "tool_choice", "text", "reasoning",

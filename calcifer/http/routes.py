@@ -11,8 +11,10 @@ from sanic.handlers import ErrorHandler
 from sanic.response import BaseHTTPResponse, HTTPResponse
 
 from calcifer import errors
+from calcifer.formats.anthropic_messages import anthropic_error
 from calcifer.http.admin import keys, spend, stats, teams
 from calcifer.http.admin.reload import admin_reload
+from calcifer.http.api.anthropic_messages import count_tokens, messages
 from calcifer.http.api.completions import completions
 from calcifer.http.api.embeddings import embeddings
 from calcifer.http.api.health import health
@@ -40,6 +42,8 @@ _API_ROUTES: tuple[tuple[str, str, str, Handler], ...] = (
     ("/v1/responses/<response_id>", "GET", "retrieve_response", retrieve_response),
     ("/v1/responses/<response_id>", "DELETE", "delete_response", delete_response),
     ("/v1/responses/<response_id>/input_items", "GET", "response_input_items", list_input_items),
+    ("/v1/messages", "POST", "messages", messages),
+    ("/v1/messages/count_tokens", "POST", "count_tokens", count_tokens),
     ("/v1/models", "GET", "models", list_models),
     ("/v1/models/<name:path>", "GET", "model", retrieve_model),
     ("/admin/reload", "POST", "reload", admin_reload),
@@ -62,7 +66,7 @@ _API_ROUTES: tuple[tuple[str, str, str, Handler], ...] = (
 # Routes whose clients expect errors in their own dialect's shape, by path prefix; every
 # other route answers in the gateway's own (OpenAI's) shape. Sanic's own refusals (a body too
 # large, too slow) on these paths are shaped the same way.
-_ERROR_SHAPES: tuple[tuple[str, ErrorShape], ...] = ()
+_ERROR_SHAPES: tuple[tuple[str, ErrorShape], ...] = (("/v1/messages", anthropic_error),)
 
 
 def error_shape(path: str) -> ErrorShape:

@@ -177,4 +177,3 @@ class Forwarder:
             # (refused, certificate, proxy, broken HTTP), which names hosts of their network.
             logger.warning("provider '{}': {}", self._provider, exc)
             raise ours(f"Provider '{self._provider}' {what}", provider=self._provider) from exc
-

@@ -24,7 +24,7 @@ from calcifer.domain.usage import Usage
 from calcifer.providers.forwarding import Forwarder
 from calcifer.providers.upstream_errors import json_object
 from calcifer.providers.usage_reading import estimated_usage, read_usage, tokens, tool_calls
-from calcifer.transport.sse import event_data
+from calcifer.transport.sse import data_of
 
 __all__ = ["ResponsesPassThrough", "usage_from_responses"]
 
@@ -117,7 +117,7 @@ class ResponsesPassThrough:
                     yield chunk
 
     def _chunk(self, frame: bytes) -> Chunk | None:
-        payload = event_data(frame)
+        payload = data_of(frame)
         if payload is None or payload == b"[DONE]":
             return None  # a comment or keep-alive: nothing a client needs
         data = json_object(self._provider, payload, "a stream event")

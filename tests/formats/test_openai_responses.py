@@ -25,6 +25,11 @@ from tests.e2e.responses_setup import CODEX_BODY
 def test_a_codex_turn_translates_without_refusals() -> None:
     body = copy.deepcopy(CODEX_BODY)
     body["input"].append({"type": "reasoning", "id": "rs_1", "summary": [], "encrypted_content": "x"})  # type: ignore[attr-defined]
+    # Codex 0.171 groups its sub-agent tools under an OpenAI-only `namespace` tool on every turn.
+    body["tools"].append(  # type: ignore[attr-defined]
+        {"type": "namespace", "name": "multi_agent_v1", "description": "d",
+         "tools": [{"type": "function", "name": "close_agent", "parameters": {"type": "object"}}]}
+    )  # fmt: skip
     chat = parse_responses_request(body, None)
     assert chat.untranslatable == ()
     canonical = chat.body

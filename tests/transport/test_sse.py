@@ -81,10 +81,14 @@ def test_a_long_event_without_newlines_is_split_in_linear_work() -> None:
     assert CountedBytes.work <= 4 * len(piece) * pieces
 
 
-def test_frames_come_out_whole_for_a_pass_through() -> None:
-    splitter = SseSplitter(frames=True)
-    first = splitter.feed(b"event: a\ndata: 1\n\nevent: b\nda")
-    assert first == [b"event: a\ndata: 1\n\n"]
-    assert splitter.feed(b"ta: 2\n\ndata: [DONE]\n\n") == [b"event: b\ndata: 2\n\n", b"data: [DONE]\n\n"]
-    assert not splitter.done
-    assert splitter.feed(b"event: c\ndata: 3") == [] and splitter.end() == [b"event: c\ndata: 3\n\n"]
+def test_frames_come_out_whole_and_put_together_are_the_body_however_it_was_split() -> None:
+    body = (
+        b"event: message_start\ndata: {}\n\n: comment\n\n\n\nevent: ping\ndata: {}\n\n"
+        b"event: future\nid: 7\ndata: [DONE]\n\nevent: message_stop\ndata: {}"
+    )
+    for cut in range(1, len(body)):
+        splitter = SseSplitter(frames=True)
+        frames = splitter.feed(body[:cut]) + splitter.feed(body[cut:]) + splitter.end()
+        assert b"".join(frames) == body, cut
+        assert frames[0] == b"event: message_start\ndata: {}\n\n"
+        assert not splitter.done  # [DONE] means nothing to a pass-through

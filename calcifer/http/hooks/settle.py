@@ -30,6 +30,7 @@ _ROUTE_NAMES = {
     "/v1/completions": "completions",
     "/v1/embeddings": Dialect.EMBEDDINGS.value,
     "/v1/responses": "responses",
+    "/v1/messages": Dialect.ANTHROPIC_MESSAGES.value,
 }
 
 
