@@ -10,6 +10,7 @@ import signal
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
+from datetime import UTC, date, datetime
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -249,4 +250,28 @@ def _summary(catalog: Catalog) -> str:
             f"  {model.name:<28} {model.provider_id:<12} {format_usd(price.input):>9} {cached:>9} "
             f"{output:>9}  {', '.join(model.aliases)}"
         )
+    lines += _lifecycle_lines(catalog, datetime.now(UTC).date())
     return "\n".join(lines)
+
+
+def _lifecycle_lines(catalog: Catalog, today: date) -> list[str]:
+    """The models that are deprecated or retired (or will retire), with their replacements."""
+    lines = []
+    for model in catalog.models.values():
+        if model.deprecated_on is None and model.retires_on is None:
+            continue
+        retired = model.retires_on is not None and today >= model.retires_on
+        state = (
+            "retired"
+            if retired
+            else "deprecated"
+            if model.deprecated_on and today >= model.deprecated_on
+            else "scheduled"
+        )
+        dates = [
+            f"deprecated {model.deprecated_on}" if model.deprecated_on else "",
+            f"retires {model.retires_on}" if model.retires_on else "",
+        ]
+        instead = f" → {model.replacement}" if model.replacement else ""
+        lines.append(f"  {model.name:<28} {state:<10} {', '.join(d for d in dates if d)}{instead}")
+    return ["", "lifecycle:", *lines] if lines else []

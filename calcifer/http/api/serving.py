@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import time
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -12,6 +13,7 @@ from sanic import Request
 from sanic.response import HTTPResponse, raw
 
 from calcifer.domain.chat import ChatRequest, PricedCompletion
+from calcifer.domain.lifecycle import lifecycle_headers
 from calcifer.domain.priced_stream import PricedStream
 from calcifer.domain.pricing import format_usd
 from calcifer.domain.usage import Usage
@@ -52,11 +54,13 @@ async def serve_chat(
     deadline = _deadline(request.headers.get(DEADLINE_HEADER))
     scope.stream, scope.metadata = chat.stream, chat.metadata
     gateway = scope.serving.gateway
-    await scope.admit(chat, gateway.route(chat), request.headers.get(USER_HEADER))
+    routed = gateway.route(chat)
+    await scope.admit(chat, routed, request.headers.get(USER_HEADER))
+    notices = lifecycle_headers(routed, datetime.now(UTC).date())
     if chat.stream:
         stream = await gateway.stream(chat, deadline, scope.principal)
         scope.first_byte_seconds = time.perf_counter() - scope.started
-        headers = scope.served_by(stream.model.name, stream.model.provider_id, stream.attempts)
+        headers = scope.served_by(stream.model.name, stream.model.provider_id, stream.attempts) | notices
         scope.upstream_seconds = stream.upstream_seconds
         try:
             sink = await SseSink.open(request, headers | scope.overhead_header(), scope.request_id)
@@ -68,7 +72,7 @@ async def serve_chat(
             scope.error = http_error(sink.failure)[1]["error"]["code"]
         return None
     priced = await gateway.complete(chat, deadline, scope.principal)
-    headers = scope.served_by(priced.model.name, priced.model.provider_id, priced.attempts)
+    headers = scope.served_by(priced.model.name, priced.model.provider_id, priced.attempts) | notices
     scope.priced(priced.completion.usage, priced.cost, priced.upstream_seconds, priced.pricer)
     headers |= cost_headers(priced.cost, priced.completion.usage)
     body = body_of(priced)
