@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from dataclasses import fields
 from datetime import date
 from decimal import Decimal
 from types import MappingProxyType
@@ -89,7 +90,7 @@ def _tier(raw: Mapping[str, Any], price: Price) -> TierPrice:
 
 
 def _fields(price: Price) -> dict[str, Any]:
-    return {name: getattr(price, name) for name in price.__slots__}
+    return {field.name: getattr(price, field.name) for field in fields(price) if field.init}
 
 
 def _bucket(raw: Mapping[str, Any], name: str, default: Decimal) -> Decimal:

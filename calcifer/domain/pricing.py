@@ -86,6 +86,13 @@ class Price:
     service_tiers: Mapping[str, TierPrice] = field(default_factory=lambda: _NO_TIERS, hash=False)
     effective_from: date | None = None
     """The day (UTC) from which this list is in force; None for a model's first or only list."""
+    _rates: tuple[tuple[str, Decimal], ...] = field(init=False, repr=False, compare=False, hash=False)
+    """(Usage field, USD per 1M) of every bucket, fallbacks applied: computed once, as `cost`
+    runs for every request."""
+
+    def __post_init__(self) -> None:
+        rates = tuple((count, self.bucket(name)) for name, count in TOKEN_BUCKETS.items())
+        object.__setattr__(self, "_rates", rates)
 
     def cost(self, usage: Usage, service_tier: str | None = None) -> Decimal:
         """Σ bucket × price + fees, in the tier that served the request; exact, never rounded.
@@ -119,14 +126,19 @@ class Price:
         tier = self.long_context
         if tier is not None and usage.prompt_tokens > tier.above_prompt_tokens:
             return tier.price._list_cost(usage)
-        tokens = sum(
-            (getattr(usage, count) * self.bucket(name) for name, count in TOKEN_BUCKETS.items()), Decimal(0)
-        )
-        calls = sum(
-            (Decimal(n) * self.tool_calls.get(tool, Decimal(0)) for tool, n in usage.tool_calls.items()),
-            Decimal(0),
-        )
-        return tokens / PER_MILLION + calls / PER_THOUSAND + self.per_request
+        total = Decimal(0)
+        for count, rate in self._rates:
+            tokens = getattr(usage, count)
+            if tokens:
+                total += tokens * rate
+        total /= PER_MILLION
+        if usage.tool_calls:
+            fees = self.tool_calls
+            total += (
+                sum((n * fees.get(tool, Decimal(0)) for tool, n in usage.tool_calls.items()), Decimal(0))
+                / PER_THOUSAND
+            )
+        return total + self.per_request if self.per_request else total
 
 
 @dataclass(frozen=True, slots=True)

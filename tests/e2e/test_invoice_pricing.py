@@ -162,6 +162,26 @@ def test_every_dialect_reports_the_invoice_cost_for_the_same_upstream_usage(
     assert row["cache_write_tokens"] == 100_000
 
 
+@pytest.mark.parametrize("dialect", list(DIALECTS))
+def test_every_dialect_records_the_invoice_cost_of_the_same_streamed_usage(
+    gateway: GatewayProcess, fake_anthropic: FakeAnthropic, dialect: str
+) -> None:
+    path, body = DIALECTS[dialect]
+    fake_anthropic.script(Behaviour(usage=ANTHROPIC_USAGE))
+    streamed = {**body, "stream": True} | (
+        {"stream_options": {"include_usage": True}} if dialect == "chat" else {}
+    )
+    answer = httpx.post(gateway.url + path, json=streamed, timeout=10)
+    assert answer.status_code == 200, answer.text
+    if dialect == "chat":  # the usage chunk the client asked for says the cost
+        last = orjson.loads(answer.text.split("data: ")[-2].strip())
+        assert Decimal(str(last["usage"]["cost"])) == INVOICE
+    request_id = answer.headers["x-request-id"]
+    row = ledger_row(gateway, request_id)
+    assert Decimal(row["cost_usd"]) == INVOICE and row["cost_estimated"] is False
+    assert Decimal(log_line(gateway, request_id)["cost"]) == INVOICE
+
+
 def test_an_answer_without_usage_is_estimated_and_flagged_everywhere(
     gateway: GatewayProcess, fake_anthropic: FakeAnthropic
 ) -> None:
