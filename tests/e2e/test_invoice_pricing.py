@@ -145,40 +145,31 @@ ANTHROPIC_USAGE = {
 INVOICE = (50 * 3 + 100_000 * 6 + 300 * 15) / M + 3 * Decimal(10) / 1000
 
 
+@pytest.mark.parametrize("streamed", [False, True], ids=["whole", "streamed"])
 @pytest.mark.parametrize("dialect", list(DIALECTS))
 def test_every_dialect_reports_the_invoice_cost_for_the_same_upstream_usage(
-    gateway: GatewayProcess, fake_anthropic: FakeAnthropic, dialect: str
+    gateway: GatewayProcess, fake_anthropic: FakeAnthropic, dialect: str, streamed: bool
 ) -> None:
     path, body = DIALECTS[dialect]
     fake_anthropic.script(Behaviour(usage=ANTHROPIC_USAGE))
+    if streamed:
+        body = {**body, "stream": True} | (
+            {"stream_options": {"include_usage": True}} if dialect == "chat" else {}
+        )
     answer = httpx.post(gateway.url + path, json=body, timeout=10)
     assert answer.status_code == 200, answer.text
     assert Decimal("0.63465") == INVOICE
-    assert Decimal(str(answer.json()["usage"]["cost"])) == INVOICE  # each dialect's usage object
-    assert Decimal(answer.headers["x-calcifer-cost"]) == INVOICE
-    assert "x-calcifer-cost-estimated" not in answer.headers
-    row = ledger_row(gateway, answer.headers["x-request-id"])
-    assert Decimal(row["cost_usd"]) == INVOICE and row["cost_estimated"] is False
-    assert row["cache_write_tokens"] == 100_000
-
-
-@pytest.mark.parametrize("dialect", list(DIALECTS))
-def test_every_dialect_records_the_invoice_cost_of_the_same_streamed_usage(
-    gateway: GatewayProcess, fake_anthropic: FakeAnthropic, dialect: str
-) -> None:
-    path, body = DIALECTS[dialect]
-    fake_anthropic.script(Behaviour(usage=ANTHROPIC_USAGE))
-    streamed = {**body, "stream": True} | (
-        {"stream_options": {"include_usage": True}} if dialect == "chat" else {}
-    )
-    answer = httpx.post(gateway.url + path, json=streamed, timeout=10)
-    assert answer.status_code == 200, answer.text
-    if dialect == "chat":  # the usage chunk the client asked for says the cost
+    if not streamed:  # each dialect's usage object, and the header
+        assert Decimal(str(answer.json()["usage"]["cost"])) == INVOICE
+        assert Decimal(answer.headers["x-calcifer-cost"]) == INVOICE
+        assert "x-calcifer-cost-estimated" not in answer.headers
+    elif dialect == "chat":  # the usage chunk the client asked for
         last = orjson.loads(answer.text.split("data: ")[-2].strip())
         assert Decimal(str(last["usage"]["cost"])) == INVOICE
     request_id = answer.headers["x-request-id"]
     row = ledger_row(gateway, request_id)
     assert Decimal(row["cost_usd"]) == INVOICE and row["cost_estimated"] is False
+    assert row["cache_write_tokens"] == 100_000
     assert Decimal(log_line(gateway, request_id)["cost"]) == INVOICE
 
 
