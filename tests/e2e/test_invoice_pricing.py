@@ -18,6 +18,7 @@ import pytest
 from tests.conftest import UPSTREAM_KEY
 from tests.e2e.access_setup import ADMIN, MASTER
 from tests.fakes.anthropic_upstream import FakeAnthropic
+from tests.fakes.gemini_upstream import FakeGemini
 from tests.fakes.openai_upstream import FakeOpenAI
 from tests.fakes.upstream import Behaviour
 from tests.gateway_process import GatewayProcess
@@ -26,7 +27,7 @@ M = Decimal(1_000_000)
 HELLO = [{"role": "user", "content": "hello"}]
 
 
-def _catalog(openai_url: str, anthropic_url: str) -> str:
+def _catalog(openai_url: str, anthropic_url: str, gemini_url: str) -> str:
     common = "max_retries: 0\n    circuit_breaker: {consecutive_failures: 1000, min_calls: 1000}"
     # Claude Sonnet 4.5's list (https://platform.claude.com/docs/en/about-claude/pricing): $3 input,
     # $3.75 5m writes, $6 1h writes, $0.30 hits, $15 output per MTok; web search $10 per 1,000.
@@ -44,7 +45,17 @@ providers:
     api_key_env: FAKE_ANTHROPIC_KEY
     base_url: {anthropic_url}
     {common}
+  google:
+    kind: google
+    api_key_env: FAKE_GEMINI_KEY
+    base_url: {gemini_url}
+    api_version: v1beta
+    {common}
 models:
+  flash:
+    provider: google
+    upstream_model: gemini-2.5-flash
+    pricing: {{input: 0.30, cached_input: 0.03, output: 2.50}}
   sonnet:
     provider: anthropic
     upstream_model: claude-sonnet-4-5
@@ -88,21 +99,23 @@ models:
 
 @pytest.fixture(scope="module")
 def gateway(
-    tmp_path_factory: pytest.TempPathFactory, fake_openai: FakeOpenAI, fake_anthropic: FakeAnthropic
+    tmp_path_factory: pytest.TempPathFactory,
+    fake_openai: FakeOpenAI,
+    fake_anthropic: FakeAnthropic,
+    fake_gemini: FakeGemini,
 ) -> Iterator[GatewayProcess]:
     workdir: Path = tmp_path_factory.mktemp("invoice")
-    env = {"FAKE_OPENAI_KEY": UPSTREAM_KEY, "FAKE_ANTHROPIC_KEY": UPSTREAM_KEY, "CALCIFER_MASTER_KEY": MASTER}
-    process = GatewayProcess(
-        workdir, _catalog(fake_openai.base_url, fake_anthropic.base_url), env=env
-    ).start()
+    keys = {name: UPSTREAM_KEY for name in ("FAKE_OPENAI_KEY", "FAKE_ANTHROPIC_KEY", "FAKE_GEMINI_KEY")}
+    catalog = _catalog(fake_openai.base_url, fake_anthropic.base_url, fake_gemini.base_url)
+    process = GatewayProcess(workdir, catalog, env=keys | {"CALCIFER_MASTER_KEY": MASTER}).start()
     yield process
     process.stop()
 
 
 @pytest.fixture(autouse=True)
-def fresh_fakes(fake_openai: FakeOpenAI, fake_anthropic: FakeAnthropic) -> None:
-    fake_openai.reset()
-    fake_anthropic.reset()
+def fresh_fakes(fake_openai: FakeOpenAI, fake_anthropic: FakeAnthropic, fake_gemini: FakeGemini) -> None:
+    for fake in (fake_openai, fake_anthropic, fake_gemini):
+        fake.reset()
 
 
 def ledger_row(gateway: GatewayProcess, request_id: str) -> dict[str, Any]:
@@ -171,6 +184,21 @@ def test_every_dialect_reports_the_invoice_cost_for_the_same_upstream_usage(
     assert Decimal(row["cost_usd"]) == INVOICE and row["cost_estimated"] is False
     assert row["cache_write_tokens"] == 100_000
     assert Decimal(log_line(gateway, request_id)["cost"]) == INVOICE
+
+
+@pytest.mark.parametrize("streamed", [False, True], ids=["whole", "streamed"])
+def test_gemini_tool_use_prompt_and_thoughts_are_priced(
+    gateway: GatewayProcess, fake_gemini: FakeGemini, streamed: bool
+) -> None:
+    # https://ai.google.dev/api/generate-content#UsageMetadata: toolUsePromptTokenCount is counted
+    # beside promptTokenCount and billed as input; thoughts at the output price (Flash: $0.30 / $2.50)
+    usage = {"promptTokenCount": 1000, "toolUsePromptTokenCount": 4000, "candidatesTokenCount": 200}
+    fake_gemini.script(Behaviour(usage=usage | {"thoughtsTokenCount": 50, "totalTokenCount": 5250}))
+    body = {"model": "flash", "messages": HELLO, "stream": streamed}
+    answer = httpx.post(gateway.url + "/v1/chat/completions", json=body, timeout=10)
+    assert answer.status_code == 200, answer.text
+    expected = (5000 * Decimal("0.30") + 250 * Decimal("2.50")) / M
+    assert Decimal(ledger_row(gateway, answer.headers["x-request-id"])["cost_usd"]) == expected
 
 
 def test_an_answer_without_usage_is_estimated_and_flagged_everywhere(
