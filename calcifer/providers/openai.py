@@ -7,9 +7,10 @@ client's body re-encoded once, the provider's answer forwarded, only the usage p
 Retries are the gateway's, not a client library's, so there is exactly one source of them.
 
 Usage mapping (OpenAI counts subsets inside totals; the full table is in docs/providers.md):
-    prompt_tokens − cached − audio                       → input_tokens
+    prompt_tokens − cached − cache writes − audio        → input_tokens
     prompt_tokens_details.cached_tokens                  → cache_read_tokens
         (DeepSeek reports it as prompt_cache_hit_tokens)
+    prompt_tokens_details.cache_write_tokens             → cache_write_tokens (GPT-5.6 and later)
     prompt_tokens_details.audio_tokens                   → input_audio_tokens
     completion_tokens − reasoning − audio                → output_tokens
     completion_tokens_details.reasoning_tokens           → reasoning_tokens
@@ -157,9 +158,11 @@ def usage_from_openai(usage: Mapping[str, Any]) -> Usage:
     reasoning = tokens(usage, "completion_tokens_details", "reasoning_tokens")
     audio_in = tokens(usage, "prompt_tokens_details", "audio_tokens")
     audio_out = tokens(usage, "completion_tokens_details", "audio_tokens")
+    writes = tokens(usage, "prompt_tokens_details", "cache_write_tokens")  # GPT-5.6 and later
     return Usage(
-        input_tokens=prompt - cached - audio_in,
+        input_tokens=prompt - cached - writes - audio_in,
         cache_read_tokens=cached,
+        cache_write_tokens=writes,
         input_audio_tokens=audio_in,
         output_tokens=completion - reasoning - audio_out,
         reasoning_tokens=reasoning,

@@ -35,10 +35,12 @@ _INCOMPLETE_REASONS = {"max_output_tokens": "length", "content_filter": "content
 def usage_from_responses(usage: Mapping[str, Any]) -> Usage:
     """A Responses usage object in our buckets (cached inside input, reasoning inside output)."""
     cached = tokens(usage, "input_tokens_details", "cached_tokens")
+    writes = tokens(usage, "input_tokens_details", "cache_write_tokens")  # GPT-5.6 and later
     reasoning = tokens(usage, "output_tokens_details", "reasoning_tokens")
     return Usage(
-        input_tokens=tokens(usage, "input_tokens") - cached,
+        input_tokens=tokens(usage, "input_tokens") - cached - writes,
         cache_read_tokens=cached,
+        cache_write_tokens=writes,
         output_tokens=tokens(usage, "output_tokens") - reasoning,
         reasoning_tokens=reasoning,
     )

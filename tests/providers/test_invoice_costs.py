@@ -311,3 +311,35 @@ def test_a_clamped_openai_stream_usage_chunk_is_priced_clamped() -> None:
     stream = asyncio.run(priced([read_chunk({"choices": [], "usage": {}}, usage=usage)], O3))
     assert stream.usage is not None and stream.usage.clamped
     assert stream.cost == (10 * Decimal("0.50") + 1 * 8) / M
+
+
+# --- OpenAI cache writes -------------------------------------------------------------------
+# https://learn.microsoft.com/azure/foundry/openai/how-to/prompt-caching: "On gpt-5.6 and later
+# models, cache writes are billed in addition to discounted cache reads" and "Prompt cache pricing
+# is the same for both retention policies" (in-memory and 24h extended: no bucket of its own).
+# The Responses API reports them as usage.input_tokens_details.cache_write_tokens, a part of
+# input_tokens (https://github.com/coder/mux/issues/3705, observed live), 1.25x the input rate.
+GPT_56 = Price(
+    input=Decimal(5), cached_input=Decimal("0.50"), cache_write=Decimal("6.25"), output=Decimal(30)
+)
+
+
+def test_openai_cache_writes_are_a_part_of_the_input_billed_at_the_write_price() -> None:
+    response = {
+        "usage": {
+            "input_tokens": 4000,
+            "input_tokens_details": {"cache_write_tokens": 3207},
+            "output_tokens": 10,
+        }
+    }
+    usage = response_usage(response)
+    assert usage is not None and (usage.input_tokens, usage.cache_write_tokens) == (793, 3207)
+    assert GPT_56.cost(usage) == (793 * 5 + 3207 * Decimal("6.25") + 10 * 30) / M
+    chat = usage_from_openai(
+        {
+            "prompt_tokens": 4000,
+            "completion_tokens": 10,
+            "prompt_tokens_details": {"cache_write_tokens": 3207},
+        }
+    )
+    assert GPT_56.cost(chat) == GPT_56.cost(usage)
