@@ -8,7 +8,7 @@ disjoint buckets; nothing above the adapters needs to know the provider's conven
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from types import MappingProxyType
 
 __all__ = ["Usage"]
@@ -70,6 +70,3 @@ class Usage:
     @property
     def total_tokens(self) -> int:
         return self.prompt_tokens + self.completion_tokens
-
-    def flagged_estimated(self) -> Usage:
-        return replace(self, estimated=True)
