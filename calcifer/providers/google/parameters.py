@@ -90,8 +90,10 @@ PARAMETERS = ParameterPolicy(
             response_format_types("text", "json_object", "json_schema"),
             "text, json_object, json_schema",
         ),
-        "safety_identifier": refused("the Gemini API takes no end-user identifier"),
-        "user": refused("the Gemini API takes no end-user identifier"),
+        "safety_identifier": translated(
+            "recorded by the gateway (ledger, log line), not sent: the Gemini API takes no end-user id"
+        ),
+        "user": translated("recorded by the gateway (ledger, log line), not sent: the Gemini API takes no end-user id"),
         "service_tier": translated(
             "generation config `service_tier`: default → standard, flex → flex, priority and fast → "
             "priority; auto → Gemini's default",
