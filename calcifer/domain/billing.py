@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -23,10 +23,12 @@ class Pricer:
     """The `service_tier` the client asked for; the one the provider reports wins."""
 
     @classmethod
-    def of(cls, model: ModelSpec, body: Mapping[str, Any], started: datetime) -> Pricer:
-        """The pricing of a request with this (canonical) `body` that started at `started`."""
+    def of(cls, model: ModelSpec, body: Mapping[str, Any], started: float) -> Pricer:
+        """The pricing of a request with this (canonical) `body` that started at `started`
+        (epoch seconds)."""
         tier = body.get("service_tier")
-        return cls(model.price_at(started), tier if isinstance(tier, str) else None)
+        price = model.price_at(datetime.fromtimestamp(started, UTC))
+        return cls(price, tier if isinstance(tier, str) else None)
 
     def cost(self, usage: Usage) -> Decimal:
         return self.price.cost(usage, self.requested_tier)

@@ -20,7 +20,6 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TypeVar
 
@@ -86,7 +85,7 @@ class _Trail:
     """Monotonic time by which a whole stream must have ended: only a client's own deadline."""
     principal: Principal = ANONYMOUS
     attempts: int = 0
-    started: datetime = field(default_factory=lambda: datetime.now(UTC))  # the price list then in force
+    started: float = field(default_factory=time.time)  # epoch seconds: the price list then in force
     attempts_left: int = 1
     """Attempts this model may still make, this one included: a stream's wait for its first
     chunk is shared among them, so that a silent start leaves time to retry."""
