@@ -343,3 +343,36 @@ def test_openai_cache_writes_are_a_part_of_the_input_billed_at_the_write_price()
         }
     )
     assert GPT_56.cost(chat) == GPT_56.cost(usage)
+
+
+# --- defect 6: a cut stream uses what the provider reported before the cut -----------------
+
+
+def test_a_stream_cut_during_thinking_keeps_the_reported_writes_and_counts_the_thinking() -> None:
+    # message_start reported the input side (1h writes included); the thinking deltas that
+    # arrived before the cut (400 characters ≈ 100 tokens) are billed as output (Anthropic
+    # bills thinking as output tokens); the estimate is flagged
+    start = dict(ANTHROPIC_EVENTS[0])
+    start["message"] = {
+        **start["message"],
+        "usage": {
+            "input_tokens": 1200,
+            "cache_creation_input_tokens": 4000,
+            "cache_creation": {"ephemeral_1h_input_tokens": 4000},
+            "output_tokens": 1,
+        },
+    }
+    thinking = [
+        {"type": "content_block_start", "index": 0, "content_block": {"type": "thinking", "thinking": ""}},
+        {
+            "type": "content_block_delta",
+            "index": 0,
+            "delta": {"type": "thinking_delta", "thinking": "t" * 400},
+        },
+        {"type": "content_block_delta", "index": 0, "delta": {"type": "thinking_delta", "thinking": "more"}},
+    ]
+    stream = asyncio.run(priced(anthropic_chunks([start, *thinking]), SONNET, take=2))
+    assert stream.usage == Usage(
+        input_tokens=1200, cache_write_1h_tokens=4000, output_tokens=100, estimated=True
+    )
+    assert stream.cost == (1200 * 3 + 4000 * 6 + 100 * 15) / M
