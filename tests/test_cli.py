@@ -84,12 +84,20 @@ def test_sighup_to_a_multi_worker_gateway_reloads_every_worker_and_keeps_serving
         assert gateway._process is not None
         body = {"model": "echo5", "messages": [{"role": "user", "content": "hi"}]}
         deadline = time.monotonic() + 15
-        while gateway.log().count("catalog reloaded (SIGHUP)") < 2 and time.monotonic() < deadline:
+
+        def reloads() -> tuple[int, int]:
+            log = gateway.log()
+            # A worker may see the other's reload (the shared catalog generation, checked twice a
+            # second) before the manager's SIGHUP reaches it on a busy machine: that is a reload too.
+            return log.count("catalog reloaded (SIGHUP)"), log.count("catalog reloaded (another worker")
+
+        while sum(reloads()) < 2 and time.monotonic() < deadline:
             # repeated while a busy machine is still bringing a worker up; a reload of an
             # unchanged catalog is a no-op, so each worker reloads (and logs) exactly once
             gateway._process.send_signal(signal.SIGHUP)
             time.sleep(0.5)
-        assert gateway.log().count("catalog reloaded (SIGHUP)") == 2
+        by_signal, by_generation = reloads()
+        assert by_signal >= 1 and by_signal + by_generation == 2
         statuses = {
             httpx.post(
                 gateway.url + "/v1/completions", json=body, headers={"Connection": "close"}

@@ -78,7 +78,13 @@ class GatewayMetrics:
         # several gateways in one process (tests) do not collide.
         self._registry = CollectorRegistry(auto_describe=False)
         made = None if self._multiprocess else self._registry
-        key = ("key",) if per_key else ()
+        self._define_request_families(made, ("key",) if per_key else ())
+        self._define_state_families(made)
+        self._children: dict[tuple[Any, ...], Any] = {}
+        self._scraped = self._scrape_registry()
+
+    def _define_request_families(self, made: CollectorRegistry | None, key: tuple[str, ...]) -> None:
+        """What each finished request adds to (`record`)."""
         self._requests = Counter(
             "calcifer_requests",
             "API requests answered",
@@ -130,6 +136,9 @@ class GatewayMetrics:
             ("scope",),
             registry=made,
         )
+
+    def _define_state_families(self, made: CollectorRegistry | None) -> None:
+        """Gauges of what a worker holds now (summed over the live workers)."""
         self.inflight = Gauge(
             "calcifer_inflight_requests",
             "API requests being served",
@@ -146,8 +155,6 @@ class GatewayMetrics:
             "calcifer_ledger_spooled_records", "Ledger records kept on disk while the database is away",
             registry=made, multiprocess_mode="livesum",
         )  # fmt: skip
-        self._children: dict[tuple[Any, ...], Any] = {}
-        self._scraped = self._scrape_registry()
 
     def watch_breakers(self, read: Callable[[], Iterable[tuple[str, str, bool]]]) -> None:
         """Report breakers at scrape time through `read` (provider, deployment, open)."""
