@@ -79,6 +79,21 @@ def _finish_reasons(response: Mapping[str, Any]) -> tuple[str, ...]:
     return ()
 
 
+def output_characters(output: object) -> int:
+    """Generated characters of a response's output items: message text, reasoning summaries
+    and function-call arguments (what the stream's deltas carry), not their JSON."""
+    total = 0
+    for item in output if isinstance(output, list) else ():
+        if not isinstance(item, dict):
+            continue
+        arguments = item.get("arguments")
+        total += len(arguments) if isinstance(arguments, str) else 0
+        for part in [*(item.get("content") or ()), *(item.get("summary") or ())]:
+            text = part.get("text") if isinstance(part, dict) else None
+            total += len(text) if isinstance(text, str) else 0
+    return total
+
+
 def _characters(data: Mapping[str, Any]) -> int:
     """Generated characters in one event: text, reasoning and argument deltas."""
     delta = data.get("delta")
@@ -96,8 +111,8 @@ class ResponsesPassThrough:
         payload = await self._forwarder.post(url, _upstream_body(call, stream=False), headers)
         data = json_object(self._provider, payload, "a body")
         usage = response_usage(data)
-        if usage is None:
-            usage = estimated_usage(call, len(orjson.dumps(data.get("output") or [])))
+        if usage is None:  # the one estimate: the text it generated, four characters a token
+            usage = estimated_usage(call, output_characters(data.get("output")))
         return Completion(
             data,
             usage,

@@ -88,6 +88,13 @@ models:
     retires_on: 2020-06-01
     replacement: sonnet
     pricing: {{input: 3.00, output: 15.00}}
+  gpt-same:
+    provider: openai
+    pricing: {{input: 3.00, output: 15.00}}
+  flash-same:
+    provider: google
+    upstream_model: gemini-2.5-flash
+    pricing: {{input: 3.00, output: 15.00}}
   dated:
     provider: openai
     pricing:
@@ -225,6 +232,53 @@ def test_an_answer_without_usage_is_estimated_and_flagged_everywhere(
     request_id = answer.headers["x-request-id"]
     assert ledger_row(gateway, request_id)["cost_estimated"] is True
     assert log_line(gateway, request_id)["cost_estimated"] is True
+
+
+ANSWER = "x" * 40
+ANSWERS_WITHOUT_USAGE: dict[str, dict[str, Any]] = {
+    "sonnet": {
+        "id": "msg_1",
+        "type": "message",
+        "role": "assistant",
+        "model": "claude-sonnet-4-5",
+        "content": [{"type": "text", "text": ANSWER}],
+        "stop_reason": "end_turn",
+    },
+    "gpt-same": {
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "created": 1,
+        "model": "gpt-same",
+        "choices": [
+            {"index": 0, "message": {"role": "assistant", "content": ANSWER}, "finish_reason": "stop"}
+        ],
+    },
+    "flash-same": {
+        "candidates": [{"content": {"role": "model", "parts": [{"text": ANSWER}]}, "finishReason": "STOP"}],
+        "modelVersion": "gemini-2.5-flash",
+    },
+}
+
+
+@pytest.mark.parametrize("model", list(ANSWERS_WITHOUT_USAGE))
+def test_every_provider_estimates_a_missing_usage_the_same_way(
+    gateway: GatewayProcess,
+    fake_openai: FakeOpenAI,
+    fake_anthropic: FakeAnthropic,
+    fake_gemini: FakeGemini,
+    model: str,
+) -> None:
+    fakes = {"sonnet": fake_anthropic, "gpt-same": fake_openai, "flash-same": fake_gemini}
+    fakes[model].script(Behaviour(answer=ANSWERS_WITHOUT_USAGE[model]))
+    prompt = [{"role": "user", "content": "y" * 400}]
+    answer = httpx.post(gateway.url + "/v1/chat/completions", json={"model": model, "messages": prompt})
+    assert answer.status_code == 200, answer.text
+    usage = answer.json()["usage"]
+    # 400 prompt and 40 answer characters at four a token, each model at $3 / $15 per MTok
+    assert (usage["prompt_tokens"], usage["completion_tokens"]) == (100, 10)
+    assert Decimal(str(usage["cost"])) == (100 * 3 + 10 * 15) / M
+    assert usage["cost_details"] == {"estimated": True}
+    assert answer.headers["x-calcifer-cost-estimated"] == "true"
 
 
 def test_the_tier_that_served_the_request_prices_it_and_is_recorded(

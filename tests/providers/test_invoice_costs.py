@@ -22,7 +22,7 @@ from calcifer.formats.openai_chat import read_chunk
 from calcifer.providers.anthropic import usage_from_anthropic
 from calcifer.providers.google import ResponseReader, usage_from_gemini
 from calcifer.providers.openai import served_tier, usage_from_openai
-from calcifer.providers.openai_responses import response_usage
+from calcifer.providers.openai_responses import output_characters, response_usage
 from calcifer.providers.usage_reading import read_usage
 from tests.providers.test_golden_costs import ANTHROPIC_EVENTS, anthropic_chunks, gemini_chunks, priced
 
@@ -376,3 +376,12 @@ def test_a_stream_cut_during_thinking_keeps_the_reported_writes_and_counts_the_t
         input_tokens=1200, cache_write_1h_tokens=4000, output_tokens=100, estimated=True
     )
     assert stream.cost == (1200 * 3 + 4000 * 6 + 100 * 15) / M
+
+
+def test_a_responses_answer_without_usage_is_estimated_on_its_text_not_its_json() -> None:
+    output = [
+        {"type": "reasoning", "summary": [{"type": "summary_text", "text": "r" * 8}]},
+        {"type": "message", "content": [{"type": "output_text", "text": "x" * 40, "annotations": []}]},
+        {"type": "function_call", "name": "f", "arguments": '{"a":1}', "call_id": "c"},
+    ]
+    assert output_characters(output) == 8 + 40 + 7
