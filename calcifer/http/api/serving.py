@@ -19,7 +19,14 @@ from calcifer.http.jsonio import dumps, loads_object, require_json
 from calcifer.http.scope import RequestScope
 from calcifer.http.sse import SseSink
 
-__all__ = ["COST_HEADER", "DEADLINE_HEADER", "PROVIDER_HEADER", "serve_chat"]
+__all__ = [
+    "COST_HEADER",
+    "DEADLINE_HEADER",
+    "PROVIDER_HEADER",
+    "deadline_of",
+    "provider_hint_of",
+    "serve_chat",
+]
 
 PROVIDER_HEADER = "X-Provider"
 DEADLINE_HEADER = "X-Calcifer-Timeout-Ms"
@@ -36,10 +43,10 @@ async def serve_chat(
     request: Request, scope: RequestScope, parse: Parse, body_of: BodyOf, send_stream: SendStream
 ) -> HTTPResponse | None:
     require_json(request.headers.get("content-type"))
-    chat = parse(loads_object(request.body), _provider_hint(request.headers.get(PROVIDER_HEADER)))
+    chat = parse(loads_object(request.body), provider_hint_of(request.headers.get(PROVIDER_HEADER)))
     if inspect.isawaitable(chat):
         chat = await chat
-    deadline = _deadline(request.headers.get(DEADLINE_HEADER))
+    deadline = deadline_of(request.headers.get(DEADLINE_HEADER))
     scope.stream, scope.metadata = chat.stream, chat.metadata
     gateway = scope.serving.gateway
     await scope.admit(chat, gateway.route(chat), request.headers.get(USER_HEADER))
@@ -68,7 +75,7 @@ async def serve_chat(
     return raw(encoded, headers=headers | scope.overhead_header(), content_type="application/json")
 
 
-def _provider_hint(header: str | None) -> str | None:
+def provider_hint_of(header: str | None) -> str | None:
     """`X-Provider`: a provider id is printable ASCII; other bytes would reach the error
     message and could not be written as JSON (undecodable bytes arrive as surrogates)."""
     if header is not None and not (header.isascii() and header.isprintable()):
@@ -76,7 +83,7 @@ def _provider_hint(header: str | None) -> str | None:
     return header
 
 
-def _deadline(header: str | None) -> float | None:
+def deadline_of(header: str | None) -> float | None:
     """The monotonic time by which the client wants its answer (`X-Calcifer-Timeout-Ms`)."""
     if header is None:
         return None
