@@ -14,9 +14,14 @@ from sanic.response import HTTPResponse, raw
 
 from calcifer.domain.lifecycle import lifecycle_headers
 from calcifer.formats.embeddings import FLOAT, embeddings_body, parse_embeddings_request
-from calcifer.http.api.serving import DEADLINE_HEADER, PROVIDER_HEADER, USER_HEADER, cost_headers
-from calcifer.http.api.serving import _deadline as deadline_of
-from calcifer.http.api.serving import _provider_hint as provider_hint_of
+from calcifer.http.api.serving import (
+    DEADLINE_HEADER,
+    PROVIDER_HEADER,
+    USER_HEADER,
+    cost_headers,
+    deadline_of,
+    provider_hint_of,
+)
 from calcifer.http.jsonio import dumps, loads_object, require_json
 from calcifer.http.scope import RequestScope
 

@@ -29,6 +29,8 @@ __all__ = [
     "DEADLINE_HEADER",
     "PROVIDER_HEADER",
     "cost_headers",
+    "deadline_of",
+    "provider_hint_of",
     "serve_chat",
 ]
 
@@ -48,10 +50,10 @@ async def serve_chat(
     request: Request, scope: RequestScope, parse: Parse, body_of: BodyOf, send_stream: SendStream
 ) -> HTTPResponse | None:
     require_json(request.headers.get("content-type"))
-    chat = parse(loads_object(request.body), _provider_hint(request.headers.get(PROVIDER_HEADER)))
+    chat = parse(loads_object(request.body), provider_hint_of(request.headers.get(PROVIDER_HEADER)))
     if inspect.isawaitable(chat):
         chat = await chat
-    deadline = _deadline(request.headers.get(DEADLINE_HEADER))
+    deadline = deadline_of(request.headers.get(DEADLINE_HEADER))
     scope.stream, scope.metadata = chat.stream, chat.metadata
     gateway = scope.serving.gateway
     routed = gateway.route(chat)
@@ -91,7 +93,7 @@ def cost_headers(cost: Decimal, usage: Usage) -> dict[str, str]:
     return headers
 
 
-def _provider_hint(header: str | None) -> str | None:
+def provider_hint_of(header: str | None) -> str | None:
     """`X-Provider`: a provider id is printable ASCII; other bytes would reach the error
     message and could not be written as JSON (undecodable bytes arrive as surrogates)."""
     if header is not None and not (header.isascii() and header.isprintable()):
@@ -99,7 +101,7 @@ def _provider_hint(header: str | None) -> str | None:
     return header
 
 
-def _deadline(header: str | None) -> float | None:
+def deadline_of(header: str | None) -> float | None:
     """The monotonic time by which the client wants its answer (`X-Calcifer-Timeout-Ms`)."""
     if header is None:
         return None
