@@ -13,7 +13,6 @@ from calcifer.domain.usage import Usage
 __all__ = [
     "PER_MILLION",
     "PER_THOUSAND",
-    "STANDARD_TIERS",
     "TOKEN_BUCKETS",
     "LongContextPrice",
     "Price",
@@ -50,8 +49,6 @@ _FALLBACK = MappingProxyType(
         "output_image": "output",
     }
 )
-STANDARD_TIERS = frozenset({"default", "standard", "standard_only", "auto", "on_demand"})
-"""Tier names providers report for the list price itself."""
 _NO_FEES: Mapping[str, Decimal] = MappingProxyType({})
 _NO_TIERS: Mapping[str, TierPrice] = MappingProxyType({})
 

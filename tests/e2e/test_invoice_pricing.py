@@ -355,3 +355,21 @@ def test_models_list_the_new_prices_per_token_and_per_call(gateway: GatewayProce
         "input_cache_write_1h": "0.000006",
         "web_search": "0.01",
     }
+
+
+def test_with_the_operator_switch_a_retired_model_is_served_by_its_replacement(
+    tmp_path: Path, fake_openai: FakeOpenAI, fake_anthropic: FakeAnthropic, fake_gemini: FakeGemini
+) -> None:
+    keys = {name: UPSTREAM_KEY for name in ("FAKE_OPENAI_KEY", "FAKE_ANTHROPIC_KEY", "FAKE_GEMINI_KEY")}
+    catalog = _catalog(fake_openai.base_url, fake_anthropic.base_url, fake_gemini.base_url)
+    switch = "gateway:\n  route_retired_to_replacement: true\n"
+    gateway = GatewayProcess(tmp_path, catalog, env=keys, config_extra=switch).start()
+    try:
+        answer = httpx.post(
+            gateway.url + "/v1/chat/completions", json={"model": "gone-sonnet", "messages": HELLO}
+        )
+    finally:
+        gateway.stop()
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["x-calcifer-model"] == "sonnet"
+    assert fake_anthropic.last.body["model"] == "claude-sonnet-4-5"  # the replacement's upstream id
