@@ -142,7 +142,7 @@ def _differences(model: str, ours: Price, theirs: ModelPrice, note: str | None) 
             found.append(PriceDifference(model, bucket, mine, base, note))
         if isinstance(their_value, TieredPrices):
             found += _tier_differences(model, bucket, ours, their_value, note)
-    return found
+    return list(dict.fromkeys(found))  # a wrong tier threshold is found once per bucket: say it once
 
 
 def _tier_differences(

@@ -131,3 +131,23 @@ def test_every_replacement_and_lifecycle_date_of_the_shipped_catalog_is_usable()
                 continue  # offline or self-hosted: no list price to cite
             assert provider["source"].startswith("https://"), provider_id
         assert data["prices_as_of"] == "2026-12-01" or file.name == "echo.yaml"
+
+
+def test_a_missing_or_wrong_long_context_tier_fails_the_audit(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # gpt-5.4 bills a whole request over 272k input tokens at 2x input and 1.5x output
+    # (OpenAI's pricing page, "long context"): a catalog without the tier under-bills it.
+    flat = OPENAI.replace("gpt-5.4-mini", "gpt-5.4").format(input="2.50", extra="")
+    flat = flat.replace("cached_input: 0.075", "cached_input: 0.25")
+    (tmp_path / "openai.yaml").write_text(flat.replace("output: 4.50", "output: 15.00"))
+    assert main(["catalog", "audit", str(tmp_path), "--on", "2026-12-01"]) == 1
+    rows = [row.split() for row in capsys.readouterr().out.splitlines() if row.startswith("  gpt-5.4 ")]
+    assert ["gpt-5.4", "long_context.input", "-", "5", "n/a"] in rows
+    assert ["gpt-5.4", "long_context.output", "-", "22.5", "n/a"] in rows
+
+    tier = "long_context: {above_prompt_tokens: 200000, input: 5.00, cached_input: 0.50, output: 22.50}"
+    (tmp_path / "openai.yaml").write_text(flat.replace("output: 4.50}", "output: 15.00, " + tier + "}"))
+    assert main(["catalog", "audit", str(tmp_path), "--on", "2026-12-01"]) == 1
+    rows = [row.split() for row in capsys.readouterr().out.splitlines() if row.startswith("  gpt-5.4 ")]
+    assert rows == [["gpt-5.4", "long_context.above_prompt_tokens", "200000", "272000", "26.5%"]]
