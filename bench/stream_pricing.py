@@ -24,12 +24,15 @@ from calcifer.catalog.model import ProviderConfig
 from calcifer.domain.chat import Chunk
 from calcifer.domain.models import ModelSpec
 from calcifer.domain.observer import NullObserver
+from calcifer.domain.ports import StoredResponse
 from calcifer.domain.priced_stream import PricedStream
 from calcifer.domain.pricing import Price
-from calcifer.http.api import completions, openai_chat
+from calcifer.http.api import completions, openai_chat, openai_responses
+from calcifer.http.scope import RequestScope
 from calcifer.http.sse import SseSink
 from calcifer.providers.anthropic import StreamTranslator, parse_event
 from calcifer.providers.openai import OpenAIProvider
+from calcifer.providers.openai_responses import ResponsesPassThrough
 from calcifer.transport.registry import Transports
 
 CHUNKS = 50
@@ -50,6 +53,19 @@ ANTHROPIC_PAYLOADS = [
         {"type": "message_stop"},
     )
 ]
+_TEXT = {"item_id": "msg_1", "output_index": 0, "content_index": 0}
+RESPONSES_FRAMES = [
+    b"event: " + event["type"].encode() + b"\ndata: " + orjson.dumps(event) + b"\n\n"
+    for event in (
+        {"type": "response.created", "response": {"id": "resp_1", "model": "bench-model", "output": []}},
+        {"type": "response.output_item.added", "output_index": 0, "item": {"id": "msg_1", "type": "message"}},
+        *[{"type": "response.output_text.delta", **_TEXT, "delta": "tok ", "logprobs": []}] * CHUNKS,
+        {"type": "response.output_item.done", "output_index": 0, "item": {"id": "msg_1", "type": "message"}},
+        {"type": "response.completed",
+         "response": {"id": "resp_1", "model": "bench-model", "status": "completed",
+                      "usage": {"input_tokens": 12, "output_tokens": 50}}},
+    )
+]  # fmt: skip
 
 
 class _CollectingResponse:
@@ -80,16 +96,37 @@ def _anthropic_chunks() -> Iterable[Chunk]:
     )
 
 
+def _responses_source() -> Iterable[Chunk]:
+    """The pass-through's reading of Responses events (only usage and counts are read)."""
+    reader = ResponsesPassThrough("bench", None)  # type: ignore[arg-type]  # no call is made
+    return (chunk for frame in RESPONSES_FRAMES if (chunk := reader._chunk(frame)) is not None)
+
+
+class _NoStore:
+    async def save_response(self, stored: StoredResponse) -> None:
+        return None
+
+
+async def _responses(sink: SseSink, stream: PricedStream) -> None:
+    """`POST /v1/responses`' renderer: canonical chunks translated, or native ones relayed."""
+    turn = openai_responses._Turn(_NoStore(), RequestScope("bench", "/v1/responses"))  # type: ignore[arg-type]
+    await turn.parse({"model": "bench-model", "input": "hi"}, None)
+    await turn.send_stream(sink, stream, None)  # type: ignore[arg-type]
+
+
 async def _upstream(chunks: Iterable[Chunk]) -> AsyncIterator[Chunk]:
     for chunk in chunks:
         yield chunk
 
 
 Render = Callable[[SseSink, PricedStream], Awaitable[None]]
+_RENDERERS_OF = {"anthropic": ("chat, usage asked",), "responses": ("responses",)}
+"""Renderers other sources are measured with (OpenAI chunks go through every one)."""
 RENDERERS: dict[str, Render] = {
     "chat, usage asked": lambda sink, stream: openai_chat.send_chunk_stream(sink, stream, True),
     "chat, no usage": lambda sink, stream: openai_chat.send_chunk_stream(sink, stream, False),
     "seed deltas": completions.send_delta_stream,
+    "responses": _responses,
 }
 
 
@@ -114,12 +151,12 @@ async def _best_of(source: Callable[[], Iterable[Chunk]], render: Render, stream
 
 
 async def _main(streams: int, repeat: int) -> None:
-    sources = {"openai": _openai_source(), "anthropic": _anthropic_chunks}
+    sources = {"openai": _openai_source(), "anthropic": _anthropic_chunks, "responses": _responses_source}
     print(f"| source → renderer | µs per {CHUNKS}-chunk stream | µs per chunk |")
     print("|---|---|---|")
     for source_name, source in sources.items():
         for render_name, render in RENDERERS.items():
-            if source_name == "anthropic" and render_name != "chat, usage asked":
+            if source_name != "openai" and render_name not in _RENDERERS_OF.get(source_name, ()):
                 continue
             seconds = await _best_of(source, render, streams, repeat)
             print(f"| {source_name} → {render_name} | {seconds * 1e6:.1f} | {seconds * 1e6 / CHUNKS:.2f} |")

@@ -173,6 +173,8 @@ class LedgerSettings:
     (logged as lost)."""
     retention_days: int = 90
     """Raw records older than this are rolled into daily totals and deleted (0: keep all)."""
+    responses_retention_days: int = 30
+    """Stored Responses API state (`previous_response_id`) is deleted after this (0: keep all)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -456,5 +458,5 @@ def _check_access(access: AccessSettings, ledger: LedgerSettings) -> None:
         raise ConfigurationError("access.hold_lease_seconds must be at least 60, refresh_seconds more than 0")
     if ledger.batch_size < 1 or ledger.flush_seconds <= 0 or ledger.queue_limit < ledger.batch_size:
         raise ConfigurationError("ledger: batch_size ≥ 1, flush_seconds > 0, queue_limit ≥ batch_size")
-    if ledger.spool_max_mb < 1 or ledger.retention_days < 0:
-        raise ConfigurationError("ledger: spool_max_mb ≥ 1 and retention_days ≥ 0")
+    if ledger.spool_max_mb < 1 or min(ledger.retention_days, ledger.responses_retention_days) < 0:
+        raise ConfigurationError("ledger: spool_max_mb ≥ 1, retention_days and responses_retention_days ≥ 0")

@@ -115,6 +115,11 @@ def _breaker(raw: dict[str, Any]) -> BreakerSettings:
     )
 
 
+def _has_responses_api(raw: dict[str, Any]) -> bool:
+    """The default of `responses_api`: OpenAI's own API has it; Azure's is served elsewhere."""
+    return bool(raw["kind"] == "openai" and not raw.get("api_version"))
+
+
 def _seconds(value: object) -> float | None:
     return None if value is None else float(str(value))
 
@@ -210,12 +215,16 @@ class _Builder:
         key = self._environ.get(key_env, "").strip() if key_env else ""
         proxy = self._proxy(document, path, str(raw.get("proxy") or "").strip())
         self._check_transport_keys(document, path, raw)
+        if "responses_api" in raw and raw["kind"] != "openai":
+            problem = document.problem((*path, "responses_api"), "only an openai provider has it")
+            self._problems.append(problem)
         defaults = ProviderConfig(id=provider_id, kind=raw["kind"])
         self._providers[provider_id] = ProviderConfig(
             id=provider_id,
             kind=raw["kind"],
             base_url=raw.get("base_url"),
             api_version=raw.get("api_version"),
+            responses_api=bool(raw.get("responses_api", _has_responses_api(raw))),
             api_key_env=key_env,
             api_key=Secret(key) if key else None,
             timeout=float(raw.get("timeout", _PROVIDER_DEFAULTS["timeout"])),

@@ -70,6 +70,8 @@ class ProviderConfig:
     kind: str
     base_url: str | None = None
     api_version: str | None = None
+    responses_api: bool = False
+    """An `openai` provider whose server has the Responses API: `/v1/responses` passes through."""
     api_key_env: str | None = None
     api_key: Secret | None = None
     timeout: float = 60.0

@@ -143,6 +143,11 @@ class Gateway:
         mode = ModelMode.EMBEDDING if request.dialect is Dialect.EMBEDDINGS else ModelMode.CHAT
         return self._router.route(request.model, request.provider_hint, mode)
 
+    def provider_of(self, model: ModelSpec) -> Provider:
+        """The adapter of the model's first deployment, for a call that is not a completion
+        (counting tokens); raises ProviderNotConfigured."""
+        return self._providers.get(model.provider_id)
+
     async def complete(
         self, request: ChatRequest, deadline: float | None = None, principal: Principal = ANONYMOUS
     ) -> PricedCompletion:

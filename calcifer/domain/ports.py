@@ -12,7 +12,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Protocol
+from typing import Any, Protocol
 
 from calcifer.domain.access import AccessScope, BudgetPeriod, Team, VirtualKey
 
@@ -31,6 +31,7 @@ __all__ = [
     "LedgerStore",
     "RequestPage",
     "RequestQuery",
+    "ResponseStore",
     "ScopeUsage",
     "SpendQuery",
     "SpendReport",
@@ -38,6 +39,7 @@ __all__ = [
     "StatsBucket",
     "StatsQuery",
     "StatsReport",
+    "StoredResponse",
 ]
 
 WINDOW_BUCKETS = 10
@@ -321,3 +323,29 @@ class LedgerStore(Protocol):
 
     async def expire(self, keep_days: int, now: datetime) -> int:
         """Roll records older than `keep_days` into the daily rollups, then delete them."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredResponse:
+    """What rebuilds a Responses API conversation: the response as answered, and the
+    whole input it answered (the earlier responses' items included)."""
+
+    id: str
+    owner: str
+    """The id of the principal that made it (a key's id, `master`, `anonymous`)."""
+    created_at: datetime
+    input_items: list[dict[str, Any]]
+    response: dict[str, Any]
+
+
+class ResponseStore(Protocol):
+    """Stored responses, shared by every worker and replica (`calcifer.store.responses`)."""
+
+    async def save_response(self, stored: StoredResponse) -> None: ...
+
+    async def load_response(self, response_id: str) -> StoredResponse | None: ...
+
+    async def delete_response(self, response_id: str) -> bool: ...
+
+    async def expire(self, keep_days: int, now: datetime) -> int:
+        """Delete the responses made more than `keep_days` ago; how many."""

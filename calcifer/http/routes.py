@@ -11,14 +11,18 @@ from sanic.handlers import ErrorHandler
 from sanic.response import BaseHTTPResponse, HTTPResponse
 
 from calcifer import errors
+from calcifer.formats.anthropic_messages import anthropic_error
 from calcifer.http.admin import keys, spend, stats, teams
 from calcifer.http.admin.reload import admin_reload
+from calcifer.http.api.anthropic_messages import count_tokens, messages
 from calcifer.http.api.completions import completions
 from calcifer.http.api.embeddings import embeddings
 from calcifer.http.api.health import health
 from calcifer.http.api.metrics import metrics
 from calcifer.http.api.models import list_models, retrieve_model
 from calcifer.http.api.openai_chat import chat_completions
+from calcifer.http.api.openai_responses import create_response
+from calcifer.http.api.openai_responses_state import delete_response, list_input_items, retrieve_response
 from calcifer.http.errors import ErrorShape, RequestHeadTooLarge, http_error, openai_shape
 from calcifer.http.hooks.cors import Cors
 from calcifer.http.hooks.request_id import RequestId
@@ -34,6 +38,12 @@ _API_ROUTES: tuple[tuple[str, str, str, Handler], ...] = (
     ("/v1/chat/completions", "POST", "chat_completions", chat_completions),
     ("/v1/completions", "POST", "completions", completions),
     ("/v1/embeddings", "POST", "embeddings", embeddings),
+    ("/v1/responses", "POST", "responses", create_response),
+    ("/v1/responses/<response_id>", "GET", "retrieve_response", retrieve_response),
+    ("/v1/responses/<response_id>", "DELETE", "delete_response", delete_response),
+    ("/v1/responses/<response_id>/input_items", "GET", "response_input_items", list_input_items),
+    ("/v1/messages", "POST", "messages", messages),
+    ("/v1/messages/count_tokens", "POST", "count_tokens", count_tokens),
     ("/v1/models", "GET", "models", list_models),
     ("/v1/models/<name:path>", "GET", "model", retrieve_model),
     ("/admin/reload", "POST", "reload", admin_reload),
@@ -56,7 +66,7 @@ _API_ROUTES: tuple[tuple[str, str, str, Handler], ...] = (
 # Routes whose clients expect errors in their own dialect's shape, by path prefix; every
 # other route answers in the gateway's own (OpenAI's) shape. Sanic's own refusals (a body too
 # large, too slow) on these paths are shaped the same way.
-_ERROR_SHAPES: tuple[tuple[str, ErrorShape], ...] = ()
+_ERROR_SHAPES: tuple[tuple[str, ErrorShape], ...] = (("/v1/messages", anthropic_error),)
 
 
 def error_shape(path: str) -> ErrorShape:

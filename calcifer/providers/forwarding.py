@@ -116,9 +116,10 @@ class Forwarder:
                 return payload
 
     async def stream(
-        self, url: str, body: bytes, headers: Mapping[str, str]
+        self, url: str, body: bytes, headers: Mapping[str, str], *, frames: bool = False
     ) -> AsyncGenerator[list[bytes], None]:
-        """The answer's server-sent event payloads, in batches of those that arrived together.
+        """The answer's server-sent event payloads (with `frames`: whole events, as sent), in
+        batches of those that arrived together.
 
         Closing this generator before the end drops the connection, so the provider stops
         generating (and billing) for a client that has gone."""
@@ -130,7 +131,7 @@ class Forwarder:
                     raise self._status_error(
                         self._provider, answer.status, await answer.read(), answer.headers
                     )
-                events = SseSplitter(self._max_event_bytes)
+                events = SseSplitter(self._max_event_bytes, frames=frames)
                 ends, size = time.monotonic() + self._max_stream_seconds, 0
                 while not events.done and (piece := await answer.next_piece()) is not None:
                     size += len(piece)
@@ -176,4 +177,3 @@ class Forwarder:
             # (refused, certificate, proxy, broken HTTP), which names hosts of their network.
             logger.warning("provider '{}': {}", self._provider, exc)
             raise ours(f"Provider '{self._provider}' {what}", provider=self._provider) from exc
-

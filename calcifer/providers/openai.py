@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator, Mapping
 from contextlib import aclosing
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlencode
 
@@ -27,6 +28,7 @@ import orjson
 
 from calcifer.catalog.model import ProviderConfig
 from calcifer.domain.chat import Chunk, Completion
+from calcifer.domain.dialect import Dialect
 from calcifer.domain.embeddings import Embeddings
 from calcifer.domain.estimate import estimate_tokens
 from calcifer.domain.provider import (
@@ -49,6 +51,7 @@ from calcifer.errors import (
 from calcifer.formats import openai_chat as wire
 from calcifer.providers.forwarding import Forwarder, sdk_headers
 from calcifer.providers.openai_embeddings import EMBEDDINGS, embeddings_request, read_embeddings
+from calcifer.providers.openai_responses import ResponsesPassThrough
 from calcifer.providers.upstream_errors import ErrorRow, ErrorTable, VendorError, json_object, unreadable
 from calcifer.providers.usage_reading import read_usage, tokens
 from calcifer.transport.registry import Transports
@@ -84,6 +87,11 @@ class _Endpoint:
         path = f"/deployments/{model}" if self._azure else ""
         headers = self._stream_headers if stream else self._headers
         return self._base + path + operation + self._query, {**headers, **trace_headers}
+
+    def responses(self, trace_headers: Mapping[str, str], *, stream: bool) -> tuple[str, dict[str, str]]:
+        """The URL and headers of a Responses API request (`{base_url}/responses`)."""
+        headers = self._stream_headers if stream else self._headers
+        return self._base + "/responses" + self._query, {**headers, **trace_headers}
 
     async def aclose(self) -> None:
         await self._client.close()
@@ -210,13 +218,20 @@ class OpenAIProvider:
     """OpenAI and OpenAI-compatible servers; Azure OpenAI when the provider has an `api_version`.
 
     On Azure the catalog's `base_url` is the resource endpoint and each model's
-    `upstream_model` is its deployment name.
+    `upstream_model` is its deployment name. With `responses_api`, Responses API requests
+    pass through to `{base_url}/responses` (`calcifer.providers.openai_responses`).
     """
 
     def __init__(self, config: ProviderConfig, transports: Transports) -> None:
         self._id = config.id
         self._endpoint = _Endpoint(_sdk_client(config))
         self._forwarder = Forwarder(config, transports.for_provider(config), status_error=ERROR_TABLE)
+        self._responses = ResponsesPassThrough(config.id, self._forwarder)
+        self._parameters = (
+            replace(PARAMETERS, native_dialects=frozenset({Dialect.OPENAI_RESPONSES}))
+            if config.responses_api
+            else PARAMETERS
+        )
 
     @property
     def id(self) -> str:
@@ -224,9 +239,12 @@ class OpenAIProvider:
 
     @property
     def parameters(self) -> ParameterPolicy:
-        return PARAMETERS
+        return self._parameters
 
     async def complete(self, call: UpstreamCall) -> Completion:
+        if self._parameters.passes_through(call.request):
+            url, headers = self._endpoint.responses(call.headers, stream=False)
+            return await self._responses.complete(call, url, headers)
         body = _upstream_body(call, stream=False)
         url, headers = self._endpoint.request(body["model"], call.headers, stream=False)
         payload = await self._forwarder.post(url, orjson.dumps(body), headers)
@@ -236,6 +254,12 @@ class OpenAIProvider:
         return wire.read_completion(data, _usage_or_estimate(data, call))
 
     async def stream(self, call: UpstreamCall) -> AsyncIterator[Chunk]:
+        if self._parameters.passes_through(call.request):
+            url, headers = self._endpoint.responses(call.headers, stream=True)
+            async with aclosing(self._responses.stream(call, url, headers)) as events:
+                async for event in events:
+                    yield event
+            return
         body = _upstream_body(call, stream=True)
         url, headers = self._endpoint.request(body["model"], call.headers, stream=True)
         async with aclosing(self._forwarder.stream(url, orjson.dumps(body), headers)) as batches:

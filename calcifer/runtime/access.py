@@ -1,6 +1,7 @@
 """Keys, budgets, limits and the ledger for one worker: built when it starts, closed when it stops.
 
     store (SQLite file or PostgreSQL, migrated under a lock) ─┬─ ledger writer (batches, spool)
+                                                              ├─ stored responses (previous_response_id)
                                                               ├─ key directory (refreshed every second)
     counters (this worker / shared memory / Redis) ───────────┴─ admission (reserve, settle)
 """
@@ -20,11 +21,11 @@ from calcifer.domain.access import AccessScope, BudgetPeriod
 from calcifer.domain.admission import Admission
 from calcifer.domain.authentication import Authenticator
 from calcifer.domain.key_directory import KeyDirectory
-from calcifer.domain.ports import Counters
+from calcifer.domain.ports import Counters, ResponseStore
 from calcifer.settings import Settings
 from calcifer.state.counters import build_counters
 from calcifer.state.machine import MachineState
-from calcifer.store import LedgerWriter, Retention, Store, apply_migrations, open_store
+from calcifer.store import LedgerWriter, ResponseRecords, Retention, Store, apply_migrations, open_store
 
 __all__ = ["AccessRuntime"]
 
@@ -34,6 +35,8 @@ class AccessRuntime:
     store: Store
     writer: LedgerWriter
     retention: Retention
+    responses: ResponseStore
+    response_retention: Retention
     directory: KeyDirectory | None
     counters: Counters | None
     admission: Admission
@@ -62,10 +65,15 @@ class AccessRuntime:
         writer = await LedgerWriter.start(store, settings.ledger, settings.data_dir)
         directory = KeyDirectory(store, secret) if settings.keys_required else None
         counters = _counters(settings, machine, store) if directory is not None else None
+        responses = ResponseRecords(store.database, settings.ledger.responses_retention_days)
         runtime = cls(
             store=store,
             writer=writer,
             retention=Retention(store, settings.ledger.retention_days),
+            responses=responses,
+            response_retention=Retention(
+                responses, settings.ledger.responses_retention_days, what="responses"
+            ),
             directory=directory,
             counters=counters,
             admission=Admission(counters, settings.access.max_hold_usd, settings.access.fail_mode == "open"),
@@ -102,6 +110,7 @@ class AccessRuntime:
             await self.directory.refresh()
             self._refresher = asyncio.get_running_loop().create_task(self._refresh_forever(self.directory))
         self.retention.start()
+        self.response_retention.start()
 
     async def _refresh_forever(self, directory: KeyDirectory) -> None:
         failing_since: float | None = None
@@ -124,6 +133,7 @@ class AccessRuntime:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._refresher
         await self.retention.aclose()
+        await self.response_retention.aclose()
         await self.writer.aclose()
         if self.counters is not None:
             await self.counters.aclose()

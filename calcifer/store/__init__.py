@@ -1,16 +1,17 @@
-"""Durable state: keys, teams and the spend ledger in SQLite (embedded) or PostgreSQL, the
+"""Durable state: keys, teams, the spend ledger and stored responses in SQLite (embedded) or PostgreSQL, the
 migrations that shape them, and the writer that takes ledger records off the request path."""
 
 from __future__ import annotations
 
 from calcifer.store.migrate import apply_migrations
 from calcifer.store.postgres_db import PostgresDatabase
+from calcifer.store.responses import ResponseRecords
 from calcifer.store.retention import Retention
 from calcifer.store.sqlite_db import SqliteDatabase, sqlite_path
 from calcifer.store.store import Store
 from calcifer.store.writer import LedgerWriter
 
-__all__ = ["LedgerWriter", "Retention", "Store", "apply_migrations", "open_store"]
+__all__ = ["LedgerWriter", "ResponseRecords", "Retention", "Store", "apply_migrations", "open_store"]
 
 
 async def open_store(url: str) -> Store:

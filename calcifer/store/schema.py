@@ -149,5 +149,22 @@ _SPEND_INDEXES = Migration(
     ),
 )
 
-MIGRATIONS: tuple[Migration, ...] = (_ACCESS, _LEDGER, _SECRETS, _SPEND_INDEXES)
+
+_RESPONSES = Migration(
+    5,
+    "stored Responses API state (previous_response_id)",
+    (
+        # `owner`: the principal that made the response, the only one (with the master key)
+        # that may read it; items and the response object are JSON text.
+        """CREATE TABLE responses (
+            id TEXT PRIMARY KEY,
+            owner TEXT NOT NULL,
+            created_at {time} NOT NULL,
+            input_items TEXT NOT NULL,
+            response TEXT NOT NULL)""",
+        "CREATE INDEX responses_by_time ON responses (created_at)",
+    ),
+)
+
+MIGRATIONS: tuple[Migration, ...] = (_ACCESS, _LEDGER, _SECRETS, _SPEND_INDEXES, _RESPONSES)
 """In order; a version once released is never edited, only followed by a new one."""

@@ -54,6 +54,11 @@ class Store:
         self._codec = database.codec
 
     @property
+    def database(self) -> Database:
+        """The connection it runs on, shared with the other records kept beside it (responses)."""
+        return self._db
+
+    @property
     def dialect(self) -> str:
         return self._codec.dialect
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from calcifer.transport.base import DEFAULT_LIMITS, ResponseTooLarge
 
-__all__ = ["SseSplitter"]
+__all__ = ["SseSplitter", "data_of"]
 
 _DONE = b"[DONE]"
 
@@ -18,11 +18,20 @@ class SseSplitter:
 
     An event still incomplete past `max_event_bytes` raises `ResponseTooLarge`: without a
     cap, a stream that never sends its blank line would grow the buffer without end.
+
+    With `frames`, each event comes out whole instead, as received (`event:`, `id:`, comment
+    and `data:` lines, and its blank line), for a pass-through that relays the provider's bytes:
+    the frames put end to end are the body (a body with `\r\n` line ends comes out with `\n`).
+    `[DONE]` is then not special.
     """
 
-    __slots__ = ("_carry", "_ends_with_newline", "_max_event_bytes", "_pending", "_pending_bytes", "done")
+    __slots__ = (
+        "_carry", "_ends_with_newline", "_frames", "_max_event_bytes", "_pending", "_pending_bytes", "done",
+    )  # fmt: skip
 
-    def __init__(self, max_event_bytes: int = DEFAULT_LIMITS.max_event_bytes) -> None:
+    def __init__(
+        self, max_event_bytes: int = DEFAULT_LIMITS.max_event_bytes, *, frames: bool = False
+    ) -> None:
         # The unfinished event is kept as a list of pieces and joined only once a piece
         # completes it: re-joining it per piece would make a long event quadratic.
         self._pending: list[bytes] = []
@@ -30,6 +39,7 @@ class SseSplitter:
         self._ends_with_newline = False
         self._carry = b""  # a piece's last `\r`, in case the next one starts with `\n`
         self._max_event_bytes = max_event_bytes
+        self._frames = frames
         self.done = False
 
     def feed(self, piece: bytes) -> list[bytes]:
@@ -44,7 +54,9 @@ class SseSplitter:
         self._hold(rest)
         if len(buffer) > self._max_event_bytes:  # one comparison per piece, the usual case
             self._check_sizes(events)
-        payloads = [data for data in map(_data_of, events) if data is not None]
+        if self._frames:
+            return [event + b"\n\n" for event in events]
+        payloads = [data for data in map(data_of, events) if data is not None]
         if _DONE in payloads:
             self.done = True
             return payloads[: payloads.index(_DONE)]
@@ -71,11 +83,15 @@ class SseSplitter:
 
     def end(self) -> list[bytes]:
         """The body ended: a last event that lacked its blank line still counts."""
-        tail = _data_of(b"".join((*self._pending, self._carry)).strip(b"\n"))
+        rest = b"".join((*self._pending, self._carry))
         self._pending, self._pending_bytes, self._carry = [], 0, b""
+        if self._frames:
+            return [rest] if rest else []
+        tail = data_of(rest.strip(b"\n"))
         return [tail] if tail is not None and tail != _DONE else []
 
 
-def _data_of(event: bytes) -> bytes | None:
+def data_of(event: bytes) -> bytes | None:
+    """The data of one event (its `data:` lines joined), or None when it has none."""
     lines = [line[5:].lstrip(b" ") for line in event.split(b"\n") if line.startswith(b"data:")]
     return b"\n".join(lines) if lines else None

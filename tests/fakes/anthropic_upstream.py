@@ -1,8 +1,11 @@
-"""A fake Anthropic Messages API server, streaming events included."""
+"""A fake Anthropic Messages API server, streaming events included; it can also send a
+scripted list of SSE frames verbatim (`script_frames`), counts tokens, and keeps the raw bytes
+of every request body."""
 
 from __future__ import annotations
 
 import json
+from collections import deque
 from collections.abc import Iterator
 from typing import Any
 
@@ -29,15 +32,44 @@ ERROR_TYPES = {
 
 
 class FakeAnthropic(FakeUpstream):
+    def __init__(self) -> None:
+        super().__init__()
+        self.raw_bodies: list[bytes] = []
+        self._frames: deque[list[bytes]] = deque()
+
+    def script_frames(self, *streams: list[bytes]) -> None:
+        """Exact event frames for the next streamed requests, sent byte for byte."""
+        with self._lock:
+            self._frames.extend(streams)
+
+    def reset(self) -> None:
+        super().reset()
+        with self._lock:
+            self.raw_bodies.clear()
+            self._frames.clear()
+
     def app(self) -> web.Application:
         app = web.Application()
         app.router.add_post("/v1/messages", self._messages)
+        app.router.add_post("/v1/messages/count_tokens", self._count_tokens)
         return app
 
+    async def _count_tokens(self, request: web.Request) -> web.Response:
+        raw = await request.read()
+        self.raw_bodies.append(raw)
+        self.next_behaviour(request, json.loads(raw))
+        return web.json_response({"input_tokens": 4242})
+
     async def _messages(self, request: web.Request) -> web.StreamResponse:
-        body = await request.json()
+        raw = await request.read()
+        self.raw_bodies.append(raw)
+        body = json.loads(raw)
         behaviour = self.next_behaviour(request, body)
         await self.delay(behaviour)
+        with self._lock:
+            frames = self._frames.popleft() if self._frames and body.get("stream") else None
+        if frames is not None:
+            return await self.stream_events(request, behaviour, frames)
         if behaviour.status != 200:
             kind = ERROR_TYPES.get(behaviour.status, "api_error")
             error = behaviour.error_body or {
@@ -125,11 +157,13 @@ def _events(body: dict[str, Any], b: Behaviour) -> Iterator[bytes]:
         yield b"event: content_block_delta\ndata: {not json\n\n"
     index = 0
     if b.reasoning:
-        yield _event(
-            "content_block_start", {"index": 0, "content_block": {"type": "thinking", "thinking": ""}}
-        )
+        block = {"type": "thinking", "thinking": "", "signature": ""}
+        yield _event("content_block_start", {"index": 0, "content_block": block})
         yield _event(
             "content_block_delta", {"index": 0, "delta": {"type": "thinking_delta", "thinking": b.reasoning}}
+        )
+        yield _event(
+            "content_block_delta", {"index": 0, "delta": {"type": "signature_delta", "signature": "sig"}}
         )
         yield _event("content_block_stop", {"index": 0})
         index = 1

@@ -11,7 +11,7 @@ from aiohttp import web
 from tests.fakes.embeddings_upstream import add_openai_embeddings
 from tests.fakes.upstream import TOOL_ARGUMENTS, TOOL_NAME, Behaviour, FakeUpstream, Turn, words
 
-__all__ = ["Behaviour", "FakeOpenAI"]
+__all__ = ["Behaviour", "FakeOpenAI", "error_response"]
 
 DEFAULT_USAGE = {"prompt_tokens": 12, "completion_tokens": 6, "total_tokens": 18}
 
@@ -36,10 +36,7 @@ class FakeOpenAI(FakeUpstream):
             request.transport.abort()
             return web.Response()
         if behaviour.status != 200:
-            error = behaviour.error_body or {
-                "error": {"message": f"fake error {behaviour.status}", "type": "fake", "code": None}
-            }
-            return web.json_response(error, status=behaviour.status, headers=behaviour.headers)
+            return error_response(behaviour)
         if body.get("stream"):
             return await self.stream_events(request, behaviour, _events(body, behaviour))
         if behaviour.malformed:
@@ -73,6 +70,14 @@ class FakeOpenAI(FakeUpstream):
                 text = f"result({message['tool_call_id']})={content}"
             turns.append(Turn(message["role"], text.strip()))
         return turns
+
+
+def error_response(behaviour: Behaviour) -> web.Response:
+    """The behaviour's error status, with its body or OpenAI's error shape."""
+    error = behaviour.error_body or {
+        "error": {"message": f"fake error {behaviour.status}", "type": "fake", "code": None}
+    }
+    return web.json_response(error, status=behaviour.status, headers=behaviour.headers)
 
 
 def _completion(body: dict[str, Any], b: Behaviour) -> dict[str, Any]:

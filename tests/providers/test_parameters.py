@@ -8,6 +8,7 @@ reach the fake upstream as sent, translated ones arrive translated, refused ones
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -162,6 +163,9 @@ TRANSLATIONS: dict[tuple[str, str], Seen] = {
     ("anthropic", "tools"): lambda f: _body(f)["tools"][0]["input_schema"] == FUNCTION["parameters"],
     ("google", "messages"): lambda f: f.turns() == [Turn("user", "what [image]")],
     ("google", "model"): lambda f: f.last.body["_model"] == "gemini-2.5-flash",
+    # Not sent (Gemini has no end-user field); the gateway records it in the ledger and log line.
+    ("google", "safety_identifier"): lambda f: "hashed-user-1" not in json.dumps(_body(f)),
+    ("google", "user"): lambda f: "user-1" not in json.dumps(_body(f)),
     ("google", "function_call"): lambda f: (
         _body(f)["toolConfig"]["functionCallingConfig"]
         == {"mode": "ANY", "allowedFunctionNames": ["get_weather"]}

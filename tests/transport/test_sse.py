@@ -79,3 +79,16 @@ def test_a_long_event_without_newlines_is_split_in_linear_work() -> None:
         assert splitter.feed(CountedBytes(piece)) == []
     assert splitter.feed(CountedBytes(b"\n\n")) == [piece * pieces]
     assert CountedBytes.work <= 4 * len(piece) * pieces
+
+
+def test_frames_come_out_whole_and_put_together_are_the_body_however_it_was_split() -> None:
+    body = (
+        b"event: message_start\ndata: {}\n\n: comment\n\n\n\nevent: ping\ndata: {}\n\n"
+        b"event: future\nid: 7\ndata: [DONE]\n\nevent: message_stop\ndata: {}"
+    )
+    for cut in range(1, len(body)):
+        splitter = SseSplitter(frames=True)
+        frames = splitter.feed(body[:cut]) + splitter.feed(body[cut:]) + splitter.end()
+        assert b"".join(frames) == body, cut
+        assert frames[0] == b"event: message_start\ndata: {}\n\n"
+        assert not splitter.done  # [DONE] means nothing to a pass-through

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -25,8 +26,9 @@ DEADLINE_HEADER = "X-Calcifer-Timeout-Ms"
 COST_HEADER = "X-Calcifer-Cost"
 USER_HEADER = "X-Calcifer-User"
 
-Parse = Callable[[dict[str, Any], str | None], ChatRequest]
-BodyOf = Callable[[PricedCompletion], dict[str, Any]]
+# Either may be a coroutine function (a dialect with stored state reads or writes its store).
+Parse = Callable[[dict[str, Any], str | None], ChatRequest | Awaitable[ChatRequest]]
+BodyOf = Callable[[PricedCompletion], dict[str, Any] | Awaitable[dict[str, Any]]]
 SendStream = Callable[[SseSink, PricedStream, ChatRequest], Awaitable[None]]
 
 
@@ -35,6 +37,8 @@ async def serve_chat(
 ) -> HTTPResponse | None:
     require_json(request.headers.get("content-type"))
     chat = parse(loads_object(request.body), _provider_hint(request.headers.get(PROVIDER_HEADER)))
+    if inspect.isawaitable(chat):
+        chat = await chat
     deadline = _deadline(request.headers.get(DEADLINE_HEADER))
     scope.stream, scope.metadata = chat.stream, chat.metadata
     gateway = scope.serving.gateway
@@ -57,7 +61,10 @@ async def serve_chat(
     headers = scope.served_by(priced.model.name, priced.model.provider_id, priced.attempts)
     scope.priced(priced.completion.usage, priced.cost, priced.upstream_seconds)
     headers[COST_HEADER] = format_usd(priced.cost)
-    encoded = dumps(body_of(priced))  # before measuring: encoding is the gateway's time too
+    body = body_of(priced)
+    if inspect.isawaitable(body):
+        body = await body
+    encoded = dumps(body)  # before measuring: encoding is the gateway's time too
     return raw(encoded, headers=headers | scope.overhead_header(), content_type="application/json")
 
 

@@ -27,6 +27,8 @@ _ROUTE_NAMES = {
     "/v1/chat/completions": "chat",
     "/v1/completions": "completions",
     "/v1/embeddings": Dialect.EMBEDDINGS.value,
+    "/v1/responses": "responses",
+    "/v1/messages": Dialect.ANTHROPIC_MESSAGES.value,
 }
 
 

@@ -3,6 +3,7 @@ API fields it passes through as sent."""
 
 from __future__ import annotations
 
+from calcifer.domain.dialect import Dialect
 from calcifer.domain.provider import OtherFields, ParameterPolicy, refused, translated
 from calcifer.providers.parameters import (
     content_parts,
@@ -95,4 +96,6 @@ PARAMETERS = ParameterPolicy(
         "web_search_options": refused("web search is a server tool on Anthropic, not translated"),
     },
     OtherFields(NATIVE_FIELDS, "the Messages API's own fields in NATIVE_FIELDS pass through; others refused"),
+    # A Messages client's request goes as sent (model mapped), with its own anthropic-* headers.
+    native_dialects=frozenset({Dialect.ANTHROPIC_MESSAGES}),
 )

@@ -28,6 +28,10 @@ def messages_request(call: UpstreamCall, *, stream: bool) -> dict[str, Any]:
     source = tools_view(call.request.body)
     system, turns = _turns(source["messages"])
     max_tokens, thinking = _thinking(source, call.model.max_output_tokens)
+    if thinking is not None and thinking["type"] == "enabled" and _continues_tool_use(turns):
+        # Anthropic refuses thinking on a tool loop whose last assistant turn lacks its signed
+        # thinking block, and chat cannot carry one back: this step of the loop goes without.
+        thinking = None
     body: dict[str, Any] = {"model": call.model.upstream_model, "messages": turns, "max_tokens": max_tokens}
     if system:
         body["system"] = system
@@ -80,6 +84,16 @@ def _thinking(source: dict[str, Any], model_max: int | None) -> tuple[int, dict[
             param="reasoning_effort",
         )
     return ceiling, {"type": "enabled", "budget_tokens": budget}
+
+
+def _continues_tool_use(turns: list[dict[str, Any]]) -> bool:
+    """The conversation ends with tool results answering the last assistant turn's calls."""
+    assistant = next((turn for turn in reversed(turns) if turn["role"] == "assistant"), None)
+    if assistant is None or turns[-1]["role"] != "user":
+        return False
+    called = any(block.get("type") == "tool_use" for block in assistant["content"])
+    answered = any(block.get("type") == "tool_result" for block in turns[-1]["content"])
+    return called and answered
 
 
 def _output_format(response_format: object) -> dict[str, Any] | None:

@@ -15,6 +15,8 @@ from calcifer.providers.parameters import (
     tool_choices,
 )
 
+_RECORDED_ONLY = "recorded by the gateway (ledger, log line), not sent: the Gemini API takes no end-user id"
+
 __all__ = ["NATIVE_FIELDS", "PARAMETERS", "SERVICE_TIERS", "THINKING_BUDGETS"]
 
 # Thinking budget per OpenAI reasoning effort; 0 turns thinking off (models that must think,
@@ -90,8 +92,8 @@ PARAMETERS = ParameterPolicy(
             response_format_types("text", "json_object", "json_schema"),
             "text, json_object, json_schema",
         ),
-        "safety_identifier": refused("the Gemini API takes no end-user identifier"),
-        "user": refused("the Gemini API takes no end-user identifier"),
+        "safety_identifier": translated(_RECORDED_ONLY),
+        "user": translated(_RECORDED_ONLY),
         "service_tier": translated(
             "generation config `service_tier`: default → standard, flex → flex, priority and fast → "
             "priority; auto → Gemini's default",
