@@ -1,4 +1,4 @@
-"""The `calcifer` command: `serve` the gateway, `catalog check` a catalog, `db migrate` the database."""
+"""The `calcifer` command: `serve` the gateway, `catalog check|audit` a catalog, `db migrate` the database."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from loguru import logger
 from calcifer import __version__
 from calcifer.catalog import Catalog, load_catalog
 from calcifer.cli_access import ACCESS_COMMANDS, add_access_commands, run_access_command
+from calcifer.cli_audit import add_audit_command, run_audit
 from calcifer.domain.models import ModelMode
 from calcifer.domain.pricing import format_usd
 from calcifer.errors import CatalogError, ConfigurationError, StoreUnavailable
@@ -45,6 +46,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _migrate(args)
         if args.command in ACCESS_COMMANDS:
             return run_access_command(args)
+        if args.catalog_command == "audit":
+            return run_audit(args)
         return _check(args)
     except CatalogError as exc:
         print(f"catalog is invalid ({len(exc.problems)} problem(s)):", file=sys.stderr)
@@ -73,6 +76,7 @@ def _parser() -> argparse.ArgumentParser:
     check = catalog_commands.add_parser("check", help="validate a catalog and summarize it")
     check.add_argument("path", nargs="?", help="catalog file or directory (default: the config's)")
     check.add_argument("--config", help="config file naming the catalog")
+    add_audit_command(catalog_commands)
     init = commands.add_parser("init", help="write editable copies of the shipped config and catalog")
     init.add_argument("directory", nargs="?", default=".", help="where to write them (default: here)")
     database = commands.add_parser("db", help="work with the database of keys, teams and the ledger")

@@ -59,6 +59,9 @@ def test_calcifer_config_variable_names_the_file(tmp_path: Path) -> None:
         ("logging:\n  format: xml\n", {}, "logging.format"),
         ("", {"SERVER_PORT": "http"}, "SERVER_PORT"),
         ("", {"SERVER_MAX_CONNECTIONS": "0"}, "server.max_connections"),
+        # the second of two keys would silently win: the operator edited one and runs the other
+        ("gateway:\n  request_deadline_seconds: 5\n  request_deadline_seconds: 50\n", {}, "line 3"),
+        ("server: {}\nserver:\n  port: 1\n", {}, "duplicate key 'server'"),
     ],
 )
 def test_bad_settings_stop_with_a_message(

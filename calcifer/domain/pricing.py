@@ -41,7 +41,7 @@ _FALLBACK = MappingProxyType(
     {  # a bucket without its own price bills as the tokens would without the split
         "cached_input": "input",
         "cache_write": "input",
-        "cache_write_1h": "input",
+        "cache_write_1h": "cache_write",  # the split unknown, a write bills as any write
         "input_audio": "input",
         "input_image": "input",
         "reasoning": "output",
