@@ -5,7 +5,6 @@ recorded."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -15,93 +14,12 @@ import httpx
 import orjson
 import pytest
 
-from tests.conftest import UPSTREAM_KEY
-from tests.e2e.access_setup import ADMIN, MASTER
+from tests.e2e.invoice_setup import HELLO, M, ledger_row, log_line, start_gateway
 from tests.fakes.anthropic_upstream import FakeAnthropic
 from tests.fakes.gemini_upstream import FakeGemini
 from tests.fakes.openai_upstream import FakeOpenAI
 from tests.fakes.upstream import Behaviour
 from tests.gateway_process import GatewayProcess
-
-M = Decimal(1_000_000)
-HELLO = [{"role": "user", "content": "hello"}]
-
-
-def _catalog(openai_url: str, anthropic_url: str, gemini_url: str) -> str:
-    common = "max_retries: 0\n    circuit_breaker: {consecutive_failures: 1000, min_calls: 1000}"
-    # Claude Sonnet 4.5's list (https://platform.claude.com/docs/en/about-claude/pricing): $3 input,
-    # $3.75 5m writes, $6 1h writes, $0.30 hits, $15 output per MTok; web search $10 per 1,000.
-    return f"""
-prices_as_of: "2026-12-01"
-providers:
-  openai:
-    kind: openai
-    responses_api: false
-    api_key_env: FAKE_OPENAI_KEY
-    base_url: {openai_url}
-    {common}
-  anthropic:
-    kind: anthropic
-    api_key_env: FAKE_ANTHROPIC_KEY
-    base_url: {anthropic_url}
-    {common}
-  google:
-    kind: google
-    api_key_env: FAKE_GEMINI_KEY
-    base_url: {gemini_url}
-    api_version: v1beta
-    {common}
-models:
-  flash:
-    provider: google
-    upstream_model: gemini-2.5-flash
-    pricing: {{input: 0.30, cached_input: 0.03, output: 2.50}}
-  sonnet:
-    provider: anthropic
-    upstream_model: claude-sonnet-4-5
-    max_output_tokens: 8000
-    pricing:
-      input: 3.00
-      cached_input: 0.30
-      cache_write: 3.75
-      cache_write_1h: 6.00
-      output: 15.00
-      tool_calls: {{web_search: 10.00}}
-  o3:
-    provider: openai
-    pricing:
-      input: 2.00
-      cached_input: 0.50
-      output: 8.00
-      service_tiers:
-        flex: {{input: 1.00, cached_input: 0.25, output: 4.00}}
-  old-sonnet:
-    provider: anthropic
-    upstream_model: claude-sonnet-4
-    deprecated_on: 2020-01-01
-    retires_on: 2999-01-01
-    replacement: sonnet
-    pricing: {{input: 3.00, output: 15.00}}
-  gone-sonnet:
-    provider: anthropic
-    upstream_model: claude-3-5-sonnet
-    retires_on: 2020-06-01
-    replacement: sonnet
-    pricing: {{input: 3.00, output: 15.00}}
-  gpt-same:
-    provider: openai
-    pricing: {{input: 3.00, output: 15.00}}
-  flash-same:
-    provider: google
-    upstream_model: gemini-2.5-flash
-    pricing: {{input: 3.00, output: 15.00}}
-  dated:
-    provider: openai
-    pricing:
-      - {{input: 9.00, output: 9.00}}
-      - {{effective_from: 2020-01-01, input: 2.00, output: 8.00}}
-      - {{effective_from: 2999-01-01, input: 100.00, output: 100.00}}
-"""
 
 
 @pytest.fixture(scope="module")
@@ -111,10 +29,7 @@ def gateway(
     fake_anthropic: FakeAnthropic,
     fake_gemini: FakeGemini,
 ) -> Iterator[GatewayProcess]:
-    workdir: Path = tmp_path_factory.mktemp("invoice")
-    keys = {name: UPSTREAM_KEY for name in ("FAKE_OPENAI_KEY", "FAKE_ANTHROPIC_KEY", "FAKE_GEMINI_KEY")}
-    catalog = _catalog(fake_openai.base_url, fake_anthropic.base_url, fake_gemini.base_url)
-    process = GatewayProcess(workdir, catalog, env=keys | {"CALCIFER_MASTER_KEY": MASTER}).start()
+    process = start_gateway(tmp_path_factory.mktemp("invoice"), fake_openai, fake_anthropic, fake_gemini)
     yield process
     process.stop()
 
@@ -123,27 +38,6 @@ def gateway(
 def fresh_fakes(fake_openai: FakeOpenAI, fake_anthropic: FakeAnthropic, fake_gemini: FakeGemini) -> None:
     for fake in (fake_openai, fake_anthropic, fake_gemini):
         fake.reset()
-
-
-def ledger_row(gateway: GatewayProcess, request_id: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        rows = httpx.get(gateway.url + "/admin/requests?limit=100", headers=ADMIN).json()["data"]
-        if found := [row for row in rows if row["request_id"] == request_id]:
-            return dict(found[0])
-        time.sleep(0.2)
-    raise AssertionError(f"request {request_id} never reached the ledger")
-
-
-def log_line(gateway: GatewayProcess, request_id: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        for line in gateway.log().splitlines():
-            if request_id in line and '"route"' in line:
-                record: dict[str, Any] = orjson.loads(line)
-                return record
-        time.sleep(0.1)
-    raise AssertionError(f"no log line for {request_id}")
 
 
 # each dialect's request (Messages is passed through to Anthropic, the others translated)
@@ -360,10 +254,8 @@ def test_models_list_the_new_prices_per_token_and_per_call(gateway: GatewayProce
 def test_with_the_operator_switch_a_retired_model_is_served_by_its_replacement(
     tmp_path: Path, fake_openai: FakeOpenAI, fake_anthropic: FakeAnthropic, fake_gemini: FakeGemini
 ) -> None:
-    keys = {name: UPSTREAM_KEY for name in ("FAKE_OPENAI_KEY", "FAKE_ANTHROPIC_KEY", "FAKE_GEMINI_KEY")}
-    catalog = _catalog(fake_openai.base_url, fake_anthropic.base_url, fake_gemini.base_url)
     switch = "gateway:\n  route_retired_to_replacement: true\n"
-    gateway = GatewayProcess(tmp_path, catalog, env=keys, config_extra=switch).start()
+    gateway = start_gateway(tmp_path, fake_openai, fake_anthropic, fake_gemini, config_extra=switch)
     try:
         answer = httpx.post(
             gateway.url + "/v1/chat/completions", json={"model": "gone-sonnet", "messages": HELLO}
