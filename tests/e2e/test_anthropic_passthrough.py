@@ -82,7 +82,7 @@ def test_a_message_is_forwarded_as_sent_with_the_model_mapped_and_priced_with_ca
     assert message.content[0].type == "text" and message.content[0].text == "Hello from the fake upstream"
 
 
-def test_a_passed_through_stream_reaches_the_client_byte_for_byte(
+def test_a_passed_through_stream_reaches_the_client_byte_for_byte_its_usage_priced(
     gateway: GatewayProcess, fake: FakeAnthropic
 ) -> None:
     frames = rich_stream()
@@ -91,7 +91,15 @@ def test_a_passed_through_stream_reaches_the_client_byte_for_byte(
     with httpx.stream("POST", gateway.url + "/v1/messages?beta=true", json=body, timeout=10) as response:
         received = b"".join(response.iter_raw())
     assert response.status_code == 200
-    assert received == b"".join(frames)
+    delta = next(frame for frame in frames if frame.startswith(b"event: message_delta"))
+    before, after = b"".join(frames).split(delta)
+    assert received.startswith(before) and received.endswith(after)  # every other frame unchanged
+    sent = orjson.loads(delta.split(b"data: ")[1])
+    priced = orjson.loads(received[len(before) : -len(after)].split(b"data: ")[1])
+    # the cumulative usage (message_start's 100 input, 40 cache reads and 10 writes; 87 output)
+    per_million = 100 * PRICES["input"] + 40 * PRICES["cached"] + 10 * PRICES["write"] + 87 * PRICES["output"]
+    assert Decimal(str(priced["usage"].pop("cost"))) == per_million / 1_000_000
+    assert priced == sent
     assert fake.last.query == {"beta": "true"}
 
 

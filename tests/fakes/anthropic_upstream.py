@@ -138,6 +138,8 @@ def _event(kind: str, data: dict[str, Any]) -> bytes:
 def _events(body: dict[str, Any], b: Behaviour) -> Iterator[bytes]:
     usage = b.usage or DEFAULT_USAGE
     start_usage = {k: v for k, v in usage.items() if k != "output_tokens"} | {"output_tokens": 1}
+    if not b.report_usage:
+        start_usage = {}
     message = {
         "id": "msg_fake123",
         "type": "message",
@@ -181,9 +183,8 @@ def _events(body: dict[str, Any], b: Behaviour) -> Iterator[bytes]:
                 "content_block_delta", {"index": index, "delta": {"type": "text_delta", "text": piece}}
             )
     yield _event("content_block_stop", {"index": index})
-    final = {"output_tokens": usage["output_tokens"]}
+    final = {"usage": {"output_tokens": usage["output_tokens"]}} if b.report_usage else {}
     yield _event(
-        "message_delta",
-        {"delta": {"stop_reason": STOP_REASONS[b.finish], "stop_sequence": None}, "usage": final},
+        "message_delta", {"delta": {"stop_reason": STOP_REASONS[b.finish], "stop_sequence": None}, **final}
     )
     yield _event("message_stop", {})

@@ -107,7 +107,8 @@ def _response(
     }
     if final:
         candidate["finishReason"] = FINISH[b.finish]
-        response["usageMetadata"] = b.usage or DEFAULT_USAGE
+        if b.report_usage:
+            response["usageMetadata"] = b.usage or DEFAULT_USAGE
     return response
 
 

@@ -100,7 +100,7 @@ def _completion(body: dict[str, Any], b: Behaviour) -> dict[str, Any]:
 
 
 def _chunk(body: dict[str, Any], choices: list[dict[str, Any]], **extra: Any) -> bytes:
-    data = {
+    data: dict[str, Any] = {
         "id": "chatcmpl-fake123",
         "object": "chat.completion.chunk",
         "created": 1700000000,
@@ -117,8 +117,12 @@ def _delta(delta: dict[str, Any], finish: str | None = None) -> list[dict[str, A
 
 def _events(body: dict[str, Any], b: Behaviour) -> Iterator[bytes]:
     with_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+    tier = {"service_tier": b.service_tier} if b.service_tier else {}
     yield _chunk(
-        body, _delta({"role": "assistant", "content": ""}), **({"usage": None} if with_usage else {})
+        body,
+        _delta({"role": "assistant", "content": ""}),
+        **({"usage": None} if with_usage else {}),
+        **tier,
     )
     if b.malformed:
         yield b"data: {not json\n\n"
@@ -138,8 +142,8 @@ def _events(body: dict[str, Any], b: Behaviour) -> Iterator[bytes]:
             yield _chunk(body, _delta({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]}))
     else:
         for piece in words(b):
-            yield _chunk(body, _delta({"content": piece}))
-    yield _chunk(body, _delta({}, b.finish))
-    if with_usage:
-        yield _chunk(body, [], usage=b.usage or DEFAULT_USAGE)
+            yield _chunk(body, _delta({"content": piece}), **tier)
+    yield _chunk(body, _delta({}, b.finish), **tier)
+    if with_usage and b.report_usage:
+        yield _chunk(body, [], usage=b.usage or DEFAULT_USAGE, **tier)
     yield b"data: [DONE]\n\n"

@@ -42,6 +42,10 @@ class Behaviour:
     """A whole non-streamed answer body to send as is (shapes the provider may or may not send)."""
     stream_error: dict[str, Any] | None = None
     """An error event, in the provider's shape, sent after the first stream event."""
+    report_usage: bool = True
+    """False: a stream without any usage report (no usage chunk, usage fields or usage metadata)."""
+    service_tier: str | None = None
+    """The tier the answer says served it, where the provider reports one (OpenAI: every chunk)."""
 
 
 TOOL_NAME = "get_weather"

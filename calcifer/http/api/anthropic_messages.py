@@ -4,7 +4,7 @@ A request is parsed into the canonical chat body (for providers that need a tran
 kept as sent (for an Anthropic provider, which gets it unchanged but for the model name, with
 this request's `anthropic-version`, `anthropic-beta` and query string). Answers come back in
 Anthropic's shape with `usage.cost` (USD) added; a passed-through stream is the provider's own
-bytes, its cost only in the ledger and the log line.
+bytes but for its `message_delta`, whose usage (the cumulative counts) gains their cost too.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import orjson
 from sanic import Request
 from sanic.response import HTTPResponse, raw
 
-from calcifer.domain.chat import ChatRequest, PricedCompletion
+from calcifer.domain.chat import ChatRequest, Chunk, PricedCompletion
 from calcifer.domain.dialect import Dialect, NativeRequest
 from calcifer.domain.estimate import prompt_characters
 from calcifer.domain.priced_stream import PricedStream
@@ -32,7 +32,7 @@ from calcifer.formats.anthropic_messages import (
     translate_messages_request,
 )
 from calcifer.http.api.serving import PROVIDER_HEADER, serve_chat
-from calcifer.http.jsonio import json_response, loads_object, require_json
+from calcifer.http.jsonio import dumps, json_response, loads_object, require_json
 from calcifer.http.scope import RequestScope
 from calcifer.http.sse import SseSink
 
@@ -130,7 +130,7 @@ async def _send_events(sink: SseSink, stream: PricedStream, chat: ChatRequest) -
         first = True
         async for chunk in chunks:
             if chunk.native:
-                pending.append(chunk.raw or b"")
+                pending.append(_native_frame(chunk, stream))
             else:
                 translated = True
                 pending += writer.feed(chunk)
@@ -143,3 +143,13 @@ async def _send_events(sink: SseSink, stream: PricedStream, chat: ChatRequest) -
             pending += writer.finish(stream.usage, stream.cost)
         if pending:
             await sink.send(b"".join(pending))
+
+
+def _native_frame(chunk: Chunk, stream: PricedStream) -> bytes:
+    """A passed-through event as the provider sent it; a `message_delta`, whose usage has the
+    stream's cumulative counts, gains their `cost` (and `cost_details`), as a whole answer's does."""
+    usage, reported = chunk.usage_so_far, chunk.data.get("usage")
+    if chunk.data.get("type") != "message_delta" or usage is None or not isinstance(reported, dict):
+        return chunk.raw or b""
+    priced = {**reported, **chat_wire.cost_fields(stream.pricer.cost(usage), usage)}
+    return b"event: message_delta\ndata: " + dumps({**chunk.data, "usage": priced}) + b"\n\n"
