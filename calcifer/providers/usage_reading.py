@@ -68,8 +68,9 @@ def tokens(report: Mapping[str, Any], *path: str) -> int:
 
 
 def read_usage(reader: Callable[[Mapping[str, Any]], Usage], report: object) -> Usage | None:
-    """`reader`'s reading of `report`, or None when the report is missing or unreadable."""
-    if not isinstance(report, Mapping):
+    """`reader`'s reading of `report`, or None when the report is missing (an empty object
+    included: it counts nothing, and is not a report of zero tokens) or unreadable."""
+    if not isinstance(report, Mapping) or not report:
         return None
     try:
         usage = reader(report)

@@ -112,7 +112,11 @@ def test_a_stream_without_usage_is_estimated_the_same_way_and_flagged_everywhere
     fake_gemini: FakeGemini,
     model: str,
 ) -> None:
-    fakes: dict[str, FakeUpstream] = {"anthropic": fake_anthropic, "openai": fake_openai, "gemini": fake_gemini}
+    fakes: dict[str, FakeUpstream] = {
+        "anthropic": fake_anthropic,
+        "openai": fake_openai,
+        "gemini": fake_gemini,
+    }
     fakes[NO_USAGE_MODELS[model]].script(Behaviour(text="x" * 40, report_usage=False))
     body = {
         "model": model,

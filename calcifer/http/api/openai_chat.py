@@ -37,13 +37,15 @@ async def send_chunk_stream(sink: SseSink, stream: PricedStream, include_usage: 
     """Forward chunks as `data:` events and end with `data: [DONE]`.
 
     The gateway always asks the provider for usage so it can price the request; the
-    usage chunk reaches the client only when the client asked for it, with its cost.
+    usage chunk reaches the client only when the client asked for it, with its cost. A
+    provider that sent none gets one written by the gateway: the estimate, flagged.
     """
     encode_error = lambda body: b"data: " + dumps(body) + b"\n\n"  # noqa: E731
     async with aclosing(stream.chunks()) as chunks, sink.errors_as(encode_error):
         pending: list[bytes] = []
-        first = True
+        first, reported = True, False
         async for chunk in chunks:
+            reported = reported or chunk.usage is not None
             payload = _client_payload(chunk, include_usage, stream.cost, stream.usage)
             if payload is not None:
                 pending += (b"data: ", payload, b"\n\n")
@@ -52,7 +54,16 @@ async def send_chunk_stream(sink: SseSink, stream: PricedStream, include_usage: 
                 await sink.send(b"".join(pending))
                 pending.clear()
                 first = False
+        if include_usage and not reported and stream.usage is not None:
+            pending += (b"data: ", dumps(_estimate_chunk(stream)), b"\n\n")
         await sink.send(b"".join(pending) + b"data: [DONE]\n\n")
+
+
+def _estimate_chunk(stream: PricedStream) -> dict[str, Any]:
+    """The usage chunk of a stream whose provider reported no usage: the gateway's estimate."""
+    usage, result = stream.usage or Usage(), stream.result
+    envelope = wire.chunk_envelope(result.response_id or "", result.response_model or stream.model.name)
+    return {**envelope, "choices": [], "usage": wire.usage_body(usage) | wire.cost_fields(stream.cost, usage)}
 
 
 def _client_payload(
