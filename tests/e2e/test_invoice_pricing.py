@@ -251,6 +251,26 @@ def test_models_list_the_new_prices_per_token_and_per_call(gateway: GatewayProce
     }
 
 
+def test_models_list_every_bucket_and_fee_in_openrouters_names_or_ours(gateway: GatewayProcess) -> None:
+    # the catalog's USD per 1M tokens ($1 input, $2 output, $3 reasoning, $4 / $5 audio in / out,
+    # $6 / $7 image in / out) and $0.005 per request, as USD per token and per request
+    pricing = httpx.get(gateway.url + "/v1/models/listed").json()["pricing"]
+    assert pricing == {
+        "prompt": "0.000001",
+        "completion": "0.000002",
+        "input_cache_read": "0.000001",  # no price of its own: billed at input
+        "input_cache_write": "0.000001",
+        "internal_reasoning": "0.000003",
+        "input_audio": "0.000004",
+        "output_audio": "0.000005",
+        "input_image": "0.000006",
+        "output_image": "0.000007",
+        "request": "0.005",
+    }
+    listed = httpx.get(gateway.url + "/v1/models").json()["data"]
+    assert next(model for model in listed if model["id"] == "listed")["pricing"] == pricing
+
+
 def test_with_the_operator_switch_a_retired_model_is_served_by_its_replacement(
     tmp_path: Path, fake_openai: FakeOpenAI, fake_anthropic: FakeAnthropic, fake_gemini: FakeGemini
 ) -> None:
