@@ -286,7 +286,7 @@ def test_a_codex_custom_tool_call_comes_back_as_a_custom_tool_call(
 # --- pass-through ----------------------------------------------------------------------
 
 
-def test_a_pass_through_stream_reaches_the_client_byte_for_byte(
+def test_a_pass_through_stream_reaches_the_client_byte_for_byte_its_usage_priced(
     gateway: GatewayProcess,
     fake_responses: FakeResponses,  # noqa: F811
 ) -> None:
@@ -294,8 +294,13 @@ def test_a_pass_through_stream_reaches_the_client_byte_for_byte(
     raw, events = _events(gateway, body)
     sent = fake_responses.last.body
     assert sent == {**body, "model": "gpt-5-upstream"}
-    assert raw == b"".join(responses_events(sent, Behaviour()))
-    assert events[-1]["type"] == "response.completed"
+    *frames, terminal = list(responses_events(sent, Behaviour()))
+    assert raw.startswith(b"".join(frames))  # every event before the terminal one unchanged
+    completed = orjson.loads(terminal.split(b"data: ", 1)[1])
+    # the fake's usage: 15 uncached + 5 cached input, 6 output + 3 reasoning
+    cost = (15 * Decimal("1.25") + 5 * Decimal("0.125") + 9 * Decimal("10.00")) / 1_000_000
+    assert Decimal(str(events[-1]["response"]["usage"].pop("cost"))) == cost
+    assert events[-1] == completed
 
 
 def test_a_pass_through_is_priced_from_the_upstream_usage(
@@ -307,7 +312,9 @@ def test_a_pass_through_is_priced_from_the_upstream_usage(
     cost = (15 * Decimal("1.25") + 5 * Decimal("0.125") + 9 * Decimal("10.00")) / 1_000_000
     assert response.usage is not None and Decimal(str(response.usage.model_extra["cost"])) == cost
     with client.responses.stream(model="gpt-5", input="hi") as stream:
-        assert stream.get_final_response().output_text == "Hello from the fake upstream"
+        final = stream.get_final_response()
+    assert final.output_text == "Hello from the fake upstream"
+    assert final.usage is not None and Decimal(str(final.usage.model_extra["cost"])) == cost
     time.sleep(1.0)  # the ledger's batch
     records = httpx.get(gateway.url + "/admin/requests?model=gpt-5", headers=ADMIN).json()["data"]
     assert {r["route"] for r in records} == {"responses"}

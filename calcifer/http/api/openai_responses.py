@@ -1,7 +1,8 @@
 """`POST /v1/responses`: the OpenAI Responses dialect.
 
-Passed through to a provider that speaks it (its events relayed as sent), bridged through the
-canonical chat request to any other (events rendered by `ResponseEvents`). With `store` true
+Passed through to a provider that speaks it (its events relayed as sent, but for the terminal
+one's usage, which gains its cost), bridged through the canonical chat request to any other
+(events rendered by `ResponseEvents`). With `store` true
 (the default) the response and the input it answered are kept before the client gets the
 answer's last byte, so the next turn's `previous_response_id` finds it on any worker or replica.
 """
@@ -11,12 +12,13 @@ from __future__ import annotations
 import time
 from contextlib import aclosing
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from sanic import Request
 from sanic.response import HTTPResponse
 
-from calcifer.domain.chat import ChatRequest, PricedCompletion
+from calcifer.domain.chat import ChatRequest, Chunk, PricedCompletion
 from calcifer.domain.ports import ResponseStore, StoredResponse
 from calcifer.domain.priced_stream import PricedStream
 from calcifer.formats import openai_chat as chat_wire
@@ -83,7 +85,7 @@ class _Turn:
             pending, first = b"", True
             async for chunk in chunks:
                 if chunk.native:
-                    pending += await self._relay(chunk.data, chunk.raw or b"", relayed)
+                    pending += await self._relay(chunk, stream.cost, relayed)
                 else:
                     pending += (b"" if events.started else events.start()) + events.feed(chunk.data)
                 # One write for the chunks that arrived together; the first goes alone, at once.
@@ -96,12 +98,22 @@ class _Turn:
                 pending += events.terminal()
             await sink.send(pending)
 
-    async def _relay(self, data: dict[str, Any], frame: bytes, relayed: _Relay) -> bytes:
-        """A pass-through event, unchanged; the response is stored before its terminal event."""
+    async def _relay(self, chunk: Chunk, cost: Decimal | None, relayed: _Relay) -> bytes:
+        """A pass-through event, unchanged but for the terminal one, whose response's usage gains
+        its cost (as a whole response's does); the response is stored before that event."""
+        data, frame = chunk.data, chunk.raw or b""
         number = data.get("sequence_number")
         relayed.sequence = (number if isinstance(number, int) else relayed.sequence) + 1
-        if data.get("type") in _TERMINAL and isinstance(data.get("response"), dict):
-            await self._keep(data["response"])
+        kind, response = data.get("type"), data.get("response")
+        if kind not in _TERMINAL or not isinstance(response, dict):
+            return frame
+        priced = chat_wire.with_usage_cost(response, cost, chunk.usage) if cost is not None else None
+        if priced is not None:
+            response = priced
+            frame = (
+                b"event: " + str(kind).encode() + b"\ndata: " + dumps({**data, "response": priced}) + b"\n\n"
+            )
+        await self._keep(response)
         return frame
 
     def _bridged(self, priced: PricedCompletion) -> dict[str, Any]:
