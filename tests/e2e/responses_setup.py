@@ -103,7 +103,7 @@ models:
   gpt-5:
     provider: openai-responses
     upstream_model: gpt-5-upstream
-    pricing: {{input: 1.25, cached_input: 0.125, output: 10.00}}
+    pricing: {{input: 1.25, cached_input: 0.125, output: 10.00, tool_calls: {{web_search: 10.00}}}}
   gpt-chat:
     provider: openai-chat
     upstream_model: gpt-4o-upstream

@@ -62,7 +62,10 @@ def _response(
 
 
 def _output(b: Behaviour) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = []
+    items: list[dict[str, Any]] = [
+        {"type": "web_search_call", "id": f"ws_{n}", "status": "completed", "action": {"type": "search"}}
+        for n in range(b.web_searches)
+    ]
     if b.reasoning:
         items.append(_reasoning(b.reasoning))
     if b.tool_call:

@@ -44,6 +44,8 @@ class Behaviour:
     """An error event, in the provider's shape, sent after the first stream event."""
     report_usage: bool = True
     """False: a stream without any usage report (no usage chunk, usage fields or usage metadata)."""
+    web_searches: int = 0
+    """Server-side web searches the answer reports (Responses: `web_search_call` output items)."""
     service_tier: str | None = None
     """The tier the answer says served it, where the provider reports one (OpenAI: every chunk)."""
 
