@@ -164,3 +164,30 @@ def log_line(gateway: GatewayProcess, request_id: str) -> dict[str, Any]:
                 return record
         time.sleep(0.1)
     raise AssertionError(f"no log line for {request_id}")
+
+
+def events(stream: str) -> list[tuple[str | None, Any]]:
+    """(event name, decoded data) of each server-sent event; `[DONE]` left out."""
+    found: list[tuple[str | None, Any]] = []
+    for block in stream.replace("\r\n", "\n").split("\n\n"):
+        name, data = None, []
+        for line in block.splitlines():
+            if line.startswith("event:"):
+                name = line[6:].strip()
+            elif line.startswith("data:"):
+                data.append(line[5:].strip())
+        if data and data != ["[DONE]"]:
+            found.append((name, orjson.loads("\n".join(data))))
+    return found
+
+
+def streamed_usage(dialect: str, stream: str) -> dict[str, Any]:
+    """The usage object (with its cost) each dialect's stream ends with."""
+    received = events(stream)
+    if dialect == "chat":
+        return dict(next(data["usage"] for _, data in reversed(received) if data.get("usage")))
+    if dialect == "seed":
+        return dict(received[-1][1]["usage"])
+    if dialect == "messages":
+        return dict(next(data["usage"] for name, data in received if name == "message_delta"))
+    return dict(next(data["response"]["usage"] for name, data in received if name == "response.completed"))

@@ -11,10 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import orjson
 import pytest
 
-from tests.e2e.invoice_setup import HELLO, M, ledger_row, log_line, start_gateway
+from tests.e2e.invoice_setup import HELLO, M, ledger_row, log_line, start_gateway, streamed_usage
 from tests.fakes.anthropic_upstream import FakeAnthropic
 from tests.fakes.gemini_upstream import FakeGemini
 from tests.fakes.openai_upstream import FakeOpenAI
@@ -77,9 +76,9 @@ def test_every_dialect_reports_the_invoice_cost_for_the_same_upstream_usage(
         assert Decimal(str(answer.json()["usage"]["cost"])) == INVOICE
         assert Decimal(answer.headers["x-calcifer-cost"]) == INVOICE
         assert "x-calcifer-cost-estimated" not in answer.headers
-    elif dialect == "chat":  # the usage chunk the client asked for
-        last = orjson.loads(answer.text.split("data: ")[-2].strip())
-        assert Decimal(str(last["usage"]["cost"])) == INVOICE
+    else:  # the usage each dialect's stream ends with (chat: the usage chunk the client asked for)
+        usage = streamed_usage(dialect, answer.text)
+        assert Decimal(str(usage["cost"])) == INVOICE and "cost_details" not in usage
     request_id = answer.headers["x-request-id"]
     row = ledger_row(gateway, request_id)
     assert Decimal(row["cost_usd"]) == INVOICE and row["cost_estimated"] is False
