@@ -83,3 +83,19 @@ def test_gemini_stream_bills_audio_prompt_tokens_at_the_audio_price() -> None:
         priced(gemini_chunks([_gemini([{"text": "Heard."}], usage, finish_reason="STOP")]), FLASH)
     )
     assert stream.cost == (400 * Decimal("0.30") + 600 * 1 + 50 * Decimal("2.50")) / M
+
+
+def test_a_gemini_stream_cut_during_thinking_bills_the_thinking_it_reported() -> None:
+    # the o3 case on a provider that reports progress: Gemini repeats its running counts
+    # (thoughtsTokenCount included) on each chunk, so a stream cut after 8,000 hidden thinking
+    # tokens bills them, at the output price ("including thinking tokens", $2.50 per 1M on 2.5
+    # Flash, https://ai.google.dev/gemini-api/docs/pricing), plus the visible text; flagged
+    running = {"prompt_token_count": 50, "thoughts_token_count": 8000}
+    responses = [
+        _gemini([{"text": "Hi"}], running),
+        _gemini([{"text": " there."}], running | {"candidates_token_count": 3}, finish_reason="STOP"),
+    ]
+    stream = asyncio.run(priced(gemini_chunks(responses), FLASH, take=1))
+    assert stream.usage is not None and stream.usage.estimated
+    assert (stream.usage.reasoning_tokens, stream.usage.output_tokens) == (8000, 1)  # "Hi": 1 token
+    assert stream.cost == (50 * Decimal("0.30") + 8001 * Decimal("2.50")) / M
