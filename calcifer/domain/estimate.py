@@ -43,8 +43,8 @@ def prompt_characters(messages: Iterable[Mapping[str, object]]) -> int:
 def estimate_usage(reported: Usage | None, prompt_chars: int, delivered_chars: int) -> Usage:
     """Usage for an answer the provider reported none for, or a stream that ended before its
     final report: what it did report (Anthropic's message_start and message_delta, Gemini's
-    running counts), with the output counted from the text delivered (content, reasoning and
-    tool-call arguments, four characters a token) when that is more; always flagged.
+    running counts), plus as output the text delivered (content, reasoning and tool-call
+    arguments, four characters a token) beyond the generated tokens reported; always flagged.
 
     The one estimate every provider uses. Its limit: reasoning a provider keeps hidden and
     does not count before the end (OpenAI's o-series on chat completions) cannot be seen, so
@@ -53,5 +53,8 @@ def estimate_usage(reported: Usage | None, prompt_chars: int, delivered_chars: i
     if reported is None:
         return Usage(input_tokens=math.ceil(prompt_chars / 4), output_tokens=delivered, estimated=True)
     # every bucket the provider reported is kept (cache writes, reasoning so far, tool calls):
-    # only the visible output can have grown since
-    return replace(reported, output_tokens=max(reported.output_tokens, delivered), estimated=True)
+    # only the output can have grown since. The delivered text includes any reasoning text
+    # (Gemini's thoughts), which a reported reasoning count already has: what was delivered
+    # beyond every generated token reported is the growth.
+    unreported = delivered - reported.output_tokens - reported.reasoning_tokens
+    return replace(reported, output_tokens=reported.output_tokens + max(unreported, 0), estimated=True)

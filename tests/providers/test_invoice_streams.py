@@ -90,7 +90,7 @@ def test_a_gemini_stream_cut_during_thinking_bills_the_thinking_it_reported() ->
     # (thoughtsTokenCount included) on each chunk, so a stream cut after 8,000 hidden thinking
     # tokens bills them, at the output price ("including thinking tokens", $2.50 per 1M on 2.5
     # Flash, https://ai.google.dev/gemini-api/docs/pricing), plus the visible text; flagged
-    running = {"prompt_token_count": 50, "thoughts_token_count": 8000}
+    running = {"prompt_token_count": 50, "candidates_token_count": 1, "thoughts_token_count": 8000}
     responses = [
         _gemini([{"text": "Hi"}], running),
         _gemini([{"text": " there."}], running | {"candidates_token_count": 3}, finish_reason="STOP"),
@@ -99,3 +99,18 @@ def test_a_gemini_stream_cut_during_thinking_bills_the_thinking_it_reported() ->
     assert stream.usage is not None and stream.usage.estimated
     assert (stream.usage.reasoning_tokens, stream.usage.output_tokens) == (8000, 1)  # "Hi": 1 token
     assert stream.cost == (50 * Decimal("0.30") + 8001 * Decimal("2.50")) / M
+
+
+def test_a_gemini_stream_cut_during_visible_thinking_bills_each_thought_once() -> None:
+    # with include_thoughts (what reasoning_effort asks for) the thought text arrives too; the
+    # running count already has it (1,000 thinking tokens, 4,000 characters): it is not billed
+    # again as output estimated from the delivered text
+    thinking = {"prompt_token_count": 50, "thoughts_token_count": 1000}
+    responses = [
+        _gemini([{"text": "t" * 4000, "thought": True}], thinking),
+        _gemini([{"text": "Done."}], thinking | {"candidates_token_count": 2}, finish_reason="STOP"),
+    ]
+    stream = asyncio.run(priced(gemini_chunks(responses), FLASH, take=1))
+    assert stream.usage is not None and stream.usage.estimated
+    assert (stream.usage.reasoning_tokens, stream.usage.output_tokens) == (1000, 0)
+    assert stream.cost == (50 * Decimal("0.30") + 1000 * Decimal("2.50")) / M
