@@ -111,15 +111,13 @@ def create_app(settings: Settings, catalog: Catalog | None = None) -> Sanic[Any,
     app.ctx.console_signer = None
     if settings.console.enabled:
         register_console(app)
-    _start_and_stop_services(app, settings, catalog, pipeline)
+    _start_services(app, settings, catalog, pipeline)
+    _stop_services(app, settings)
     return app
 
 
-def _start_and_stop_services(
-    app: Sanic[Any, Any], settings: Settings, catalog: Catalog, pipeline: Pipeline
-) -> None:
-    """What each worker builds when it starts and closes when it stops (and what the manager
-    shares with them before they start)."""
+def _start_services(app: Sanic[Any, Any], settings: Settings, catalog: Catalog, pipeline: Pipeline) -> None:
+    """What each worker builds when it starts (and what the manager shares with them before)."""
 
     @app.main_process_start
     async def share_machine_state(app: Sanic[Any, Any]) -> None:
@@ -156,6 +154,11 @@ def _start_and_stop_services(
         logger.bind(pid=os.getpid()).info(
             "worker ready: catalog {}, {} models", catalog.version, len(catalog.models)
         )
+
+
+def _stop_services(app: Sanic[Any, Any], settings: Settings) -> None:
+    """How each worker stops: streams ended before the grace period runs out, then what
+    `_start_services` built closed in order."""
 
     @app.before_server_stop
     async def end_streams_at_grace(app: Sanic[Any, Any]) -> None:

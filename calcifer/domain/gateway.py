@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TypeVar
 
@@ -37,6 +36,7 @@ from calcifer.domain.observer import CallObserver, CallRecord
 from calcifer.domain.priced_stream import PricedStream, StreamLimits
 from calcifer.domain.provider import Provider, UpstreamCall
 from calcifer.domain.routing import ModelRouter
+from calcifer.domain.trail import Trail
 from calcifer.errors import (
     CalciferError,
     ContextWindowExceeded,
@@ -73,45 +73,7 @@ def _judge(picked: Pick, *, ok: bool) -> None:
     (breaker.succeeded if ok else breaker.failed)(picked.trial)
 
 
-@dataclass(slots=True)
-class _Trail:
-    """How one request goes: who it is for, the deadlines it must keep, attempts so far."""
-
-    deadline: float | None
-    """Monotonic time by which a non-streamed answer must be whole, or a stream have started."""
-    seconds: float = 0.0
-    """How long that was from the start, for messages."""
-    stream_deadline: float | None = None
-    """Monotonic time by which a whole stream must have ended: only a client's own deadline."""
-    principal: Principal = ANONYMOUS
-    attempts: int = 0
-    started: float = field(default_factory=time.time)  # epoch seconds: the price list then in force
-    attempts_left: int = 1
-    """Attempts this model may still make, this one included: a stream's wait for its first
-    chunk is shared among them, so that a silent start leaves time to retry."""
-
-    def remaining(self) -> float | None:
-        return None if self.deadline is None else self.deadline - time.monotonic()
-
-    def expired(self) -> bool:
-        return self.deadline is not None and self.deadline - time.monotonic() <= _DEADLINE_SLACK
-
-    def first_byte_wait(self, limit: float | None) -> float | None:
-        remaining = self.remaining()
-        if remaining is None:
-            return limit
-        # Half the time left when another attempt may follow, all of it for the last: the first
-        # attempt gets the most (a model that thinks before its first chunk is not cut early),
-        # and a silent start still leaves time for every retry (50 s: 25, 12.5, 6.25, 6.25).
-        share = remaining if self.attempts_left <= 1 else remaining / 2
-        return share if limit is None else min(limit, share)
-
-
-_DEADLINE_SLACK = 0.005
-"""Seconds: a deadline this close has passed (a timer fires a hair early or late)."""
-
-
-Attempt = Callable[[ChatRequest, ModelSpec, Provider, Pick, _Trail], Awaitable[_T]]
+Attempt = Callable[[ChatRequest, ModelSpec, Provider, Pick, Trail], Awaitable[_T]]
 
 
 class Gateway:
@@ -169,7 +131,7 @@ class Gateway:
         request: the same routing, retries, fallbacks, breakers and deadline."""
         return await self._serve(request, self._trail(deadline, principal), self._embed_on)
 
-    def _trail(self, client_deadline: float | None, principal: Principal) -> _Trail:
+    def _trail(self, client_deadline: float | None, principal: Principal) -> Trail:
         """The request's deadline: the gateway's, or the client's when that comes sooner. A
         client's deadline also bounds its whole stream; the gateway's only the stream's start
         (a stream that flows runs on, up to the provider's `max_stream_seconds`)."""
@@ -178,9 +140,9 @@ class Gateway:
             overall = time.monotonic() + self._deadline_seconds
             deadline = overall if deadline is None else min(deadline, overall)
         seconds = 0.0 if deadline is None else deadline - time.monotonic()
-        return _Trail(deadline, seconds, client_deadline, principal)
+        return Trail(deadline, seconds, client_deadline, principal)
 
-    async def _serve(self, request: ChatRequest, trail: _Trail, attempt: Attempt[_T]) -> _T:
+    async def _serve(self, request: ChatRequest, trail: Trail, attempt: Attempt[_T]) -> _T:
         model = self.route(request)
         chain = [model, *self._resolve_all(model.fallbacks)]
         last_error: CalciferError | None = None
@@ -219,7 +181,7 @@ class Gateway:
         raise last_error
 
     async def _on_model(
-        self, request: ChatRequest, model: ModelSpec, attempt: Attempt[_T], trail: _Trail
+        self, request: ChatRequest, model: ModelSpec, attempt: Attempt[_T], trail: Trail
     ) -> _T:
         policy = self._providers.policy(model.deployments[0].provider_id).retry
         providers, excluded = self._eligible(request, model)
@@ -280,7 +242,7 @@ class Gateway:
             raise next((r for r in reasons if isinstance(r, UnsupportedFeature)), reasons[0])
         return providers, frozenset(excluded)
 
-    async def _back_off(self, delay: float | None, error: UpstreamError, trail: _Trail) -> None:
+    async def _back_off(self, delay: float | None, error: UpstreamError, trail: Trail) -> None:
         """Wait before trying the same deployment again, or give up when the wait does not fit.
         A provider's Retry-After is waited for whole or not at all; the gateway's own back-off
         shrinks to half the time left, so that the attempts still to come are made in time."""
@@ -296,13 +258,13 @@ class Gateway:
         await asyncio.sleep(delay)
 
     async def _complete_on(
-        self, request: ChatRequest, model: ModelSpec, provider: Provider, picked: Pick, trail: _Trail
+        self, request: ChatRequest, model: ModelSpec, provider: Provider, picked: Pick, trail: Trail
     ) -> PricedCompletion:
         answer, cost, seconds, pricer = await self._whole(request, model, provider.complete, picked, trail)
         return PricedCompletion(answer, model, cost, upstream_seconds=seconds, pricer=pricer)
 
     async def _embed_on(
-        self, request: ChatRequest, model: ModelSpec, provider: Provider, picked: Pick, trail: _Trail
+        self, request: ChatRequest, model: ModelSpec, provider: Provider, picked: Pick, trail: Trail
     ) -> PricedEmbeddings:
         embeddings, cost, seconds, _ = await self._whole(request, model, provider.embed, picked, trail)
         return PricedEmbeddings(embeddings=embeddings, model=model, cost=cost, upstream_seconds=seconds)
@@ -313,7 +275,7 @@ class Gateway:
         model: ModelSpec,
         send: Callable[[UpstreamCall], Awaitable[_Answer]],
         picked: Pick,
-        trail: _Trail,
+        trail: Trail,
     ) -> tuple[_Answer, Decimal, float, Pricer]:
         """One whole (non-streamed) answer, observed and priced: it, its cost, seconds and pricing."""
         call, record = self._start(request, model)
@@ -324,7 +286,7 @@ class Gateway:
         return answer, cost, seconds, pricer
 
     async def _call(
-        self, work: Awaitable[_Answer], picked: Pick, trail: _Trail, record: CallRecord
+        self, work: Awaitable[_Answer], picked: Pick, trail: Trail, record: CallRecord
     ) -> tuple[_Answer, float]:
         """One whole (non-streamed) answer within the request's deadline, the deployment's
         in-flight count, latency and breaker kept; returns it and the seconds it took."""
@@ -354,7 +316,7 @@ class Gateway:
         model: ModelSpec,
         provider: Provider,
         picked: Pick,
-        trail: _Trail,
+        trail: Trail,
     ) -> PricedStream:
         state = picked.state
         call, record = self._start(request, model)

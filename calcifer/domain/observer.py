@@ -9,7 +9,7 @@ from typing import Protocol
 from calcifer.domain.provider import UpstreamCall
 from calcifer.domain.usage import Usage
 
-__all__ = ["NULL_RECORD", "CallObserver", "CallRecord", "CallResult", "NullObserver"]
+__all__ = ["NULL_RECORD", "CallObserver", "CallRecord", "CallResult", "ForwardingRecord", "NullObserver"]
 
 
 class CallResult(Protocol):
@@ -40,6 +40,29 @@ class CallRecord(Protocol):
 
 class CallObserver(Protocol):
     def start(self, call: UpstreamCall) -> CallRecord: ...
+
+
+class ForwardingRecord:
+    """A record that passes every event on to `inner`: an observer wrapped around another one
+    overrides only the events it acts on."""
+
+    __slots__ = ("_inner",)
+
+    def __init__(self, inner: CallRecord) -> None:
+        self._inner = inner
+
+    @property
+    def propagation_headers(self) -> Mapping[str, str]:
+        return self._inner.propagation_headers
+
+    def first_chunk(self) -> None:
+        self._inner.first_chunk()
+
+    def succeeded(self, result: CallResult, usage: Usage | None, cost: Decimal | None) -> None:
+        self._inner.succeeded(result, usage, cost)
+
+    def failed(self, error: BaseException, usage: Usage | None, cost: Decimal | None) -> None:
+        self._inner.failed(error, usage, cost)
 
 
 class _NullRecord:

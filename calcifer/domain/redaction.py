@@ -9,10 +9,10 @@ credentials), so every failure of an upstream call is cleaned where it is first 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from decimal import Decimal
 
-from calcifer.domain.observer import CallObserver, CallRecord, CallResult
+from calcifer.domain.observer import CallObserver, CallRecord, ForwardingRecord
 from calcifer.domain.provider import UpstreamCall
 from calcifer.domain.usage import Usage
 from calcifer.errors import CalciferError
@@ -59,23 +59,13 @@ class RedactingObserver:
         return _RedactingRecord(self._inner.start(call), self._redactor)
 
 
-class _RedactingRecord:
-    __slots__ = ("_inner", "_redactor")
+class _RedactingRecord(ForwardingRecord):
+    __slots__ = ("_redactor",)
 
     def __init__(self, inner: CallRecord, redactor: Redactor) -> None:
-        self._inner = inner
+        super().__init__(inner)
         self._redactor = redactor
-
-    @property
-    def propagation_headers(self) -> Mapping[str, str]:
-        return self._inner.propagation_headers
-
-    def first_chunk(self) -> None:
-        self._inner.first_chunk()
-
-    def succeeded(self, result: CallResult, usage: Usage | None, cost: Decimal | None) -> None:
-        self._inner.succeeded(result, usage, cost)
 
     def failed(self, error: BaseException, usage: Usage | None, cost: Decimal | None) -> None:
         self._redactor.clean(error)
-        self._inner.failed(error, usage, cost)
+        super().failed(error, usage, cost)

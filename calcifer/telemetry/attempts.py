@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
 from decimal import Decimal
 
-from calcifer.domain.observer import CallObserver, CallRecord, CallResult
+from calcifer.domain.observer import CallObserver, CallRecord, CallResult, ForwardingRecord
 from calcifer.domain.provider import UpstreamCall
 from calcifer.domain.usage import Usage
 from calcifer.errors import UpstreamRateLimited, UpstreamTimeout
@@ -37,25 +36,18 @@ class AttemptCounter:
         return _CountedRecord(self._inner.start(call), self._metrics, call.model.provider_id)
 
 
-class _CountedRecord:
-    __slots__ = ("_inner", "_metrics", "_provider")
+class _CountedRecord(ForwardingRecord):
+    __slots__ = ("_metrics", "_provider")
 
     def __init__(self, inner: CallRecord, metrics: GatewayMetrics, provider: str) -> None:
-        self._inner = inner
+        super().__init__(inner)
         self._metrics = metrics
         self._provider = provider
 
-    @property
-    def propagation_headers(self) -> Mapping[str, str]:
-        return self._inner.propagation_headers
-
-    def first_chunk(self) -> None:
-        self._inner.first_chunk()
-
     def succeeded(self, result: CallResult, usage: Usage | None, cost: Decimal | None) -> None:
         self._metrics.attempt(self._provider, "ok")
-        self._inner.succeeded(result, usage, cost)
+        super().succeeded(result, usage, cost)
 
     def failed(self, error: BaseException, usage: Usage | None, cost: Decimal | None) -> None:
         self._metrics.attempt(self._provider, outcome_of(error))
-        self._inner.failed(error, usage, cost)
+        super().failed(error, usage, cost)
