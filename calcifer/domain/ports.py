@@ -31,6 +31,7 @@ __all__ = [
     "LedgerStore",
     "RequestPage",
     "RequestQuery",
+    "ResponseCache",
     "ResponseStore",
     "ScopeUsage",
     "SpendQuery",
@@ -349,3 +350,17 @@ class ResponseStore(Protocol):
 
     async def expire(self, keep_days: int, now: datetime) -> int:
         """Delete the responses made more than `keep_days` ago; how many."""
+
+
+class ResponseCache(Protocol):
+    """Finished answers by cache key (`calcifer.domain.response_cache`), each with its own TTL.
+
+    A backend that cannot answer (Redis down, a value too large) behaves as a miss: `get`
+    returns None and `put` drops the value; it never raises for that.
+    """
+
+    async def get(self, key: str) -> bytes | None: ...
+
+    async def put(self, key: str, value: bytes, ttl_seconds: float) -> None: ...
+
+    async def aclose(self) -> None: ...
