@@ -11,6 +11,7 @@ from opentelemetry.trace import Span
 
 from calcifer.domain.access import ANONYMOUS, Principal
 from calcifer.domain.admission import Admission
+from calcifer.domain.caching import ResponseCaching
 from calcifer.domain.chat import ChatRequest
 from calcifer.domain.gateway import Gateway
 from calcifer.domain.models import ModelSpec
@@ -39,6 +40,9 @@ class ServingCatalog(Protocol):
 
     @property
     def listing(self) -> ModelListing: ...
+
+    @property
+    def caching(self) -> ResponseCaching: ...
 
     def enter(self) -> None: ...
 

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 from calcifer.catalog import Catalog
 from calcifer.domain.balancing import Balancer
+from calcifer.domain.caching import ResponseCaching
 from calcifer.domain.gateway import Gateway
 from calcifer.domain.models import Deployment
 from calcifer.domain.observer import CallObserver
@@ -56,6 +57,9 @@ class CatalogScope:
             observer,
             balancer,
             process.settings.gateway.request_deadline_seconds,
+        )
+        self.caching = ResponseCaching(
+            process.response_cache, process.cache_policy, None, process.settings.cache.hit_cost_fraction
         )
         self._in_flight = 0
         self._idle = asyncio.Event()

@@ -14,6 +14,7 @@ from calcifer.domain.chat import ChatRequest, PricedCompletion
 from calcifer.domain.priced_stream import PricedStream
 from calcifer.domain.pricing import format_usd
 from calcifer.errors import InvalidRequest
+from calcifer.http.api.cache_serving import directive_of, hit_headers, plan_headers
 from calcifer.http.errors import http_error
 from calcifer.http.jsonio import dumps, loads_object, require_json
 from calcifer.http.scope import RequestScope
@@ -49,30 +50,47 @@ async def serve_chat(
     deadline = deadline_of(request.headers.get(DEADLINE_HEADER))
     scope.stream, scope.metadata = chat.stream, chat.metadata
     gateway = scope.serving.gateway
-    await scope.admit(chat, gateway.route(chat), request.headers.get(USER_HEADER))
+    model = gateway.route(chat)
+    await scope.admit(chat, model, request.headers.get(USER_HEADER))
     if chat.stream:
-        stream = await gateway.stream(chat, deadline, scope.principal)
-        scope.first_byte_seconds = time.perf_counter() - scope.started
-        headers = scope.served_by(stream.model.name, stream.model.provider_id, stream.attempts)
-        scope.upstream_seconds = stream.upstream_seconds
-        try:
-            sink = await SseSink.open(request, headers | scope.overhead_header(), scope.request_id)
-            await send_stream(sink, stream, chat)
-        finally:
-            await stream.aclose()  # a no-op once the stream was read to its end
-            scope.priced(stream.usage, stream.cost, stream.upstream_seconds)
-        if sink.failure is not None:
-            scope.error = http_error(sink.failure)[1]["error"]["code"]
+        await _serve_stream(request, scope, chat, deadline, send_stream)
         return None
-    priced = await gateway.complete(chat, deadline, scope.principal)
-    headers = scope.served_by(priced.model.name, priced.model.provider_id, priced.attempts)
+    caching = scope.serving.caching
+    plan = caching.plan(chat, model, scope.principal, directive_of(request.headers))
+    answer = await caching.lookup(plan)
+    if answer is not None:
+        priced = PricedCompletion(answer.replayed(), model, caching.hit_cost(answer), attempts=0)
+        headers = scope.served_by(answer.model, answer.provider_id, 0) | hit_headers(answer)
+    else:
+        priced = await gateway.complete(chat, deadline, scope.principal)
+        headers = scope.served_by(priced.model.name, priced.model.provider_id, priced.attempts)
+        headers |= plan_headers(plan)
     scope.priced(priced.completion.usage, priced.cost, priced.upstream_seconds)
     headers[COST_HEADER] = format_usd(priced.cost)
     body = body_of(priced)
     if inspect.isawaitable(body):
         body = await body
     encoded = dumps(body)  # before measuring: encoding is the gateway's time too
+    if answer is None and plan.stores:
+        caching.store_later(plan, priced, scope.request_id)
     return raw(encoded, headers=headers | scope.overhead_header(), content_type="application/json")
+
+
+async def _serve_stream(
+    request: Request, scope: RequestScope, chat: ChatRequest, deadline: float | None, send_stream: SendStream
+) -> None:
+    stream = await scope.serving.gateway.stream(chat, deadline, scope.principal)
+    scope.first_byte_seconds = time.perf_counter() - scope.started
+    headers = scope.served_by(stream.model.name, stream.model.provider_id, stream.attempts)
+    scope.upstream_seconds = stream.upstream_seconds
+    try:
+        sink = await SseSink.open(request, headers | scope.overhead_header(), scope.request_id)
+        await send_stream(sink, stream, chat)
+    finally:
+        await stream.aclose()  # a no-op once the stream was read to its end
+        scope.priced(stream.usage, stream.cost, stream.upstream_seconds)
+    if sink.failure is not None:
+        scope.error = http_error(sink.failure)[1]["error"]["code"]
 
 
 def provider_hint_of(header: str | None) -> str | None:

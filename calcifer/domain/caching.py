@@ -1,0 +1,114 @@
+"""The response cache as the serving path uses it: decide per request (policy, the client's
+`Cache-Control`), look the answer up, store a fresh one."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import StrEnum
+
+from calcifer.domain.access import Principal
+from calcifer.domain.cached_answer import CachedAnswer
+from calcifer.domain.chat import ChatRequest, PricedCompletion
+from calcifer.domain.models import ModelSpec
+from calcifer.domain.ports import ResponseCache
+from calcifer.domain.response_cache import CachePolicy, cache_key, refusal_reason, scope_id
+
+__all__ = ["CacheDirective", "CachePlan", "CacheResult", "ResponseCaching"]
+
+
+class CacheResult(StrEnum):
+    """What the cache did for a request (the `X-Calcifer-Cache` header, the metric's label)."""
+
+    HIT = "hit"
+    MISS = "miss"
+    BYPASS = "bypass"
+
+
+@dataclass(frozen=True, slots=True)
+class CacheDirective:
+    """What the client asked of the cache for one request."""
+
+    no_cache: bool = False
+    """`Cache-Control: no-cache`: do not answer from the cache; store the fresh answer."""
+    no_store: bool = False
+    """`Cache-Control: no-store`: neither look up nor store."""
+    ttl_seconds: float | None = None
+    """`X-Calcifer-Cache-Ttl`: how long to keep this answer, instead of the policy's TTL."""
+
+
+@dataclass(frozen=True, slots=True)
+class CachePlan:
+    """The cache's part in one request: None key when the cache stays out of it."""
+
+    result: CacheResult | None
+    """None when caching is off for the model (no header is sent)."""
+    key: str | None = None
+    ttl_seconds: float = 0.0
+    look_up: bool = False
+
+    @property
+    def stores(self) -> bool:
+        return self.key is not None
+
+
+_OFF = CachePlan(None)
+_BYPASS = CachePlan(CacheResult.BYPASS)
+
+
+class ResponseCaching:
+    """The backend, the gateway's default policy and the catalog's per-model ones."""
+
+    def __init__(
+        self,
+        backend: ResponseCache,
+        default: CachePolicy,
+        per_model: Mapping[str, CachePolicy] | None = None,
+        hit_cost_fraction: Decimal = Decimal(0),
+    ) -> None:
+        self.backend = backend
+        self._default = default
+        self._per_model = dict(per_model or {})
+        self.hit_cost_fraction = hit_cost_fraction
+        self._writes: set[asyncio.Task[None]] = set()
+
+    def policy(self, model: ModelSpec) -> CachePolicy:
+        return self._per_model.get(model.name, self._default)
+
+    def plan(
+        self, chat: ChatRequest, model: ModelSpec, principal: Principal, directive: CacheDirective
+    ) -> CachePlan:
+        policy = self.policy(model)
+        if not policy.enabled:
+            return _OFF
+        if directive.no_store or refusal_reason(chat, policy) is not None:
+            return _BYPASS
+        scope = scope_id(policy.scope, principal.key_id, principal.team_id)
+        ttl = policy.ttl_seconds if directive.ttl_seconds is None else directive.ttl_seconds
+        key = cache_key(chat, model.name, scope)
+        return CachePlan(CacheResult.MISS, key, ttl, look_up=not directive.no_cache)
+
+    async def lookup(self, plan: CachePlan) -> CachedAnswer | None:
+        if not plan.look_up or plan.key is None:
+            return None
+        value = await self.backend.get(plan.key)
+        return CachedAnswer.decode(value) if value is not None else None
+
+    def store_later(self, plan: CachePlan, priced: PricedCompletion, request_id: str) -> None:
+        """Keep a whole answer that ended normally (never called for errors), without making
+        the client wait for the backend: encoded now, written by a task."""
+        if plan.key is None:
+            return
+        model, now = priced.model, time.time()
+        answer = CachedAnswer(priced.completion, model.name, model.provider_id, priced.cost, request_id, now)
+        write = self.backend.put(plan.key, answer.encode(), plan.ttl_seconds)
+        task = asyncio.get_running_loop().create_task(write)
+        self._writes.add(task)  # a task nobody holds may be collected before it runs
+        task.add_done_callback(self._writes.discard)
+
+    def hit_cost(self, answer: CachedAnswer) -> Decimal:
+        """What a hit costs the client: a fraction of the original answer (0 by default)."""
+        return answer.cost * self.hit_cost_fraction

@@ -1,0 +1,163 @@
+"""The response cache through the real gateway with the official OpenAI SDK, on both backends:
+in process (one worker) and Redis (two workers sharing it). Upstream calls are counted at the
+fake upstream: a hit is an answer that never reached it."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import openai
+import pytest
+
+from tests.conftest import UPSTREAM_KEY
+from tests.e2e.access_setup import MASTER, new_key
+from tests.fakes.openai_upstream import FakeOpenAI
+from tests.gateway_process import GatewayProcess
+
+CACHE_CONFIG = "cache:\n  enabled: true\n  ttl_seconds: 60\n"
+
+
+@pytest.fixture(scope="module", params=["local", "redis"])
+def gateway(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, fake_openai: FakeOpenAI
+) -> Iterator[GatewayProcess]:
+    catalog = f"""
+prices_as_of: "2025-11-01"
+providers:
+  openai: {{kind: openai, api_key_env: KEY, base_url: "{fake_openai.base_url}", max_retries: 0}}
+models:
+  gpt-4o: {{provider: openai, aliases: [four], pricing: {{input: 2.50, output: 10.00}}}}
+  gpt-4o-mini: {{provider: openai, pricing: {{input: 0.15, output: 0.60}}}}
+"""
+    env = {"KEY": UPSTREAM_KEY, "CALCIFER_MASTER_KEY": MASTER}
+    workers = 1  # the in-process cache is per worker: one, so that every request meets it
+    if request.param == "redis":
+        env["CALCIFER_REDIS_URL"] = request.getfixturevalue("redis_url")
+        workers = 2
+    workdir: Path = tmp_path_factory.mktemp(f"cache-{request.param}")
+    process = GatewayProcess(
+        workdir, catalog, env=env, workers=workers, config_extra=CACHE_CONFIG, auth_required=True
+    ).start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+def key(gateway: GatewayProcess, fake_openai: FakeOpenAI) -> str:
+    """A fresh key per test: its entries are its own (per-key scope), whatever ran before."""
+    fake_openai.reset()
+    secret: str = new_key(gateway)["key"]
+    return secret
+
+
+def ask(gateway: GatewayProcess, key: str, headers: dict[str, str] | None = None, **body: Any) -> Any:
+    client = openai.OpenAI(base_url=gateway.url + "/v1", api_key=key, max_retries=0, timeout=10)
+    request: dict[str, Any] = {
+        "model": "gpt-4o",
+        "messages": [{"role": "user", "content": "hello"}],
+        "temperature": 0,
+    }
+    return client.chat.completions.with_raw_response.create(**(request | body), extra_headers=headers)
+
+
+def upstream_calls(fake: FakeOpenAI) -> int:
+    return len(fake.received)
+
+
+def test_a_repeated_request_is_answered_from_the_cache_once_the_upstream_answered(
+    gateway: GatewayProcess, key: str, fake_openai: FakeOpenAI
+) -> None:
+    first = ask(gateway, key, user="alice", metadata={"run": "1"})
+    time.sleep(0.1)  # the store is written after the answer is sent
+    second = ask(gateway, key, model="four", user="bob")  # an alias, another user: the same answer
+    assert upstream_calls(fake_openai) == 1
+    assert first.headers["x-calcifer-cache"] == "miss"
+    assert second.headers["x-calcifer-cache"] == "hit"
+    assert second.headers["x-calcifer-cache-request-id"] == first.headers["x-request-id"]
+    assert int(second.headers["age"]) >= 0
+    original, replayed = first.parse(), second.parse()
+    assert replayed.choices[0].message.content == original.choices[0].message.content
+    assert replayed.usage.total_tokens == original.usage.total_tokens
+    assert replayed.id != original.id and replayed.id.startswith("chatcmpl-")
+    assert Decimal(first.headers["x-calcifer-cost"]) > 0
+    assert Decimal(second.headers["x-calcifer-cost"]) == 0  # a hit costs nothing by default
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"temperature": 0.5},
+        {"tools": [{"type": "function", "function": {"name": "lookup", "parameters": {}}}]},
+        {"model": "gpt-4o-mini"},
+        {"max_tokens": 7},
+    ],
+    ids=["temperature", "tools", "model", "max_tokens"],
+)
+def test_a_request_that_differs_in_what_determines_the_answer_misses(
+    gateway: GatewayProcess, key: str, fake_openai: FakeOpenAI, change: dict[str, Any]
+) -> None:
+    ask(gateway, key)
+    time.sleep(0.1)
+    changed = ask(gateway, key, **change)
+    assert changed.headers["x-calcifer-cache"] in {"miss", "bypass"}
+    assert upstream_calls(fake_openai) == 2
+
+
+def test_another_key_does_not_get_this_keys_answer(
+    gateway: GatewayProcess, key: str, fake_openai: FakeOpenAI
+) -> None:
+    ask(gateway, key)
+    time.sleep(0.1)
+    other = ask(gateway, new_key(gateway)["key"])
+    assert other.headers["x-calcifer-cache"] == "miss"
+    assert upstream_calls(fake_openai) == 2
+
+
+def test_no_store_neither_looks_up_nor_stores_and_no_cache_refreshes(
+    gateway: GatewayProcess, key: str, fake_openai: FakeOpenAI
+) -> None:
+    assert ask(gateway, key, {"Cache-Control": "no-store"}).headers["x-calcifer-cache"] == "bypass"
+    time.sleep(0.1)
+    assert ask(gateway, key).headers["x-calcifer-cache"] == "miss"  # no-store kept nothing
+    time.sleep(0.1)
+    assert ask(gateway, key, {"Cache-Control": "no-store"}).headers["x-calcifer-cache"] == "bypass"
+    refreshed = ask(gateway, key, {"Cache-Control": "no-cache"})
+    assert refreshed.headers["x-calcifer-cache"] == "miss"
+    assert upstream_calls(fake_openai) == 4
+    time.sleep(0.1)
+    hit = ask(gateway, key)
+    assert hit.headers["x-calcifer-cache-request-id"] == refreshed.headers["x-request-id"]
+    assert upstream_calls(fake_openai) == 4
+
+
+def test_an_entry_expires_after_the_ttl_the_request_asked_for(
+    gateway: GatewayProcess, key: str, fake_openai: FakeOpenAI
+) -> None:
+    ask(gateway, key, {"X-Calcifer-Cache-Ttl": "1"})
+    time.sleep(0.1)
+    assert ask(gateway, key).headers["x-calcifer-cache"] == "hit"
+    time.sleep(1.1)
+    assert ask(gateway, key).headers["x-calcifer-cache"] == "miss"
+    assert upstream_calls(fake_openai) == 2
+
+
+def test_sampled_requests_are_not_cached_by_default(
+    gateway: GatewayProcess, key: str, fake_openai: FakeOpenAI
+) -> None:
+    client = openai.OpenAI(base_url=gateway.url + "/v1", api_key=key, max_retries=0, timeout=10)
+    for _ in range(2):
+        answer = client.chat.completions.with_raw_response.create(
+            model="gpt-4o", messages=[{"role": "user", "content": "hello"}]
+        )
+        assert answer.headers["x-calcifer-cache"] == "bypass"
+    assert upstream_calls(fake_openai) == 2
+
+
+def test_a_bad_ttl_header_is_a_400_in_openai_shape(gateway: GatewayProcess, key: str) -> None:
+    with pytest.raises(openai.BadRequestError) as refused:
+        ask(gateway, key, {"X-Calcifer-Cache-Ttl": "soon"})
+    assert "X-Calcifer-Cache-Ttl" in str(refused.value)
