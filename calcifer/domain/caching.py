@@ -12,9 +12,11 @@ from enum import StrEnum
 
 from calcifer.domain.access import Principal
 from calcifer.domain.cached_answer import CachedAnswer
+from calcifer.domain.cached_stream import CachedStream, StreamRecorder
 from calcifer.domain.chat import ChatRequest, PricedCompletion
 from calcifer.domain.models import ModelSpec
 from calcifer.domain.ports import ResponseCache
+from calcifer.domain.priced_stream import PricedStream
 from calcifer.domain.response_cache import CachePolicy, cache_key, refusal_reason, scope_id
 
 __all__ = ["CacheDirective", "CachePlan", "CacheResult", "ResponseCaching"]
@@ -68,11 +70,13 @@ class ResponseCaching:
         default: CachePolicy,
         per_model: Mapping[str, CachePolicy] | None = None,
         hit_cost_fraction: Decimal = Decimal(0),
+        replay_pacing: bool = False,
     ) -> None:
         self.backend = backend
         self._default = default
         self._per_model = dict(per_model or {})
         self.hit_cost_fraction = hit_cost_fraction
+        self.replay_pacing = replay_pacing
         self._writes: set[asyncio.Task[None]] = set()
 
     def policy(self, model: ModelSpec) -> CachePolicy:
@@ -92,10 +96,17 @@ class ResponseCaching:
         return CachePlan(CacheResult.MISS, key, ttl, look_up=not directive.no_cache)
 
     async def lookup(self, plan: CachePlan) -> CachedAnswer | None:
+        value = await self._look_up(plan)
+        return CachedAnswer.decode(value) if value is not None else None
+
+    async def lookup_stream(self, plan: CachePlan) -> CachedStream | None:
+        value = await self._look_up(plan)
+        return CachedStream.decode(value) if value is not None else None
+
+    async def _look_up(self, plan: CachePlan) -> bytes | None:
         if not plan.look_up or plan.key is None:
             return None
-        value = await self.backend.get(plan.key)
-        return CachedAnswer.decode(value) if value is not None else None
+        return await self.backend.get(plan.key)
 
     def store_later(self, plan: CachePlan, priced: PricedCompletion, request_id: str) -> None:
         """Keep a whole answer that ended normally (never called for errors), without making
@@ -104,8 +115,18 @@ class ResponseCaching:
             return
         model, now = priced.model, time.time()
         answer = CachedAnswer(priced.completion, model.name, model.provider_id, priced.cost, request_id, now)
-        write = self.backend.put(plan.key, answer.encode(), plan.ttl_seconds)
-        task = asyncio.get_running_loop().create_task(write)
+        self._write_later(plan, answer.encode())
+
+    def store_stream_later(
+        self, plan: CachePlan, recorder: StreamRecorder, stream: PricedStream, request_id: str
+    ) -> None:
+        """Keep a streamed answer, only when it ended normally (never a cut or failed one)."""
+        if plan.key is not None and recorder.ended_normally(stream):
+            self._write_later(plan, CachedStream.recorded(recorder, stream, request_id).encode())
+
+    def _write_later(self, plan: CachePlan, value: bytes) -> None:
+        assert plan.key is not None
+        task = asyncio.get_running_loop().create_task(self.backend.put(plan.key, value, plan.ttl_seconds))
         self._writes.add(task)  # a task nobody holds may be collected before it runs
         task.add_done_callback(self._writes.discard)
 

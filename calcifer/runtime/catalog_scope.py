@@ -58,8 +58,9 @@ class CatalogScope:
             balancer,
             process.settings.gateway.request_deadline_seconds,
         )
+        cache = process.settings.cache
         self.caching = ResponseCaching(
-            process.response_cache, process.cache_policy, None, process.settings.cache.hit_cost_fraction
+            process.response_cache, process.cache_policy, None, cache.hit_cost_fraction, cache.replay_pacing
         )
         self._in_flight = 0
         self._idle = asyncio.Event()

@@ -1,6 +1,6 @@
-"""The response cache through the real gateway with the official OpenAI SDK, on both backends:
-in process (one worker) and Redis (two workers sharing it). Upstream calls are counted at the
-fake upstream: a hit is an answer that never reached it."""
+"""The response cache through the real gateway with the official OpenAI and Anthropic SDKs, on
+both backends: in process (one worker) and Redis (two workers sharing it). Upstream calls are
+counted at the fake upstreams: a hit is an answer that never reached them."""
 
 from __future__ import annotations
 
@@ -10,26 +10,35 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import anthropic
 import openai
 import pytest
 
 from tests.conftest import UPSTREAM_KEY
 from tests.e2e.access_setup import MASTER, new_key
+from tests.fakes.anthropic_upstream import FakeAnthropic
 from tests.fakes.openai_upstream import FakeOpenAI
+from tests.fakes.upstream import Behaviour
 from tests.gateway_process import GatewayProcess
 
+HELLO: Any = [{"role": "user", "content": "hello"}]
 CACHE_CONFIG = "cache:\n  enabled: true\n  ttl_seconds: 60\n"
 
 
 @pytest.fixture(scope="module", params=["local", "redis"])
 def gateway(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, fake_openai: FakeOpenAI
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    fake_openai: FakeOpenAI,
+    fake_anthropic: FakeAnthropic,
 ) -> Iterator[GatewayProcess]:
     catalog = f"""
 prices_as_of: "2025-11-01"
 providers:
   openai: {{kind: openai, api_key_env: KEY, base_url: "{fake_openai.base_url}", max_retries: 0}}
+  anthropic: {{kind: anthropic, api_key_env: KEY, base_url: "{fake_anthropic.base_url}", max_retries: 0}}
 models:
+  claude: {{provider: anthropic, upstream_model: claude-sonnet-4-5, pricing: {{input: 3, output: 15}}}}
   gpt-4o: {{provider: openai, aliases: [four], pricing: {{input: 2.50, output: 10.00}}}}
   gpt-4o-mini: {{provider: openai, pricing: {{input: 0.15, output: 0.60}}}}
 """
@@ -47,9 +56,10 @@ models:
 
 
 @pytest.fixture
-def key(gateway: GatewayProcess, fake_openai: FakeOpenAI) -> str:
+def key(gateway: GatewayProcess, fake_openai: FakeOpenAI, fake_anthropic: FakeAnthropic) -> str:
     """A fresh key per test: its entries are its own (per-key scope), whatever ran before."""
     fake_openai.reset()
+    fake_anthropic.reset()
     secret: str = new_key(gateway)["key"]
     return secret
 
@@ -161,3 +171,72 @@ def test_a_bad_ttl_header_is_a_400_in_openai_shape(gateway: GatewayProcess, key:
     with pytest.raises(openai.BadRequestError) as refused:
         ask(gateway, key, {"X-Calcifer-Cache-Ttl": "soon"})
     assert "X-Calcifer-Cache-Ttl" in str(refused.value)
+
+
+def stream_text(gateway: GatewayProcess, key: str, **body: Any) -> tuple[str, str, int, str, list[str]]:
+    """A streamed request with the OpenAI SDK: (text, response id, total tokens, cache header,
+    each chunk's role and content)."""
+    client = openai.OpenAI(base_url=gateway.url + "/v1", api_key=key, max_retries=0, timeout=10)
+    request: dict[str, Any] = {
+        "model": "gpt-4o",
+        "messages": [{"role": "user", "content": "hello"}],
+        "temperature": 0,
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
+    with client.chat.completions.with_streaming_response.create(**(request | body)) as response:
+        chunks = list(response.parse())
+        header = response.headers["x-calcifer-cache"]
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    usage = chunks[-1].usage
+    assert usage is not None
+    pieces = [f"{c.choices[0].delta.role}:{c.choices[0].delta.content}" for c in chunks if c.choices]
+    return text, chunks[0].id, usage.total_tokens, header, pieces
+
+
+def test_a_streamed_answer_is_replayed_with_the_same_content_usage_and_a_fresh_id(
+    gateway: GatewayProcess, key: str, fake_openai: FakeOpenAI
+) -> None:
+    text, first_id, tokens, header, pieces = stream_text(gateway, key)
+    assert header == "miss" and text == "Hello from the fake upstream"
+    time.sleep(0.1)
+    again, replay_id, replay_tokens, replay_header, replay_pieces = stream_text(gateway, key)
+    assert replay_header == "hit"
+    assert (again, replay_tokens, replay_pieces) == (text, tokens, pieces)
+    assert pieces[0].startswith("assistant:")  # the first chunk, which starts the stream, too
+    assert replay_id != first_id and replay_id.startswith("chatcmpl-")
+    assert upstream_calls(fake_openai) == 1
+
+
+def test_a_stream_cut_by_the_upstream_is_not_kept(
+    gateway: GatewayProcess, key: str, fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.script(Behaviour(cut_after_chunks=2))
+    with pytest.raises(openai.APIError):
+        stream_text(gateway, key)
+    time.sleep(0.1)
+    assert stream_text(gateway, key)[3] == "miss"
+    assert upstream_calls(fake_openai) == 2
+
+
+@pytest.mark.parametrize("streamed", [False, True])
+def test_an_anthropic_answer_is_replayed_in_anthropics_shape(
+    gateway: GatewayProcess, key: str, fake_anthropic: FakeAnthropic, streamed: bool
+) -> None:
+    client = anthropic.Anthropic(base_url=gateway.url, api_key=key, max_retries=0, timeout=10)
+    # This SDK has no `temperature` parameter any more; without one an answer is sampled.
+    ask: Any = {"model": "claude", "max_tokens": 50, "messages": HELLO, "extra_body": {"temperature": 0}}
+    messages = []
+    for _ in range(2):
+        if streamed:
+            with client.messages.stream(**ask) as stream:
+                messages.append(stream.get_final_message())
+        else:
+            messages.append(client.messages.create(**ask))
+        time.sleep(0.1)
+    first, second = messages
+    assert second.content == first.content
+    tokens = lambda message: (message.usage.input_tokens, message.usage.output_tokens)  # noqa: E731
+    assert tokens(second) == tokens(first)
+    assert second.id != first.id and second.id.startswith("msg_")
+    assert len(fake_anthropic.received) == 1

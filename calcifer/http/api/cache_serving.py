@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from calcifer.domain.cached_answer import CachedAnswer
+from calcifer.domain.cached_stream import CachedStream
 from calcifer.domain.caching import CacheDirective, CachePlan, CacheResult
 from calcifer.errors import InvalidRequest
 
@@ -32,7 +33,7 @@ def plan_headers(plan: CachePlan) -> dict[str, str]:
     return {} if plan.result is None else {CACHE_HEADER: plan.result}
 
 
-def hit_headers(answer: CachedAnswer) -> dict[str, str]:
+def hit_headers(answer: CachedAnswer | CachedStream) -> dict[str, str]:
     return {CACHE_HEADER: CacheResult.HIT, ORIGIN_HEADER: answer.request_id, "Age": str(answer.age_seconds())}
 
 

@@ -10,7 +10,10 @@ from typing import Any
 from sanic import Request
 from sanic.response import HTTPResponse, raw
 
+from calcifer.domain.cached_stream import StreamRecorder
+from calcifer.domain.caching import CachePlan
 from calcifer.domain.chat import ChatRequest, PricedCompletion
+from calcifer.domain.models import ModelSpec
 from calcifer.domain.priced_stream import PricedStream
 from calcifer.domain.pricing import format_usd
 from calcifer.errors import InvalidRequest
@@ -52,11 +55,11 @@ async def serve_chat(
     gateway = scope.serving.gateway
     model = gateway.route(chat)
     await scope.admit(chat, model, request.headers.get(USER_HEADER))
-    if chat.stream:
-        await _serve_stream(request, scope, chat, deadline, send_stream)
-        return None
     caching = scope.serving.caching
     plan = caching.plan(chat, model, scope.principal, directive_of(request.headers))
+    if chat.stream:
+        await _serve_stream(request, scope, chat, deadline, send_stream, (model, plan))
+        return None
     answer = await caching.lookup(plan)
     if answer is not None:
         priced = PricedCompletion(answer.replayed(), model, caching.hit_cost(answer), attempts=0)
@@ -77,11 +80,27 @@ async def serve_chat(
 
 
 async def _serve_stream(
-    request: Request, scope: RequestScope, chat: ChatRequest, deadline: float | None, send_stream: SendStream
+    request: Request,
+    scope: RequestScope,
+    chat: ChatRequest,
+    deadline: float | None,
+    send_stream: SendStream,
+    cache: tuple[ModelSpec, CachePlan],
 ) -> None:
-    stream = await scope.serving.gateway.stream(chat, deadline, scope.principal)
+    """A live stream (recorded for the cache as it passes, when it may be kept), or a replay."""
+    (model, plan), caching = cache, scope.serving.caching
+    cached = await caching.lookup_stream(plan)
+    recorder: StreamRecorder | None = None
+    if cached is not None:
+        stream = await cached.replay(model, caching.hit_cost_fraction, caching.replay_pacing)
+        headers = scope.served_by(cached.model, cached.provider_id, 0) | hit_headers(cached)
+    else:
+        stream = await scope.serving.gateway.stream(chat, deadline, scope.principal)
+        headers = scope.served_by(stream.model.name, stream.model.provider_id, stream.attempts)
+        headers |= plan_headers(plan)
+        if plan.stores:
+            stream.tap(recorder := StreamRecorder())
     scope.first_byte_seconds = time.perf_counter() - scope.started
-    headers = scope.served_by(stream.model.name, stream.model.provider_id, stream.attempts)
     scope.upstream_seconds = stream.upstream_seconds
     try:
         sink = await SseSink.open(request, headers | scope.overhead_header(), scope.request_id)
@@ -91,6 +110,8 @@ async def _serve_stream(
         scope.priced(stream.usage, stream.cost, stream.upstream_seconds)
     if sink.failure is not None:
         scope.error = http_error(sink.failure)[1]["error"]["code"]
+    elif recorder is not None:
+        caching.store_stream_later(plan, recorder, stream, scope.request_id)
 
 
 def provider_hint_of(header: str | None) -> str | None:
