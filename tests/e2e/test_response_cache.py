@@ -240,3 +240,37 @@ def test_an_anthropic_answer_is_replayed_in_anthropics_shape(
     assert tokens(second) == tokens(first)
     assert second.id != first.id and second.id.startswith("msg_")
     assert len(fake_anthropic.received) == 1
+
+
+def test_a_miss_on_one_replica_is_a_hit_on_another_sharing_redis(
+    tmp_path_factory: pytest.TempPathFactory, fake_openai: FakeOpenAI, redis_url: str
+) -> None:
+    catalog = f"""
+prices_as_of: "2025-11-01"
+providers:
+  openai: {{kind: openai, api_key_env: KEY, base_url: "{fake_openai.base_url}", max_retries: 0}}
+models:
+  gpt-4o: {{provider: openai, pricing: {{input: 2.50, output: 10.00}}}}
+"""
+    env = {"KEY": UPSTREAM_KEY, "CALCIFER_REDIS_URL": redis_url}
+    replicas = [
+        GatewayProcess(tmp_path_factory.mktemp(name), catalog, env=env, config_extra=CACHE_CONFIG)
+        for name in ("replica-a", "replica-b")
+    ]
+    for replica in replicas:
+        replica.start()
+    try:
+        fake_openai.reset()
+        question = [{"role": "user", "content": f"replicas {time.time_ns()}"}]  # new to Redis
+        answers = []
+        for replica in replicas:
+            client = openai.OpenAI(base_url=replica.url + "/v1", api_key="k", max_retries=0, timeout=10)
+            create = client.chat.completions.with_raw_response.create
+            answers.append(create(model="gpt-4o", messages=question, temperature=0))
+            time.sleep(0.1)
+        assert [answer.headers["x-calcifer-cache"] for answer in answers] == ["miss", "hit"]
+        assert answers[1].headers["x-calcifer-cache-request-id"] == answers[0].headers["x-request-id"]
+        assert upstream_calls(fake_openai) == 1
+    finally:
+        for replica in replicas:
+            replica.stop()
