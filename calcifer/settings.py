@@ -148,7 +148,7 @@ def load_settings(
         ledger=built["ledger"],
         metrics=override(built["metrics"], env, _METRICS_ENV, coerce_env),
         console=built["console"],
-        cache=built["cache"],
+        cache=override(built["cache"], env, _CACHE_ENV, coerce_env),
         data_dir=_data_dir(path, access, env),
         catalog_path=catalog_path,
         catalog_watch_seconds=float(str(catalog_section.get("watch_seconds", 5.0))),
@@ -160,6 +160,7 @@ def load_settings(
     return settings
 
 
+_CACHE_ENV = {"CALCIFER_CACHE_ENABLED": "enabled", "CALCIFER_CACHE_SAMPLED": "sampled"}
 _METRICS_ENV = {"CALCIFER_METRICS_ENABLED": "enabled", "CALCIFER_METRICS_PUBLIC": "public"}
 
 

@@ -183,12 +183,13 @@ class CacheSettings:
     """The response cache (docs/cache.md); a model's catalog `cache:` overrides the first five."""
 
     enabled: bool = False
-    """Answer identical requests from the cache (off by default)."""
+    """Answer identical requests from the cache (off by default; env CALCIFER_CACHE_ENABLED)."""
     ttl_seconds: float = 300.0
     scope: str = "key"
     """Who shares an entry: `key` (the same virtual key), `team` or `global`."""
     sampled: bool = False
-    """Also cache requests with `temperature > 0` or left at the provider's default."""
+    """Also cache requests with `temperature > 0` or left at the provider's default (env
+    CALCIFER_CACHE_SAMPLED)."""
     multiple_choices: bool = False
     """Also cache requests with `n > 1`."""
     max_mb: int = 64

@@ -217,6 +217,10 @@ class LedgerRecord:
     latency_ms: float = 0.0
     ttft_ms: float | None = None
     overhead_ms: float = 0.0
+    cache_hit: bool = False
+    """Answered from the response cache (the provider was not called)."""
+    saved_usd: Decimal = Decimal(0)
+    """On a cache hit: what the original answer cost, less what the hit was billed."""
 
 
 @dataclass(frozen=True, slots=True)

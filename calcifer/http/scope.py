@@ -89,6 +89,12 @@ class RequestScope:
     refused_scope: str | None = None
     """The key or team (`key:<id>`, `team:<id>`) whose limit or budget refused the request."""
     counted_in_flight: bool = False
+    cache_result: str | None = None
+    """What the response cache did (`hit`, `miss`, `bypass`); None when it is off for the model."""
+    cache_hit: bool = False
+    """Answered from the response cache."""
+    saved_usd: Decimal = Decimal(0)
+    """On a cache hit: the original answer's cost less what the hit is billed."""
 
     @property
     def serving(self) -> ServingCatalog:

@@ -166,5 +166,15 @@ _RESPONSES = Migration(
     ),
 )
 
-MIGRATIONS: tuple[Migration, ...] = (_ACCESS, _LEDGER, _SECRETS, _SPEND_INDEXES, _RESPONSES)
+_CACHE_HITS = Migration(
+    6,
+    "response cache hits in the ledger",
+    (
+        # FALSE is a keyword in both (SQLite stores 0); saved_usd is NULL on every other request.
+        "ALTER TABLE ledger ADD COLUMN cache_hit {flag} NOT NULL DEFAULT FALSE",
+        "ALTER TABLE ledger ADD COLUMN saved_usd {money}",
+    ),
+)
+
+MIGRATIONS: tuple[Migration, ...] = (_ACCESS, _LEDGER, _SECRETS, _SPEND_INDEXES, _RESPONSES, _CACHE_HITS)
 """In order; a version once released is never edited, only followed by a new one."""

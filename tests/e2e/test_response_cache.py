@@ -11,11 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import anthropic
+import httpx
 import openai
 import pytest
 
 from tests.conftest import UPSTREAM_KEY
-from tests.e2e.access_setup import MASTER, new_key
+from tests.e2e.access_setup import ADMIN, MASTER, admin, new_key
 from tests.fakes.anthropic_upstream import FakeAnthropic
 from tests.fakes.openai_upstream import FakeOpenAI
 from tests.fakes.upstream import Behaviour
@@ -274,3 +275,38 @@ models:
     finally:
         for replica in replicas:
             replica.stop()
+
+
+def cache_counts(gateway: GatewayProcess) -> dict[str, float]:
+    """`calcifer_cache_requests_total` by result, from the gateway's own scrape."""
+    scrape = httpx.get(gateway.url + "/metrics", headers=ADMIN, timeout=10).text
+    counts = {"hit": 0.0, "miss": 0.0, "bypass": 0.0}
+    for line in scrape.splitlines():
+        if line.startswith("calcifer_cache_requests_total{"):
+            result = line.split('result="', 1)[1].split('"', 1)[0]
+            counts[result] = float(line.rsplit(" ", 1)[1])
+    return counts
+
+
+def test_the_ledger_and_the_metrics_record_hits_misses_and_bypasses(gateway: GatewayProcess) -> None:
+    created = new_key(gateway)
+    before = cache_counts(gateway)
+    miss = ask(gateway, created["key"])
+    time.sleep(0.1)
+    ask(gateway, created["key"])
+    ask(gateway, created["key"], {"Cache-Control": "no-store"})
+    deadline = time.monotonic() + 10
+    while True:  # the ledger is written in batches, twice a second
+        records = admin(gateway, "GET", f"/admin/requests?key_id={created['id']}").json()["data"]
+        if len(records) == 3 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    by_hit = sorted(records, key=lambda record: record["cache_hit"])
+    assert [record["cache_hit"] for record in by_hit] == [False, False, True]
+    hit = by_hit[2]
+    assert Decimal(hit["cost_usd"]) == 0
+    assert Decimal(hit["saved_usd"]) == Decimal(miss.headers["x-calcifer-cost"]) > 0
+    assert hit["served_model"] == "gpt-4o" and hit["output_tokens"] > 0
+    assert [Decimal(record["saved_usd"]) for record in by_hit[:2]] == [0, 0]
+    after = cache_counts(gateway)
+    assert {result: after[result] - before[result] for result in after} == {"hit": 1, "miss": 1, "bypass": 1}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import time
 from collections.abc import Awaitable, Callable
+from decimal import Decimal
 from typing import Any
 
 from sanic import Request
@@ -57,12 +58,14 @@ async def serve_chat(
     await scope.admit(chat, model, request.headers.get(USER_HEADER))
     caching = scope.serving.caching
     plan = caching.plan(chat, model, scope.principal, directive_of(request.headers))
+    scope.cache_result = plan.result
     if chat.stream:
         await _serve_stream(request, scope, chat, deadline, send_stream, (model, plan))
         return None
     answer = await caching.lookup(plan)
     if answer is not None:
         priced = PricedCompletion(answer.replayed(), model, caching.hit_cost(answer), attempts=0)
+        scope.cache_hit, scope.saved_usd, scope.cache_result = True, answer.cost - priced.cost, "hit"
         headers = scope.served_by(answer.model, answer.provider_id, 0) | hit_headers(answer)
     else:
         priced = await gateway.complete(chat, deadline, scope.principal)
@@ -108,6 +111,9 @@ async def _serve_stream(
     finally:
         await stream.aclose()  # a no-op once the stream was read to its end
         scope.priced(stream.usage, stream.cost, stream.upstream_seconds)
+    if cached is not None:
+        scope.cache_hit, scope.saved_usd = True, cached.cost - (stream.cost or Decimal(0))
+        scope.cache_result = "hit"
     if sink.failure is not None:
         scope.error = http_error(sink.failure)[1]["error"]["code"]
     elif recorder is not None:

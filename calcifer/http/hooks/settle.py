@@ -92,4 +92,6 @@ def ledger_record(scope: RequestScope) -> LedgerRecord:
         latency_ms=round(scope.latency_ms(), 3),
         ttft_ms=None if scope.first_byte_seconds is None else round(scope.first_byte_seconds * 1000, 3),
         overhead_ms=round(scope.overhead_ms(), 3),
+        cache_hit=scope.cache_hit,
+        saved_usd=scope.saved_usd,
     )
