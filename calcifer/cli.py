@@ -1,4 +1,4 @@
-"""The `calcifer` command: `serve` the gateway, `catalog check` a catalog, `db migrate` the database."""
+"""The `calcifer` command: `serve` the gateway, `catalog check|audit` a catalog, `db migrate` the database."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import signal
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
+from datetime import UTC, date, datetime
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,6 +20,7 @@ from loguru import logger
 from calcifer import __version__
 from calcifer.catalog import Catalog, load_catalog
 from calcifer.cli_access import ACCESS_COMMANDS, add_access_commands, run_access_command
+from calcifer.cli_audit import add_audit_command, run_audit
 from calcifer.domain.models import ModelMode
 from calcifer.domain.pricing import format_usd
 from calcifer.errors import CatalogError, ConfigurationError, StoreUnavailable
@@ -44,6 +46,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _migrate(args)
         if args.command in ACCESS_COMMANDS:
             return run_access_command(args)
+        if args.catalog_command == "audit":
+            return run_audit(args)
         return _check(args)
     except CatalogError as exc:
         print(f"catalog is invalid ({len(exc.problems)} problem(s)):", file=sys.stderr)
@@ -72,6 +76,7 @@ def _parser() -> argparse.ArgumentParser:
     check = catalog_commands.add_parser("check", help="validate a catalog and summarize it")
     check.add_argument("path", nargs="?", help="catalog file or directory (default: the config's)")
     check.add_argument("--config", help="config file naming the catalog")
+    add_audit_command(catalog_commands)
     init = commands.add_parser("init", help="write editable copies of the shipped config and catalog")
     init.add_argument("directory", nargs="?", default=".", help="where to write them (default: here)")
     database = commands.add_parser("db", help="work with the database of keys, teams and the ledger")
@@ -249,4 +254,28 @@ def _summary(catalog: Catalog) -> str:
             f"  {model.name:<28} {model.provider_id:<12} {format_usd(price.input):>9} {cached:>9} "
             f"{output:>9}  {', '.join(model.aliases)}"
         )
+    lines += _lifecycle_lines(catalog, datetime.now(UTC).date())
     return "\n".join(lines)
+
+
+def _lifecycle_lines(catalog: Catalog, today: date) -> list[str]:
+    """The models that are deprecated or retired (or will retire), with their replacements."""
+    lines = []
+    for model in catalog.models.values():
+        if model.deprecated_on is None and model.retires_on is None:
+            continue
+        retired = model.retires_on is not None and today >= model.retires_on
+        state = (
+            "retired"
+            if retired
+            else "deprecated"
+            if model.deprecated_on and today >= model.deprecated_on
+            else "scheduled"
+        )
+        dates = [
+            f"deprecated {model.deprecated_on}" if model.deprecated_on else "",
+            f"retires {model.retires_on}" if model.retires_on else "",
+        ]
+        instead = f" → {model.replacement}" if model.replacement else ""
+        lines.append(f"  {model.name:<28} {state:<10} {', '.join(d for d in dates if d)}{instead}")
+    return ["", "lifecycle:", *lines] if lines else []

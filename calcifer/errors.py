@@ -9,6 +9,7 @@
     │   ├── InvalidRequest            malformed JSON, wrong types, missing fields
     │   ├── UnsupportedFeature        the chosen provider cannot serve a parameter of the request
     │   ├── ModelNotFound             no model or alias of that name
+    │   ├── ModelRetired              the model is past its `retires_on` day; names the replacement (410)
     │   ├── ProviderMismatch          X-Provider names a provider that does not serve the model
     │   ├── PayloadTooLarge           body over the configured limit
     │   ├── UnsupportedMediaType      the body is not declared JSON (Content-Type)
@@ -42,6 +43,7 @@ in exactly one table (`calcifer.http.errors`).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 __all__ = [
     "AccessDenied",
@@ -60,6 +62,7 @@ __all__ = [
     "LimitsUnavailable",
     "ModelNotAllowed",
     "ModelNotFound",
+    "ModelRetired",
     "PayloadTooLarge",
     "Problem",
     "ProviderMismatch",
@@ -146,6 +149,17 @@ class ModelNotFound(RequestError):
     def __init__(self, model: str) -> None:
         super().__init__(f"The model '{model}' does not exist", param="model")
         self.model = model
+
+
+class ModelRetired(RequestError):
+    """The provider no longer serves this model (its `retires_on` day has come)."""
+
+    def __init__(self, model: str, retired_on: date, replacement: str | None) -> None:
+        instead = f"; use '{replacement}' instead" if replacement else ""
+        super().__init__(
+            f"The model '{model}' was retired on {retired_on.isoformat()}{instead}", param="model"
+        )
+        self.model, self.replacement = model, replacement
 
 
 class ProviderMismatch(RequestError):

@@ -73,6 +73,9 @@ class GatewaySettings:
     non-streamed answer must be whole within it; a stream must have *started* (first chunk)
     within it, then runs on, bounded by the providers' `max_stream_seconds` and idle timeouts.
     A client's `X-Calcifer-Timeout-Ms` may shorten it, never lengthen it."""
+    route_retired_to_replacement: bool = False
+    """A request for a model past its catalog `retires_on` day is served by the model's
+    `replacement` (true), or refused with 410 `model_retired` naming it (false, the default)."""
 
 
 @dataclass(frozen=True, slots=True)

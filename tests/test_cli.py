@@ -147,3 +147,25 @@ def test_init_writes_editable_copies_once(tmp_path: Path) -> None:
     assert echo.read_text() == (ROOT / "catalog" / "echo.yaml").read_text()
     again = init()
     assert again.returncode == 1 and "exist already" in again.stderr
+
+
+def test_catalog_check_lists_deprecated_and_retired_models(tmp_path: Path) -> None:
+    (tmp_path / "catalog.yaml").write_text(
+        "providers:\n  echo:\n    kind: echo\nmodels:\n"
+        "  new: {provider: echo, pricing: {input: 1, output: 1}}\n"
+        "  old: {provider: echo, retires_on: 2020-06-01, replacement: new, pricing: {input: 1, output: 1}}\n"
+        "  worn: {provider: echo, deprecated_on: 2020-01-01, retires_on: 2999-01-01, replacement: new,"
+        " pricing: {input: 1, output: 1}}\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "calcifer", "catalog", "check", str(tmp_path / "catalog.yaml")],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 0, result.stderr
+    lifecycle = result.stdout.split("lifecycle:\n", 1)[1].splitlines()
+    assert [line.split() for line in lifecycle] == [
+        ["old", "retired", "retires", "2020-06-01", "→", "new"],
+        ["worn", "deprecated", "deprecated", "2020-01-01,", "retires", "2999-01-01", "→", "new"],
+    ]

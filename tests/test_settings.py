@@ -62,6 +62,9 @@ def test_calcifer_config_variable_names_the_file(tmp_path: Path) -> None:
         ("cache:\n  scope: world\n", {}, "cache.scope"),
         ("cache:\n  hit_cost_fraction: 2\n", {}, "cache.hit_cost_fraction"),
         ("cache:\n  ttl_seconds: 0\n", {}, "cache: ttl_seconds"),
+        # the second of two keys would silently win: the operator edited one and runs the other
+        ("gateway:\n  request_deadline_seconds: 5\n  request_deadline_seconds: 50\n", {}, "line 3"),
+        ("server: {}\nserver:\n  port: 1\n", {}, "duplicate key 'server'"),
     ],
 )
 def test_bad_settings_stop_with_a_message(

@@ -10,7 +10,7 @@ import hashlib
 import json
 import ssl
 from collections.abc import Iterator, Mapping
-from decimal import Decimal
+from datetime import date
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -20,11 +20,11 @@ from jsonschema import Draft202012Validator
 
 from calcifer.catalog.model import Catalog, ProviderConfig, ProxyAddress, Secret
 from calcifer.catalog.modes import fallback_mode_mismatch, mode_of, mode_problems
+from calcifer.catalog.prices import build_pricing, schedule_problems
 from calcifer.catalog.schema_problems import SECTIONS, broken_entry, problems_of
 from calcifer.catalog.yaml_source import JsonPath, SourceDocument, read_document
 from calcifer.domain.breaker import BreakerSettings
 from calcifer.domain.models import Deployment, ModelSpec
-from calcifer.domain.pricing import LongContextPrice, Price
 from calcifer.errors import CatalogError, Problem
 
 __all__ = ["catalog_files", "load_catalog", "schema"]
@@ -124,21 +124,20 @@ def _seconds(value: object) -> float | None:
     return None if value is None else float(str(value))
 
 
-def _price(pricing: dict[str, Any]) -> Price:
-    tier = pricing.get("long_context")
-    long_context = LongContextPrice(int(tier["above_prompt_tokens"]), _price(tier)) if tier else None
+def _model_references(raw: Any) -> Iterator[tuple[str, int | None, object]]:
+    """(field, index in its list or None, model named) for every model a model entry names."""
+    if not isinstance(raw, dict):
+        return
+    for field_name in ("fallbacks", "context_window_fallbacks"):
+        targets = raw.get(field_name)
+        if isinstance(targets, list):
+            yield from ((field_name, index, target) for index, target in enumerate(targets))
+    if isinstance(raw.get("replacement"), str):
+        yield "replacement", None, raw["replacement"]
 
-    def bucket(name: str) -> Decimal | None:
-        return None if pricing.get(name) is None else Decimal(pricing[name])
 
-    return Price(
-        input=Decimal(pricing["input"]),
-        output=Decimal(pricing.get("output", 0)),  # an embedding model has none
-        cached_input=bucket("cached_input"),
-        cache_write=bucket("cache_write"),
-        reasoning=bucket("reasoning"),
-        long_context=long_context,
-    )
+def _day(value: object) -> date | None:
+    return None if value is None else date.fromisoformat(str(value))
 
 
 def _version(files: list[Path]) -> str:
@@ -286,15 +285,18 @@ class _Builder:
                 return
         deployments = self._deployments(document, name, raw)  # claimed first: fallbacks may name it
         problems = list(mode_problems(document, name, raw))
+        dated = schedule_problems(raw["pricing"])
+        problems += [document.problem((*path, "pricing", *where), why) for where, why in dated]
         self._problems += problems
         if not deployments or problems:
             return
-        pricing = raw["pricing"]
+        price, schedule = build_pricing(raw["pricing"])
         self._models[name] = ModelSpec(
             name=name,
             provider_id=deployments[0].provider_id,
             upstream_model=deployments[0].upstream_model,
-            price=_price(pricing),
+            price=price,
+            schedule=schedule,
             aliases=aliases,
             context_window=raw.get("context_window"),
             max_output_tokens=raw.get("max_output_tokens"),
@@ -304,6 +306,9 @@ class _Builder:
             fallbacks=tuple(raw.get("fallbacks") or ()),
             context_window_fallbacks=tuple(raw.get("context_window_fallbacks") or ()),
             mode=mode_of(raw),
+            deprecated_on=_day(raw.get("deprecated_on")),
+            retires_on=_day(raw.get("retires_on")),
+            replacement=raw.get("replacement"),
         )
 
     def _deployments(self, document: SourceDocument, name: str, raw: dict[str, Any]) -> list[Deployment]:
@@ -344,27 +349,27 @@ class _Builder:
                 self._problems.append(document.problem(where, message))
 
     def _check_fallbacks(self) -> None:
-        """Fallbacks name models of the catalog of the same mode, never the model itself;
-        checked for every model whose fallback lists can be read, built or not."""
+        """Fallbacks and replacements name models of the catalog of the same mode, never the
+        model itself; checked for every model whose references can be read, built or not."""
         entries = {name: raw for _, name, raw in self._model_entries}
         for document, name, raw in self._model_entries:
-            for field_name in ("fallbacks", "context_window_fallbacks"):
-                targets = raw.get(field_name) if isinstance(raw, dict) else None
-                if not isinstance(targets, list):
+            for field_name, index, target in _model_references(raw):
+                resolved = self._names_to_models.get(str(target))
+                if resolved is None and not self._references_checkable:
                     continue
-                for index, target in enumerate(targets):
-                    resolved = self._names_to_models.get(str(target))
-                    if resolved is None and not self._references_checkable:
-                        continue
-                    if resolved is None:
-                        message: str | None = f"unknown model '{target}'"
-                    elif resolved == name:
-                        message = "a model cannot fall back to itself"
-                    else:
-                        message = fallback_mode_mismatch(raw, str(target), entries.get(resolved))
-                    if message is not None:
-                        where = ("models", name, field_name, index)
-                        self._problems.append(document.problem(where, message))
+                if resolved is None:
+                    message: str | None = f"unknown model '{target}'"
+                elif resolved == name:
+                    message = (
+                        "a model cannot fall back to itself"
+                        if index is not None
+                        else "a model is not its own replacement"
+                    )
+                else:
+                    message = fallback_mode_mismatch(raw, str(target), entries.get(resolved))
+                if message is not None:
+                    where: JsonPath = ("models", name, field_name, *(() if index is None else (index,)))
+                    self._problems.append(document.problem(where, message))
 
     def _claim(self, document: SourceDocument, name: str, path: JsonPath, at_key: bool) -> bool:
         """Reserve a model name or alias; two models may not answer to the same name."""

@@ -12,7 +12,10 @@ from calcifer.errors import Problem
 
 __all__ = ["fallback_mode_mismatch", "mode_of", "mode_problems"]
 
-_GENERATION_PRICES = ("output", "cached_input", "cache_write", "reasoning", "long_context")
+_GENERATION_PRICES = (
+    "output", "cached_input", "cache_write", "cache_write_1h", "reasoning", "output_audio", "output_image",
+    "long_context",
+)
 
 
 def mode_of(raw: Any) -> ModelMode:
@@ -25,19 +28,29 @@ def mode_problems(document: SourceDocument, name: str, raw: dict[str, Any]) -> I
     """A chat model needs an output price; an embedding model is priced by its input alone and
     generates nothing."""
     path = ("models", name)
-    pricing = raw["pricing"]
+    dated = isinstance(raw["pricing"], list)
+    for index, pricing in enumerate(raw["pricing"] if dated else [raw["pricing"]]):
+        where = (*path, "pricing", index) if dated else (*path, "pricing")
+        yield from _list_problems(document, where, pricing, mode_of(raw))
     if mode_of(raw) is ModelMode.CHAT:
-        if "output" not in pricing:
-            yield document.problem((*path, "pricing"), "'output' is a required key for a chat model")
         return
-    for key in _GENERATION_PRICES:
-        if key in pricing:
-            message = "an embedding model is priced by 'input' alone (USD per 1M input tokens)"
-            yield document.problem((*path, "pricing", key), message, at_key=True)
     if "max_output_tokens" in raw:
         yield document.problem(
             (*path, "max_output_tokens"), "an embedding model generates no tokens", at_key=True
         )
+
+
+def _list_problems(
+    document: SourceDocument, where: tuple[str | int, ...], pricing: dict[str, Any], mode: ModelMode
+) -> Iterator[Problem]:
+    if mode is ModelMode.CHAT:
+        if "output" not in pricing:
+            yield document.problem(where, "'output' is a required key for a chat model")
+        return
+    for key in _GENERATION_PRICES:
+        if key in pricing:
+            message = "an embedding model is priced by 'input' alone (USD per 1M input tokens)"
+            yield document.problem((*where, key), message, at_key=True)
 
 
 def fallback_mode_mismatch(model: Any, target_name: str, target: Any) -> str | None:

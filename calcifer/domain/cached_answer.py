@@ -6,12 +6,12 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from calcifer.domain.chat import Completion
-from calcifer.domain.usage import Usage
+from calcifer.domain.usage import usage_document, usage_from_document
 
 __all__ = ["CachedAnswer", "fresh_id"]
 
@@ -36,7 +36,7 @@ class CachedAnswer:
         document = {
             "f": _FORMAT,
             "body": completion.body,
-            "usage": asdict(completion.usage),
+            "usage": usage_document(completion.usage),
             "response_id": completion.response_id,
             "response_model": completion.response_model,
             "finish_reasons": list(completion.finish_reasons),
@@ -58,7 +58,7 @@ class CachedAnswer:
                 return None
             completion = Completion(
                 body=document["body"],
-                usage=Usage(**document["usage"]),
+                usage=usage_from_document(document["usage"]),
                 response_id=document["response_id"],
                 response_model=document["response_model"],
                 finish_reasons=tuple(document["finish_reasons"]),

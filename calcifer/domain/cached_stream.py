@@ -7,7 +7,7 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
@@ -16,10 +16,9 @@ from calcifer.domain.chat import Chunk
 from calcifer.domain.models import ModelSpec
 from calcifer.domain.observer import NULL_RECORD
 from calcifer.domain.priced_stream import PricedStream
-from calcifer.domain.pricing import Price
-from calcifer.domain.usage import Usage
+from calcifer.domain.usage import usage_document, usage_from_document
 
-__all__ = ["CachedStream", "StreamRecorder", "scaled_price"]
+__all__ = ["CachedStream", "StreamRecorder"]
 
 _FORMAT = 1
 
@@ -99,7 +98,7 @@ class CachedStream:
 
     async def replay(self, model: ModelSpec, cost_fraction: Decimal, paced: bool) -> PricedStream:
         """The chunks as a started stream priced at `cost_fraction` of `model`'s price."""
-        priced_as = replace(model, price=scaled_price(model.price, cost_fraction))
+        priced_as = replace(model, price=model.price.scaled(cost_fraction), schedule=None)
         stream = PricedStream(priced_as, self._chunks(paced), NULL_RECORD)
         await stream.start()
         stream.attempts = 0
@@ -113,29 +112,12 @@ class CachedStream:
             yield chunk
 
 
-def scaled_price(price: Price, fraction: Decimal) -> Price:
-    """`price` times `fraction` in every bucket (what a cache hit is billed at)."""
-    if fraction == 0:
-        return Price(Decimal(0), Decimal(0))
-
-    def scaled(value: Decimal | None) -> Decimal | None:
-        return None if value is None else value * fraction
-
-    long_context = price.long_context
-    if long_context is not None:
-        long_context = replace(long_context, price=scaled_price(long_context.price, fraction))
-    return Price(
-        price.input * fraction, price.output * fraction, scaled(price.cached_input),
-        scaled(price.cache_write), scaled(price.reasoning), long_context,
-    )  # fmt: skip
-
-
 def _chunk_document(chunk: Chunk) -> dict[str, Any]:
     return {
         "data": chunk.data,
         "raw": chunk.raw.decode() if chunk.raw is not None else None,
-        "usage": asdict(chunk.usage) if chunk.usage is not None else None,
-        "usage_so_far": asdict(chunk.usage_so_far) if chunk.usage_so_far is not None else None,
+        "usage": usage_document(chunk.usage) if chunk.usage is not None else None,
+        "usage_so_far": usage_document(chunk.usage_so_far) if chunk.usage_so_far is not None else None,
         "more": chunk.more,
         "text_chars": chunk.text_chars,
         "finish_reasons": list(chunk.finish_reasons),
@@ -150,9 +132,9 @@ def _chunk_of(document: dict[str, Any]) -> Chunk:
     return Chunk(
         data=document["data"],
         raw=raw.encode() if raw is not None else None,
-        usage=Usage(**usage) if usage is not None else None,
+        usage=usage_from_document(usage) if usage is not None else None,
         more=bool(document["more"]),
-        usage_so_far=Usage(**so_far) if so_far is not None else None,
+        usage_so_far=usage_from_document(so_far) if so_far is not None else None,
         text_chars=int(document["text_chars"]),
         finish_reasons=tuple(document["finish_reasons"]),
         response_id=document["response_id"],

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
+
+from loguru import logger
 
 from calcifer.domain.access import Principal
 from calcifer.domain.cached_answer import CachedAnswer
@@ -115,17 +117,24 @@ class ResponseCaching:
             return
         model, now = priced.model, time.time()
         answer = CachedAnswer(priced.completion, model.name, model.provider_id, priced.cost, request_id, now)
-        self._write_later(plan, answer.encode())
+        self._write_later(plan, answer.encode)
 
     def store_stream_later(
         self, plan: CachePlan, recorder: StreamRecorder, stream: PricedStream, request_id: str
     ) -> None:
         """Keep a streamed answer, only when it ended normally (never a cut or failed one)."""
         if plan.key is not None and recorder.ended_normally(stream):
-            self._write_later(plan, CachedStream.recorded(recorder, stream, request_id).encode())
+            self._write_later(plan, CachedStream.recorded(recorder, stream, request_id).encode)
 
-    def _write_later(self, plan: CachePlan, value: bytes) -> None:
+    def _write_later(self, plan: CachePlan, encode: Callable[[], bytes]) -> None:
+        """The client has its answer: an entry that cannot be encoded is a defect to log, never
+        an error for the client."""
         assert plan.key is not None
+        try:
+            value = encode()
+        except (TypeError, ValueError):
+            logger.exception("response cache: an answer could not be encoded; it is not kept")
+            return
         task = asyncio.get_running_loop().create_task(self.backend.put(plan.key, value, plan.ttl_seconds))
         self._writes.add(task)  # a task nobody holds may be collected before it runs
         task.add_done_callback(self._writes.discard)

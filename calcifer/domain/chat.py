@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from calcifer.domain.billing import Pricer
 from calcifer.domain.dialect import Dialect, NativeRequest, Untranslatable
 from calcifer.domain.models import ModelSpec
 from calcifer.domain.usage import Usage
@@ -112,3 +113,5 @@ class PricedCompletion:
     """Time spent waiting for the provider; the rest of the request's time is the gateway's."""
     attempts: int = 1
     """Calls made to the provider to get this answer."""
+    pricer: Pricer | None = None
+    """The price list and tier that priced it."""

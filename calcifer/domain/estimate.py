@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 
 from calcifer.domain.usage import Usage
 
@@ -40,16 +41,17 @@ def prompt_characters(messages: Iterable[Mapping[str, object]]) -> int:
 
 
 def estimate_usage(reported: Usage | None, prompt_chars: int, delivered_chars: int) -> Usage:
-    """Usage for a stream that ended before the provider's final report: what it did report,
-    with the output counted from the text delivered when that is more; always flagged."""
+    """Usage for an answer the provider reported none for, or a stream that ended before its
+    final report: what it did report (Anthropic's message_start and message_delta, Gemini's
+    running counts), with the output counted from the text delivered (content, reasoning and
+    tool-call arguments, four characters a token) when that is more; always flagged.
+
+    The one estimate every provider uses. Its limit: reasoning a provider keeps hidden and
+    does not count before the end (OpenAI's o-series on chat completions) cannot be seen, so
+    a stream cut during it is priced on the visible text only, and flagged `estimated`."""
     delivered = math.ceil(delivered_chars / 4)
     if reported is None:
         return Usage(input_tokens=math.ceil(prompt_chars / 4), output_tokens=delivered, estimated=True)
-    return Usage(
-        input_tokens=reported.input_tokens,
-        cache_read_tokens=reported.cache_read_tokens,
-        cache_write_tokens=reported.cache_write_tokens,
-        output_tokens=max(reported.output_tokens, delivered),
-        reasoning_tokens=reported.reasoning_tokens,
-        estimated=True,
-    )
+    # every bucket the provider reported is kept (cache writes, reasoning so far, tool calls):
+    # only the visible output can have grown since
+    return replace(reported, output_tokens=max(reported.output_tokens, delivered), estimated=True)

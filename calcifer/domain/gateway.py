@@ -19,12 +19,13 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TypeVar
 
 from calcifer.domain.access import ANONYMOUS, Principal
 from calcifer.domain.balancing import Balancer, Pick
+from calcifer.domain.billing import Pricer
 from calcifer.domain.breaker import UPSTREAM_FAULTS
 from calcifer.domain.chat import ChatRequest, Completion, PricedCompletion
 from calcifer.domain.dialect import Dialect
@@ -84,6 +85,7 @@ class _Trail:
     """Monotonic time by which a whole stream must have ended: only a client's own deadline."""
     principal: Principal = ANONYMOUS
     attempts: int = 0
+    started: float = field(default_factory=time.time)  # epoch seconds: the price list then in force
     attempts_left: int = 1
     """Attempts this model may still make, this one included: a stream's wait for its first
     chunk is shared among them, so that a silent start leaves time to retry."""
@@ -296,13 +298,13 @@ class Gateway:
     async def _complete_on(
         self, request: ChatRequest, model: ModelSpec, provider: Provider, picked: Pick, trail: _Trail
     ) -> PricedCompletion:
-        completion, cost, seconds = await self._whole(request, model, provider.complete, picked, trail)
-        return PricedCompletion(completion=completion, model=model, cost=cost, upstream_seconds=seconds)
+        answer, cost, seconds, pricer = await self._whole(request, model, provider.complete, picked, trail)
+        return PricedCompletion(answer, model, cost, upstream_seconds=seconds, pricer=pricer)
 
     async def _embed_on(
         self, request: ChatRequest, model: ModelSpec, provider: Provider, picked: Pick, trail: _Trail
     ) -> PricedEmbeddings:
-        embeddings, cost, seconds = await self._whole(request, model, provider.embed, picked, trail)
+        embeddings, cost, seconds, _ = await self._whole(request, model, provider.embed, picked, trail)
         return PricedEmbeddings(embeddings=embeddings, model=model, cost=cost, upstream_seconds=seconds)
 
     async def _whole(
@@ -312,13 +314,14 @@ class Gateway:
         send: Callable[[UpstreamCall], Awaitable[_Answer]],
         picked: Pick,
         trail: _Trail,
-    ) -> tuple[_Answer, Decimal, float]:
-        """One whole (non-streamed) answer, observed and priced: it, its cost and its seconds."""
+    ) -> tuple[_Answer, Decimal, float, Pricer]:
+        """One whole (non-streamed) answer, observed and priced: it, its cost, seconds and pricing."""
         call, record = self._start(request, model)
         answer, seconds = await self._call(send(call), picked, trail, record)
-        cost = model.price.cost(answer.usage)
+        pricer = Pricer.of(model, request.body, trail.started)
+        cost = pricer.cost(answer.usage)
         record.succeeded(answer, answer.usage, cost)
-        return answer, cost, seconds
+        return answer, cost, seconds, pricer
 
     async def _call(
         self, work: Awaitable[_Answer], picked: Pick, trail: _Trail, record: CallRecord
@@ -370,9 +373,8 @@ class Gateway:
                 state.observe_latency(time_to_first_chunk)
             _judge(picked, ok=outcome)
 
-        stream = PricedStream(
-            model, provider.stream(call), record, prompt_characters(request.messages), limits, finished
-        )
+        pricer, prompt = Pricer.of(model, request.body, trail.started), prompt_characters(request.messages)
+        stream = PricedStream(model, provider.stream(call), record, prompt, limits, finished, pricer)
         await stream.start()
         return stream
 

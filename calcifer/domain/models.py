@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import date, datetime
 from enum import StrEnum
 
+from calcifer.domain.price_schedule import PriceSchedule
 from calcifer.domain.pricing import Price
 
 __all__ = ["STRATEGIES", "Deployment", "ModelMode", "ModelSpec"]
@@ -55,10 +57,22 @@ class ModelSpec:
     """Models to try when the provider says the prompt does not fit this model's context."""
     mode: ModelMode = ModelMode.CHAT
     """Chat models serve the chat dialects, embedding models only `/v1/embeddings`."""
+    schedule: PriceSchedule | None = None
+    """Dated price lists, when the model's prices change on a date; `price` is then the list
+    in force when the catalog was loaded."""
+    deprecated_on: date | None = None
+    retires_on: date | None = None
+    """From this day (UTC) the provider no longer serves the model."""
+    replacement: str | None = None
+    """The model the provider names as the successor."""
 
     def __post_init__(self) -> None:
         if not self.deployments:
             object.__setattr__(self, "deployments", (Deployment(self.provider_id, self.upstream_model),))
+
+    def price_at(self, moment: datetime) -> Price:
+        """The price list in force at `moment` (a request's start)."""
+        return self.price if self.schedule is None else self.schedule.at(moment)
 
     def on(self, deployment: Deployment) -> ModelSpec:
         """This model as served by one of its deployments."""

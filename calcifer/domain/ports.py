@@ -213,10 +213,13 @@ class LedgerRecord:
     cost_usd: Decimal = Decimal(0)
     cost_estimated: bool = False
     price_version: str = ""
-    """The catalog version the request was priced with."""
+    """The catalog version the request was priced with, and `@` the day its price list took
+    effect when the model has dated lists (`3f2a9c1b7d44@2026-12-15`)."""
     latency_ms: float = 0.0
     ttft_ms: float | None = None
     overhead_ms: float = 0.0
+    service_tier: str | None = None
+    """The service tier whose prices priced the request; None for the list price."""
     cache_hit: bool = False
     """Answered from the response cache (the provider was not called)."""
     saved_usd: Decimal = Decimal(0)

@@ -12,6 +12,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from calcifer.domain.billing import Pricer
 from calcifer.domain.breaker import UPSTREAM_FAULTS
 from calcifer.domain.chat import Chunk
 from calcifer.domain.estimate import estimate_usage
@@ -65,8 +66,11 @@ class PricedStream:
         prompt_chars: int = 0,
         limits: StreamLimits = StreamLimits(),
         on_finish: Callable[[bool | None, float | None], None] | None = None,
+        pricer: Pricer | None = None,
     ) -> None:
         self.model = model
+        self.pricer = pricer or Pricer(model.price)
+        """The price list and tier pricing this stream."""
         self.usage: Usage | None = None
         self.cost: Decimal | None = None
         self.result = ResultFields()
@@ -194,7 +198,7 @@ class PricedStream:
         """A stream that ended without a usage report is still priced, on an estimate."""
         if self.usage is None:
             self.usage = estimate_usage(self._reported, self._prompt_chars, self._delivered_chars)
-            self.cost = self.model.price.cost(self.usage)
+            self.cost = self.pricer.cost(self.usage)
 
     def _observe(self, chunk: Chunk) -> Chunk:
         if self._tap is not None:
@@ -209,7 +213,7 @@ class PricedStream:
             self._reported = chunk.usage_so_far
         if chunk.usage is not None:
             self.usage = chunk.usage
-            self.cost = self.model.price.cost(chunk.usage)
+            self.cost = self.pricer.cost(chunk.usage)
         return chunk
 
     async def _close_upstream(self) -> None:

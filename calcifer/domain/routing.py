@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import replace
 
+from calcifer.domain.lifecycle import Lifecycle
 from calcifer.domain.models import ModelMode, ModelSpec
 from calcifer.errors import InvalidRequest, ModelNotFound, ProviderMismatch
 
@@ -12,8 +13,9 @@ __all__ = ["ModelRouter"]
 
 
 class ModelRouter:
-    def __init__(self, models: Iterable[ModelSpec]) -> None:
+    def __init__(self, models: Iterable[ModelSpec], lifecycle: Lifecycle | None = None) -> None:
         self._models = tuple(models)
+        self._lifecycle = lifecycle or Lifecycle()
         self._by_name: dict[str, ModelSpec] = {}
         for model in self._models:
             for name in (model.name, *model.aliases):
@@ -29,6 +31,7 @@ class ModelRouter:
         model = self._by_name.get(name)
         if model is None:
             raise ModelNotFound(name)
+        model = self._lifecycle.serving(model, self._by_name.get)
         if mode is not None and model.mode is not mode:
             raise InvalidRequest(_mode_mismatch(name, model.mode), param="model")
         if provider_hint is None:

@@ -15,6 +15,7 @@ import orjson
 from calcifer.domain.chat import Chunk
 from calcifer.domain.pricing import format_usd
 from calcifer.domain.usage import Usage
+from calcifer.formats import openai_chat as chat_wire
 from calcifer.formats.anthropic_request import IGNORED_HINTS, translate_messages_request
 
 __all__ = [
@@ -104,13 +105,20 @@ def usage_fields(usage: Usage | None, cost: Decimal | None) -> JsonObject:
     """Anthropic's usage (thinking counted in output, as Anthropic does) plus `cost` in USD."""
     usage = usage or Usage()
     fields: JsonObject = {
-        "input_tokens": usage.input_tokens,
+        "input_tokens": usage.input_tokens + usage.input_audio_tokens + usage.input_image_tokens,
         "output_tokens": usage.completion_tokens,
-        "cache_creation_input_tokens": usage.cache_write_tokens,
+        "cache_creation_input_tokens": usage.cache_write_tokens + usage.cache_write_1h_tokens,
         "cache_read_input_tokens": usage.cache_read_tokens,
     }
+    if usage.cache_write_1h_tokens:
+        fields["cache_creation"] = {
+            "ephemeral_5m_input_tokens": usage.cache_write_tokens,
+            "ephemeral_1h_input_tokens": usage.cache_write_1h_tokens,
+        }
+    if searches := usage.tool_calls.get("web_search"):
+        fields["server_tool_use"] = {"web_search_requests": searches}
     if cost is not None:
-        fields["cost"] = cost
+        fields |= chat_wire.cost_fields(cost, usage)
     return fields
 
 

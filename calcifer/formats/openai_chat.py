@@ -153,13 +153,28 @@ def usage_body(usage: Usage) -> JsonObject:
     return body
 
 
-def with_usage_cost(answer: Mapping[str, Any], cost: object) -> JsonObject | None:
+def with_usage_cost(
+    answer: Mapping[str, Any], cost: object, priced: Usage | None = None
+) -> JsonObject | None:
     """A copy of a completion or chunk whose `usage` object also says what it cost (USD, as
-    OpenRouter does); None when it has no usage object. The original is left as it was."""
+    OpenRouter does) and, when `priced` (the usage it was priced on) is an estimate or was
+    clamped, `cost_details` saying so; None when it has no usage object. The original is
+    left as it was."""
     usage = answer.get("usage")
     if not isinstance(usage, dict):
         return None
-    return {**answer, "usage": {**usage, "cost": cost}}
+    return {**answer, "usage": {**usage, **cost_fields(cost, priced)}}
+
+
+def cost_fields(cost: object, usage: Usage | None) -> JsonObject:
+    """`cost`, and `cost_details` with `estimated: true` (the gateway counted the tokens: the
+    provider reported none, or the stream was cut before its report) and/or `clamped: true`
+    (the provider's report was impossible and was cut down), when either is so."""
+    fields: JsonObject = {"cost": cost}
+    if usage is not None and (usage.estimated or usage.clamped):
+        details = {"estimated": True} if usage.estimated else {}
+        fields["cost_details"] = details | ({"clamped": True} if usage.clamped else {})
+    return fields
 
 
 def without_usage(answer: Mapping[str, Any]) -> JsonObject:

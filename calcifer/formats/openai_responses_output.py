@@ -146,5 +146,5 @@ def responses_usage(usage: Usage, cost: Decimal | None) -> JsonObject:
     if usage.cache_write_tokens:
         body["input_tokens_details"]["cache_write_tokens"] = usage.cache_write_tokens
     if cost is not None:
-        body["cost"] = cost
+        body |= chat.cost_fields(cost, usage)
     return body

@@ -69,6 +69,7 @@ ERROR_TABLE: dict[type[BaseException], ErrorRow] = {
         400, "invalid_request_error", "unsupported_feature", "INFO", retry=False
     ),
     errors.ModelNotFound: ErrorRow(404, "invalid_request_error", "model_not_found", "INFO", retry=False),
+    errors.ModelRetired: ErrorRow(410, "invalid_request_error", "model_retired", "INFO", retry=False),
     errors.ProviderMismatch: ErrorRow(400, "invalid_request_error", "provider_mismatch", "INFO", retry=False),
     errors.PayloadTooLarge: ErrorRow(413, "invalid_request_error", "payload_too_large", "INFO", retry=False),
     errors.UnsupportedMediaType: ErrorRow(

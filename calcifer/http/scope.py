@@ -11,6 +11,7 @@ from opentelemetry.trace import Span
 
 from calcifer.domain.access import ANONYMOUS, Principal
 from calcifer.domain.admission import Admission
+from calcifer.domain.billing import Pricer
 from calcifer.domain.caching import ResponseCaching
 from calcifer.domain.chat import ChatRequest
 from calcifer.domain.gateway import Gateway
@@ -77,6 +78,8 @@ class RequestScope:
     provider: str | None = None
     usage: Usage | None = None
     cost: Decimal | None = None
+    pricer: Pricer | None = None
+    """The price list and tier that priced the request."""
     stream: bool = False
     error: str | None = None
     log_level: str = "INFO"
@@ -118,8 +121,11 @@ class RequestScope:
             "X-Calcifer-Attempts": str(attempts),
         }
 
-    def priced(self, usage: Usage | None, cost: Decimal | None, upstream_seconds: float) -> None:
+    def priced(
+        self, usage: Usage | None, cost: Decimal | None, upstream_seconds: float, pricer: Pricer | None = None
+    ) -> None:
         self.usage, self.cost, self.upstream_seconds = usage, cost, upstream_seconds
+        self.pricer = pricer
 
     def overhead_ms(self) -> float:
         """Milliseconds spent in the gateway so far (or until settled), the provider's time excluded."""

@@ -6,12 +6,16 @@ headers. The bytes go through `Forwarder` (why: see `calcifer.providers.forwardi
 client's body re-encoded once, the provider's answer forwarded, only the usage parsed.
 Retries are the gateway's, not a client library's, so there is exactly one source of them.
 
-Usage mapping (OpenAI counts subsets inside totals):
-    prompt_tokens − prompt_tokens_details.cached_tokens  → input_tokens
+Usage mapping (OpenAI counts subsets inside totals; the full table is in docs/providers.md):
+    prompt_tokens − cached − cache writes − audio        → input_tokens
     prompt_tokens_details.cached_tokens                  → cache_read_tokens
         (DeepSeek reports it as prompt_cache_hit_tokens)
-    completion_tokens − completion_tokens_details.reasoning_tokens → output_tokens
+    prompt_tokens_details.cache_write_tokens             → cache_write_tokens (GPT-5.6 and later)
+    prompt_tokens_details.audio_tokens                   → input_audio_tokens
+    completion_tokens − reasoning − audio                → output_tokens
     completion_tokens_details.reasoning_tokens           → reasoning_tokens
+    completion_tokens_details.audio_tokens               → output_audio_tokens
+    service_tier (beside usage)                          → service_tier
 """
 
 from __future__ import annotations
@@ -30,7 +34,6 @@ from calcifer.catalog.model import ProviderConfig
 from calcifer.domain.chat import Chunk, Completion
 from calcifer.domain.dialect import Dialect
 from calcifer.domain.embeddings import Embeddings
-from calcifer.domain.estimate import estimate_tokens
 from calcifer.domain.provider import (
     CHAT_PARAMETERS,
     OtherFields,
@@ -53,10 +56,10 @@ from calcifer.providers.forwarding import Forwarder, sdk_headers
 from calcifer.providers.openai_embeddings import EMBEDDINGS, embeddings_request, read_embeddings
 from calcifer.providers.openai_responses import ResponsesPassThrough
 from calcifer.providers.upstream_errors import ErrorRow, ErrorTable, VendorError, json_object, unreadable
-from calcifer.providers.usage_reading import read_usage, tokens
+from calcifer.providers.usage_reading import estimated_usage, read_usage, tokens
 from calcifer.transport.registry import Transports
 
-__all__ = ["ERROR_TABLE", "PARAMETERS", "OpenAIProvider", "usage_from_openai"]
+__all__ = ["ERROR_TABLE", "PARAMETERS", "OpenAIProvider", "served_tier", "usage_from_openai"]
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 
@@ -149,15 +152,28 @@ def usage_from_openai(usage: Mapping[str, Any]) -> Usage:
     prompt = tokens(usage, "prompt_tokens")
     completion = tokens(usage, "completion_tokens")
     cached = tokens(usage, "prompt_tokens_details", "cached_tokens") or tokens(
-        usage, "prompt_cache_hit_tokens"  # DeepSeek's name for the same count
+        usage,
+        "prompt_cache_hit_tokens",  # DeepSeek's name for the same count
     )
     reasoning = tokens(usage, "completion_tokens_details", "reasoning_tokens")
+    audio_in = tokens(usage, "prompt_tokens_details", "audio_tokens")
+    audio_out = tokens(usage, "completion_tokens_details", "audio_tokens")
+    writes = tokens(usage, "prompt_tokens_details", "cache_write_tokens")  # GPT-5.6 and later
     return Usage(
-        input_tokens=prompt - cached,
+        input_tokens=prompt - cached - writes - audio_in,
         cache_read_tokens=cached,
-        output_tokens=completion - reasoning,
+        cache_write_tokens=writes,
+        input_audio_tokens=audio_in,
+        output_tokens=completion - reasoning - audio_out,
         reasoning_tokens=reasoning,
+        output_audio_tokens=audio_out,
     )
+
+
+def served_tier(usage: Usage, answer: Mapping[str, Any]) -> Usage:
+    """`usage` with the service tier the answer says served it (OpenAI reports it beside usage)."""
+    tier = answer.get("service_tier")
+    return replace(usage, service_tier=tier) if isinstance(tier, str) else usage
 
 
 def _usage_or_estimate(data: dict[str, Any], call: UpstreamCall) -> Usage:
@@ -165,10 +181,9 @@ def _usage_or_estimate(data: dict[str, Any], call: UpstreamCall) -> Usage:
     upstream's unreadable one in the body too."""
     usage = read_usage(usage_from_openai, data.get("usage"))
     if usage is not None:
-        return usage
-    prompt = "".join(str(m.get("content") or "") for m in call.request.messages)
-    answer = "".join(str((c.get("message") or {}).get("content") or "") for c in data["choices"])
-    usage = Usage(input_tokens=estimate_tokens(prompt), output_tokens=estimate_tokens(answer), estimated=True)
+        return served_tier(usage, data)
+    answer = sum(len(str((c.get("message") or {}).get("content") or "")) for c in data["choices"])
+    usage = estimated_usage(call, answer)
     if "usage" in data:
         data["usage"] = wire.usage_body(usage)
     return usage
@@ -291,4 +306,4 @@ class OpenAIProvider:
         usage = read_usage(usage_from_openai, data["usage"])
         if usage is None:  # not passed on: the gateway prices the stream on an estimate
             return wire.read_chunk({**data, "usage": None})
-        return wire.read_chunk(data, payload, usage)
+        return wire.read_chunk(data, payload, served_tier(usage, data))

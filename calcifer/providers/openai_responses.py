@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Mapping
 from contextlib import aclosing
+from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -22,7 +23,7 @@ from calcifer.domain.provider import UpstreamCall
 from calcifer.domain.usage import Usage
 from calcifer.providers.forwarding import Forwarder
 from calcifer.providers.upstream_errors import json_object
-from calcifer.providers.usage_reading import estimated_usage, read_usage, tokens
+from calcifer.providers.usage_reading import estimated_usage, read_usage, tokens, tool_calls
 from calcifer.transport.sse import data_of
 
 __all__ = ["ResponsesPassThrough", "usage_from_responses"]
@@ -32,13 +33,30 @@ _INCOMPLETE_REASONS = {"max_output_tokens": "length", "content_filter": "content
 
 
 def usage_from_responses(usage: Mapping[str, Any]) -> Usage:
+    """A Responses usage object in our buckets (cached inside input, reasoning inside output)."""
     cached = tokens(usage, "input_tokens_details", "cached_tokens")
+    writes = tokens(usage, "input_tokens_details", "cache_write_tokens")  # GPT-5.6 and later
     reasoning = tokens(usage, "output_tokens_details", "reasoning_tokens")
     return Usage(
-        input_tokens=tokens(usage, "input_tokens") - cached,
+        input_tokens=tokens(usage, "input_tokens") - cached - writes,
         cache_read_tokens=cached,
+        cache_write_tokens=writes,
         output_tokens=tokens(usage, "output_tokens") - reasoning,
         reasoning_tokens=reasoning,
+    )
+
+
+def response_usage(response: Mapping[str, Any]) -> Usage | None:
+    """A whole response's usage: its usage object, the tier that served it, and its server-side
+    tool calls (each `web_search_call` output item is one billed search)."""
+    usage = read_usage(usage_from_responses, response.get("usage"))
+    if usage is None:
+        return None
+    output = response.get("output")
+    items = output if isinstance(output, list) else []
+    searches = sum(1 for item in items if isinstance(item, dict) and item.get("type") == "web_search_call")
+    return replace(
+        usage, tool_calls=tool_calls(web_search=searches), service_tier=_text(response.get("service_tier"))
     )
 
 
@@ -61,6 +79,21 @@ def _finish_reasons(response: Mapping[str, Any]) -> tuple[str, ...]:
     return ()
 
 
+def output_characters(output: object) -> int:
+    """Generated characters of a response's output items: message text, reasoning summaries
+    and function-call arguments (what the stream's deltas carry), not their JSON."""
+    total = 0
+    for item in output if isinstance(output, list) else ():
+        if not isinstance(item, dict):
+            continue
+        arguments = item.get("arguments")
+        total += len(arguments) if isinstance(arguments, str) else 0
+        for part in [*(item.get("content") or ()), *(item.get("summary") or ())]:
+            text = part.get("text") if isinstance(part, dict) else None
+            total += len(text) if isinstance(text, str) else 0
+    return total
+
+
 def _characters(data: Mapping[str, Any]) -> int:
     """Generated characters in one event: text, reasoning and argument deltas."""
     delta = data.get("delta")
@@ -77,9 +110,9 @@ class ResponsesPassThrough:
     async def complete(self, call: UpstreamCall, url: str, headers: Mapping[str, str]) -> Completion:
         payload = await self._forwarder.post(url, _upstream_body(call, stream=False), headers)
         data = json_object(self._provider, payload, "a body")
-        usage = read_usage(usage_from_responses, data.get("usage"))
-        if usage is None:
-            usage = estimated_usage(call, len(orjson.dumps(data.get("output") or [])))
+        usage = response_usage(data)
+        if usage is None:  # the one estimate: the text it generated, four characters a token
+            usage = estimated_usage(call, output_characters(data.get("output")))
         return Completion(
             data,
             usage,
@@ -112,7 +145,7 @@ class ResponsesPassThrough:
         return Chunk(
             data,
             frame,
-            usage=read_usage(usage_from_responses, response.get("usage")) if end else None,
+            usage=response_usage(response) if end else None,
             finish_reasons=_finish_reasons(response) if end else (),
             response_id=_text(response.get("id")),
             response_model=_text(response.get("model")),

@@ -2,12 +2,15 @@
 
 A count that is not a non-negative integer (`"prompt_tokens": "abc"`, details sent as a
 list) makes the whole report unreadable: the adapters then price the answer on an
-estimate, flagged as such, rather than failing a request the client was answered.
+estimate, flagged as such, rather than failing a request the client was answered. A report
+that is readable but impossible (more cached tokens than prompt tokens) is clamped to a
+possible one and flagged `clamped`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from calcifer.domain.embeddings import embedding_inputs
@@ -15,7 +18,32 @@ from calcifer.domain.estimate import estimate_usage, input_tokens, prompt_charac
 from calcifer.domain.provider import UpstreamCall
 from calcifer.domain.usage import Usage
 
-__all__ = ["UnreadableUsage", "estimated_input_usage", "estimated_usage", "read_usage", "tokens"]
+__all__ = [
+    "UnreadableUsage",
+    "clamped",
+    "estimated_input_usage",
+    "estimated_usage",
+    "read_usage",
+    "tokens",
+    "tool_calls",
+]
+
+_REMAINDERS = (
+    # (a bucket the reader computed as a total minus subsets, those subsets in the order they
+    # give way when the total is smaller than their sum)
+    ("cache_write_tokens", ("cache_write_1h_tokens",)),
+    (
+        "input_tokens",
+        (
+            "cache_read_tokens",
+            "cache_write_tokens",
+            "cache_write_1h_tokens",
+            "input_audio_tokens",
+            "input_image_tokens",
+        ),
+    ),
+    ("output_tokens", ("reasoning_tokens", "output_audio_tokens", "output_image_tokens")),
+)
 
 
 class UnreadableUsage(ValueError):
@@ -47,7 +75,28 @@ def read_usage(reader: Callable[[Mapping[str, Any]], Usage], report: object) -> 
         usage = reader(report)
     except UnreadableUsage:
         return None
-    return None if min(usage.input_tokens, usage.output_tokens) < 0 else usage
+    return clamped(usage)
+
+
+def clamped(usage: Usage) -> Usage:
+    """`usage` when possible; else cut down to the provider's totals (a subset larger than its
+    total gives way) and flagged `clamped`: the total is what the provider bills."""
+    changes: dict[str, Any] = {}
+    for remainder, subsets in _REMAINDERS:
+        deficit = -changes.get(remainder, getattr(usage, remainder))
+        if deficit <= 0:
+            continue
+        changes[remainder] = 0
+        for subset in subsets:
+            count = changes.get(subset, getattr(usage, subset))
+            taken = min(count, deficit)
+            changes[subset], deficit = count - taken, deficit - taken
+    return replace(usage, **changes, clamped=True) if changes else usage
+
+
+def tool_calls(**counts: int) -> Mapping[str, int]:
+    """Server-tool calls by tool name, the tools not called left out."""
+    return {tool: count for tool, count in counts.items() if count}
 
 
 def estimated_usage(call: UpstreamCall, answer_characters: int) -> Usage:

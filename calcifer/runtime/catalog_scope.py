@@ -14,6 +14,7 @@ from calcifer.catalog import Catalog
 from calcifer.domain.balancing import Balancer
 from calcifer.domain.caching import ResponseCaching
 from calcifer.domain.gateway import Gateway
+from calcifer.domain.lifecycle import Lifecycle
 from calcifer.domain.models import Deployment
 from calcifer.domain.observer import CallObserver
 from calcifer.domain.redaction import RedactingObserver, Redactor
@@ -32,7 +33,8 @@ class CatalogScope:
         self.catalog = catalog
         self.catalog_version = catalog.version
         self._process = process
-        router = ModelRouter(catalog.models.values())
+        lifecycle = Lifecycle(process.settings.gateway.route_retired_to_replacement)
+        router = ModelRouter(catalog.models.values(), lifecycle)
         balancer = Balancer(
             catalog.models.values(),
             breaker_settings=lambda provider_id: catalog.providers[provider_id].breaker,

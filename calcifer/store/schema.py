@@ -166,8 +166,15 @@ _RESPONSES = Migration(
     ),
 )
 
-_CACHE_HITS = Migration(
+_SERVICE_TIER = Migration(
     6,
+    "the service tier that priced each request",
+    # NULL: the list price (no tier asked for or reported, or one the catalog has no price for)
+    ("ALTER TABLE ledger ADD COLUMN service_tier TEXT",),
+)
+
+_CACHE_HITS = Migration(
+    7,
     "response cache hits in the ledger",
     (
         # FALSE is a keyword in both (SQLite stores 0); saved_usd is NULL on every other request.
@@ -176,5 +183,7 @@ _CACHE_HITS = Migration(
     ),
 )
 
-MIGRATIONS: tuple[Migration, ...] = (_ACCESS, _LEDGER, _SECRETS, _SPEND_INDEXES, _RESPONSES, _CACHE_HITS)
+MIGRATIONS: tuple[Migration, ...] = (
+    _ACCESS, _LEDGER, _SECRETS, _SPEND_INDEXES, _RESPONSES, _SERVICE_TIER, _CACHE_HITS,
+)  # fmt: skip
 """In order; a version once released is never edited, only followed by a new one."""

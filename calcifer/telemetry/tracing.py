@@ -156,5 +156,9 @@ class _SpanRecord:
             self._span.set_attribute("gen_ai.usage.output_tokens", usage.completion_tokens)
             if usage.estimated:
                 self._span.set_attribute("calcifer.usage.estimated", True)
+            if usage.clamped:
+                self._span.set_attribute("calcifer.usage.clamped", True)
+            if usage.service_tier:
+                self._span.set_attribute("calcifer.usage.service_tier", usage.service_tier)
         if cost is not None:
             self._span.set_attribute("calcifer.cost.usd", format_usd(cost))

@@ -32,6 +32,12 @@ def test_unpriced_buckets_fall_back_to_the_price_that_bills_the_same_tokens() ->
     assert price.cost(usage) == Decimal(3 + 3 + 15)
 
 
+def test_one_hour_writes_without_their_own_price_bill_as_five_minute_writes() -> None:
+    # a catalog written before the 1-hour split: every write billed at cache_write, as before
+    price = Price(input=Decimal(3), output=Decimal(15), cache_write=Decimal("3.75"))
+    assert price.cost(Usage(cache_write_1h_tokens=1_000_000)) == Decimal("3.75")
+
+
 def test_a_million_small_requests_do_not_drift() -> None:
     one = GPT_4O.cost(Usage(input_tokens=7, output_tokens=3))
     assert sum((one for _ in range(1_000_000)), Decimal(0)) == one * 1_000_000 == Decimal("47.5")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 from sanic import exceptions as sanic_exceptions
 
@@ -15,6 +17,7 @@ from calcifer.http.errors import ERROR_TABLE, RequestHeadTooLarge, error_row, ht
         (errors.InvalidRequest("bad", param="x"), 400, "invalid_request"),
         (errors.UnsupportedFeature("no tools"), 400, "unsupported_feature"),
         (errors.ModelNotFound("gpt-9"), 404, "model_not_found"),
+        (errors.ModelRetired("gpt-4", date(2026, 1, 1), "gpt-5"), 410, "model_retired"),
         (errors.ProviderMismatch("no"), 400, "provider_mismatch"),
         (errors.PayloadTooLarge("big"), 413, "payload_too_large"),
         (errors.ProviderNotConfigured("no key"), 503, "provider_not_configured"),
@@ -103,6 +106,7 @@ EXPECTED_ROWS: dict[type[BaseException], tuple[int, str, str, bool]] = {
     errors.InvalidRequest: (400, "invalid_request_error", "invalid_request", False),
     errors.UnsupportedFeature: (400, "invalid_request_error", "unsupported_feature", False),
     errors.ModelNotFound: (404, "invalid_request_error", "model_not_found", False),
+    errors.ModelRetired: (410, "invalid_request_error", "model_retired", False),
     errors.ProviderMismatch: (400, "invalid_request_error", "provider_mismatch", False),
     errors.PayloadTooLarge: (413, "invalid_request_error", "payload_too_large", False),
     errors.UnsupportedMediaType: (415, "invalid_request_error", "unsupported_media_type", False),

@@ -24,6 +24,7 @@ from calcifer.domain.estimate import prompt_characters
 from calcifer.domain.priced_stream import PricedStream
 from calcifer.domain.provider import UpstreamCall
 from calcifer.errors import InvalidRequest, ModelNotAllowed
+from calcifer.formats import openai_chat as chat_wire
 from calcifer.formats.anthropic_messages import (
     EventWriter,
     error_event,
@@ -84,7 +85,10 @@ def messages_body(priced: PricedCompletion) -> dict[str, Any]:
         usage = completion.body.get("usage")
         return {
             **completion.body,
-            "usage": {**(usage if isinstance(usage, dict) else {}), "cost": priced.cost},
+            "usage": {
+                **(usage if isinstance(usage, dict) else {}),
+                **chat_wire.cost_fields(priced.cost, completion.usage),
+            },
         }
     return message_body(completion.body, priced.model.name, completion.usage, priced.cost)
 

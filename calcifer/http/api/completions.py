@@ -39,7 +39,7 @@ def completion_body(priced: PricedCompletion) -> dict[str, Any]:
 def usage_body(usage: Usage | None, cost: object) -> dict[str, Any] | None:
     if usage is None:
         return None
-    return {**wire.usage_totals(usage), "cost": cost}
+    return {**wire.usage_totals(usage), **wire.cost_fields(cost, usage)}
 
 
 async def send_delta_stream(sink: SseSink, stream: PricedStream) -> None:

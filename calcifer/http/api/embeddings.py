@@ -7,16 +7,18 @@ the `X-Calcifer-Cost` header, like every priced answer.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from sanic import Request
 from sanic.response import HTTPResponse, raw
 
-from calcifer.domain.pricing import format_usd
+from calcifer.domain.lifecycle import lifecycle_headers
 from calcifer.formats.embeddings import FLOAT, embeddings_body, parse_embeddings_request
 from calcifer.http.api.serving import (
-    COST_HEADER,
     DEADLINE_HEADER,
     PROVIDER_HEADER,
     USER_HEADER,
+    cost_headers,
     deadline_of,
     provider_hint_of,
 )
@@ -32,12 +34,14 @@ async def embeddings(request: Request, scope: RequestScope) -> HTTPResponse:
     asked = parse_embeddings_request(loads_object(request.body), hint)
     deadline = deadline_of(request.headers.get(DEADLINE_HEADER))
     gateway = scope.serving.gateway
-    await scope.admit(asked, gateway.route(asked), request.headers.get(USER_HEADER))
+    routed = gateway.route(asked)
+    await scope.admit(asked, routed, request.headers.get(USER_HEADER))
     priced = await gateway.embed(asked, deadline, scope.principal)
     answer, model = priced.embeddings, priced.model
     headers = scope.served_by(model.name, model.provider_id, priced.attempts)
+    headers |= lifecycle_headers(routed, datetime.now(UTC).date())
     scope.priced(answer.usage, priced.cost, priced.upstream_seconds)
-    headers[COST_HEADER] = format_usd(priced.cost)
+    headers |= cost_headers(priced.cost, answer.usage)
     encoding = asked.body.get("encoding_format") or FLOAT
     body = embeddings_body(
         answer.vectors, answer.response_model or model.upstream_model, answer.usage, priced.cost, encoding

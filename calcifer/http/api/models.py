@@ -10,7 +10,7 @@ from sanic.response import HTTPResponse
 
 from calcifer.domain.access import Principal
 from calcifer.domain.models import ModelSpec
-from calcifer.domain.pricing import format_usd
+from calcifer.domain.pricing import PER_THOUSAND, Price, format_usd
 from calcifer.errors import ModelNotFound
 from calcifer.http.jsonio import dumps, json_response
 from calcifer.http.scope import RequestScope
@@ -64,10 +64,36 @@ def _model_entry(model: ModelSpec) -> dict[str, Any]:
         "aliases": list(model.aliases),
         "context_length": model.context_window,
         "max_output_tokens": model.max_output_tokens,
-        "pricing": {
-            "prompt": format_usd(price.per_token("input")),
-            "completion": format_usd(price.per_token("output")),
-            "input_cache_read": format_usd(price.per_token("cached_input")),
-            "input_cache_write": format_usd(price.per_token("cache_write")),
-        },
+        "pricing": listing_prices(price),
     }
+
+
+# OpenRouter's names where it has one for the same thing, ours otherwise (its `image` and
+# `audio` are per image / per audio input, ours are per token: named apart so neither misleads)
+_OWN_BUCKETS = {
+    "reasoning": "internal_reasoning",
+    "cache_write_1h": "input_cache_write_1h",
+    "input_audio": "input_audio",
+    "output_audio": "output_audio",
+    "input_image": "input_image",
+    "output_image": "output_image",
+}
+
+
+def listing_prices(price: Price) -> dict[str, str]:
+    """A price list as USD per token (per call for tools, per request for `request`) decimal
+    strings: the four every model has, then the buckets, fees and tools it prices itself."""
+    prices = {
+        "prompt": format_usd(price.per_token("input")),
+        "completion": format_usd(price.per_token("output")),
+        "input_cache_read": format_usd(price.per_token("cached_input")),
+        "input_cache_write": format_usd(price.per_token("cache_write")),
+    }
+    for bucket, key in _OWN_BUCKETS.items():
+        if getattr(price, bucket) is not None:
+            prices[key] = format_usd(price.per_token(bucket))
+    if price.per_request:
+        prices["request"] = format_usd(price.per_request)
+    for tool, per_thousand in sorted(price.tool_calls.items()):
+        prices[tool] = format_usd(per_thousand / PER_THOUSAND)
+    return prices

@@ -11,6 +11,7 @@ from sanic.response import HTTPResponse
 
 from calcifer.domain.chat import ChatRequest, Chunk, PricedCompletion
 from calcifer.domain.priced_stream import PricedStream
+from calcifer.domain.usage import Usage
 from calcifer.formats import openai_chat as wire
 from calcifer.http.api.serving import serve_chat
 from calcifer.http.jsonio import dumps
@@ -25,9 +26,10 @@ def completion_body(priced: PricedCompletion) -> dict[str, Any]:
     """The provider's completion with `usage.cost` (USD) added, as OpenRouter does; a copy,
     the adapter's body stays as it made it."""
     body = priced.completion.body
-    with_cost = wire.with_usage_cost(body, priced.cost)
+    usage = priced.completion.usage
+    with_cost = wire.with_usage_cost(body, priced.cost, usage)
     if with_cost is None:  # a provider that reported no usage: the gateway's estimate
-        with_cost = {**body, "usage": {**wire.usage_totals(priced.completion.usage), "cost": priced.cost}}
+        with_cost = {**body, "usage": {**wire.usage_totals(usage), **wire.cost_fields(priced.cost, usage)}}
     return with_cost
 
 
@@ -42,7 +44,7 @@ async def send_chunk_stream(sink: SseSink, stream: PricedStream, include_usage: 
         pending: list[bytes] = []
         first = True
         async for chunk in chunks:
-            payload = _client_payload(chunk, include_usage, stream.cost)
+            payload = _client_payload(chunk, include_usage, stream.cost, stream.usage)
             if payload is not None:
                 pending += (b"data: ", payload, b"\n\n")
             # One write for the chunks that arrived together; the first goes alone, at once.
@@ -53,11 +55,13 @@ async def send_chunk_stream(sink: SseSink, stream: PricedStream, include_usage: 
         await sink.send(b"".join(pending) + b"data: [DONE]\n\n")
 
 
-def _client_payload(chunk: Chunk, include_usage: bool, cost: Decimal | None) -> bytes | None:
+def _client_payload(
+    chunk: Chunk, include_usage: bool, cost: Decimal | None, usage: Usage | None
+) -> bytes | None:
     """What the client gets for a chunk: the provider's own bytes whenever they will do."""
     if chunk.usage is not None:
         if include_usage:
-            with_cost = wire.with_usage_cost(chunk.data, cost)
+            with_cost = wire.with_usage_cost(chunk.data, cost, usage)
             if with_cost is not None:
                 return dumps(with_cost)
         elif not chunk.data.get("choices"):

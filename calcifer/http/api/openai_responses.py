@@ -67,7 +67,9 @@ class _Turn:
     async def body_of(self, priced: PricedCompletion) -> dict[str, Any]:
         completion = priced.completion
         if completion.native:  # the provider's own response: its usage gains the cost
-            response = chat_wire.with_usage_cost(completion.body, priced.cost) or completion.body
+            response = (
+                chat_wire.with_usage_cost(completion.body, priced.cost, completion.usage) or completion.body
+            )
         else:
             response = self._bridged(priced)
         await self._keep(response)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import time
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -14,9 +15,11 @@ from sanic.response import HTTPResponse, raw
 from calcifer.domain.cached_stream import StreamRecorder
 from calcifer.domain.caching import CachePlan
 from calcifer.domain.chat import ChatRequest, PricedCompletion
+from calcifer.domain.lifecycle import lifecycle_headers
 from calcifer.domain.models import ModelSpec
 from calcifer.domain.priced_stream import PricedStream
 from calcifer.domain.pricing import format_usd
+from calcifer.domain.usage import Usage
 from calcifer.errors import InvalidRequest
 from calcifer.http.api.cache_serving import directive_of, hit_headers, plan_headers
 from calcifer.http.errors import http_error
@@ -25,9 +28,11 @@ from calcifer.http.scope import RequestScope
 from calcifer.http.sse import SseSink
 
 __all__ = [
+    "COST_ESTIMATED_HEADER",
     "COST_HEADER",
     "DEADLINE_HEADER",
     "PROVIDER_HEADER",
+    "cost_headers",
     "deadline_of",
     "provider_hint_of",
     "serve_chat",
@@ -36,6 +41,7 @@ __all__ = [
 PROVIDER_HEADER = "X-Provider"
 DEADLINE_HEADER = "X-Calcifer-Timeout-Ms"
 COST_HEADER = "X-Calcifer-Cost"
+COST_ESTIMATED_HEADER = "X-Calcifer-Cost-Estimated"
 USER_HEADER = "X-Calcifer-User"
 
 # Either may be a coroutine function (a dialect with stored state reads or writes its store).
@@ -56,11 +62,12 @@ async def serve_chat(
     gateway = scope.serving.gateway
     model = gateway.route(chat)
     await scope.admit(chat, model, request.headers.get(USER_HEADER))
+    notices = lifecycle_headers(model, datetime.now(UTC).date())
     caching = scope.serving.caching
     plan = caching.plan(chat, model, scope.principal, directive_of(request.headers))
     scope.cache_result = plan.result
     if chat.stream:
-        await _serve_stream(request, scope, chat, deadline, send_stream, (model, plan))
+        await _serve_stream(request, scope, chat, deadline, send_stream, (model, plan, notices))
         return None
     answer = await caching.lookup(plan)
     if answer is not None:
@@ -71,8 +78,8 @@ async def serve_chat(
         priced = await gateway.complete(chat, deadline, scope.principal)
         headers = scope.served_by(priced.model.name, priced.model.provider_id, priced.attempts)
         headers |= plan_headers(plan)
-    scope.priced(priced.completion.usage, priced.cost, priced.upstream_seconds)
-    headers[COST_HEADER] = format_usd(priced.cost)
+    scope.priced(priced.completion.usage, priced.cost, priced.upstream_seconds, priced.pricer)
+    headers |= notices | cost_headers(priced.cost, priced.completion.usage)
     body = body_of(priced)
     if inspect.isawaitable(body):
         body = await body
@@ -88,10 +95,10 @@ async def _serve_stream(
     chat: ChatRequest,
     deadline: float | None,
     send_stream: SendStream,
-    cache: tuple[ModelSpec, CachePlan],
+    cache: tuple[ModelSpec, CachePlan, dict[str, str]],
 ) -> None:
     """A live stream (recorded for the cache as it passes, when it may be kept), or a replay."""
-    (model, plan), caching = cache, scope.serving.caching
+    (model, plan, notices), caching = cache, scope.serving.caching
     cached = await caching.lookup_stream(plan)
     recorder: StreamRecorder | None = None
     if cached is not None:
@@ -103,6 +110,7 @@ async def _serve_stream(
         headers |= plan_headers(plan)
         if plan.stores:
             stream.tap(recorder := StreamRecorder())
+    headers |= notices
     scope.first_byte_seconds = time.perf_counter() - scope.started
     scope.upstream_seconds = stream.upstream_seconds
     try:
@@ -110,7 +118,7 @@ async def _serve_stream(
         await send_stream(sink, stream, chat)
     finally:
         await stream.aclose()  # a no-op once the stream was read to its end
-        scope.priced(stream.usage, stream.cost, stream.upstream_seconds)
+        scope.priced(stream.usage, stream.cost, stream.upstream_seconds, stream.pricer)
     if cached is not None:
         scope.cache_hit, scope.saved_usd = True, cached.cost - (stream.cost or Decimal(0))
         scope.cache_result = "hit"
@@ -118,6 +126,15 @@ async def _serve_stream(
         scope.error = http_error(sink.failure)[1]["error"]["code"]
     elif recorder is not None:
         caching.store_stream_later(plan, recorder, stream, scope.request_id)
+
+
+def cost_headers(cost: Decimal, usage: Usage) -> dict[str, str]:
+    """`X-Calcifer-Cost`, and `X-Calcifer-Cost-Estimated: true` when the gateway counted the
+    tokens itself (a stream's headers leave before its usage is known: its flag is in the body)."""
+    headers = {COST_HEADER: format_usd(cost)}
+    if usage.estimated:
+        headers[COST_ESTIMATED_HEADER] = "true"
+    return headers
 
 
 def provider_hint_of(header: str | None) -> str | None:

@@ -19,6 +19,8 @@ from loguru import logger
 from calcifer.domain.admission import Admission
 from calcifer.domain.dialect import Dialect
 from calcifer.domain.ports import Hold, LedgerRecord, LedgerSink
+from calcifer.domain.price_schedule import PriceSchedule
+from calcifer.domain.usage import Usage
 from calcifer.http.scope import RequestScope
 
 __all__ = ["Settle", "ledger_record"]
@@ -64,6 +66,24 @@ class Settle:
             )
 
 
+def price_version(scope: RequestScope) -> str:
+    """The catalog version, and the day the model's price list took effect when it has dated lists."""
+    version = scope.catalog.catalog_version if scope.catalog is not None else ""
+    return version if scope.pricer is None else PriceSchedule.version(version, scope.pricer.price)
+
+
+def _token_columns(usage: Usage) -> dict[str, int]:
+    """The ledger's five token columns: audio and image tokens count with their side's text
+    tokens, 1-hour cache writes with the others (the cost is exact; these are for reports)."""
+    return {
+        "input_tokens": usage.input_tokens + usage.input_audio_tokens + usage.input_image_tokens,
+        "cached_input_tokens": usage.cache_read_tokens,
+        "cache_write_tokens": usage.cache_write_tokens + usage.cache_write_1h_tokens,
+        "reasoning_tokens": usage.reasoning_tokens,
+        "output_tokens": usage.output_tokens + usage.output_audio_tokens + usage.output_image_tokens,
+    }
+
+
 def ledger_record(scope: RequestScope) -> LedgerRecord:
     usage = scope.usage
     principal = scope.principal
@@ -81,14 +101,11 @@ def ledger_record(scope: RequestScope) -> LedgerRecord:
         attempts=scope.attempts,
         error_code=scope.error,
         stream=scope.stream,
-        input_tokens=usage.input_tokens if usage else 0,
-        cached_input_tokens=usage.cache_read_tokens if usage else 0,
-        cache_write_tokens=usage.cache_write_tokens if usage else 0,
-        reasoning_tokens=usage.reasoning_tokens if usage else 0,
-        output_tokens=usage.output_tokens if usage else 0,
+        **_token_columns(usage or Usage()),
         cost_usd=scope.cost if scope.cost is not None else Decimal(0),
         cost_estimated=bool(usage and usage.estimated),
-        price_version=scope.catalog.catalog_version if scope.catalog is not None else "",
+        price_version=price_version(scope),
+        service_tier=scope.pricer.tier(usage) if scope.pricer is not None else None,
         latency_ms=round(scope.latency_ms(), 3),
         ttft_ms=None if scope.first_byte_seconds is None else round(scope.first_byte_seconds * 1000, 3),
         overhead_ms=round(scope.overhead_ms(), 3),

@@ -8,7 +8,7 @@ from typing import Any
 from calcifer.domain.chat import Completion
 from calcifer.domain.usage import Usage
 from calcifer.formats import openai_chat as wire
-from calcifer.providers.usage_reading import tokens
+from calcifer.providers.usage_reading import tokens, tool_calls
 
 __all__ = ["FINISH_REASONS", "answer_characters", "chat_completion", "usage_from_anthropic"]
 
@@ -24,12 +24,26 @@ FINISH_REASONS = {
 
 
 def usage_from_anthropic(usage: Mapping[str, Any]) -> Usage:
-    """Anthropic's usage in our buckets; `UnreadableUsage` when a count is not a count."""
+    """Anthropic's usage in our buckets; `UnreadableUsage` when a count is not a count.
+
+    Its buckets are disjoint already; the cache writes are split by TTL when the report has
+    `cache_creation` (the 1-hour ones are billed at 2× input, the 5-minute ones at 1.25×)."""
+    hour = tokens(usage, "cache_creation", "ephemeral_1h_input_tokens")
+    writes = tokens(usage, "cache_creation_input_tokens") or hour + tokens(
+        usage, "cache_creation", "ephemeral_5m_input_tokens"
+    )
+    tier = usage.get("service_tier")
     return Usage(
         input_tokens=tokens(usage, "input_tokens"),
         cache_read_tokens=tokens(usage, "cache_read_input_tokens"),
-        cache_write_tokens=tokens(usage, "cache_creation_input_tokens"),
+        cache_write_tokens=writes - hour,
+        cache_write_1h_tokens=hour,
         output_tokens=tokens(usage, "output_tokens"),
+        tool_calls=tool_calls(
+            web_search=tokens(usage, "server_tool_use", "web_search_requests"),
+            web_fetch=tokens(usage, "server_tool_use", "web_fetch_requests"),
+        ),
+        service_tier=tier if isinstance(tier, str) else None,
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from typing import Any
 
 from google.genai import types
@@ -13,7 +14,7 @@ from calcifer.domain.provider import UpstreamCall
 from calcifer.domain.usage import Usage
 from calcifer.errors import UpstreamProtocolError
 from calcifer.formats import openai_chat as wire
-from calcifer.providers.usage_reading import estimated_usage, read_usage, tokens
+from calcifer.providers.usage_reading import UnreadableUsage, estimated_usage, read_usage, tokens, tool_calls
 
 __all__ = ["ResponseReader", "usage_from_gemini"]
 
@@ -21,15 +22,41 @@ _FILTERED = {"SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", 
 
 
 def usage_from_gemini(usage: Mapping[str, Any]) -> Usage:
-    """Gemini's usage in our buckets; `UnreadableUsage` when a count is not a count."""
-    prompt = tokens(usage, "prompt_token_count")
+    """Gemini's usage in our buckets; `UnreadableUsage` when a count is not a count.
+
+    `prompt_token_count` includes the cached tokens; `tool_use_prompt_token_count` (what a
+    tool such as Google Search fed the model) is counted beside it and billed as input;
+    `thoughts_token_count` is beside `candidates_token_count`. Audio and image tokens are
+    read from the per-modality details."""
     cached = tokens(usage, "cached_content_token_count")
+    audio_in = _modality(usage, "prompt_tokens_details", "AUDIO") - _modality(
+        usage, "cache_tokens_details", "AUDIO"
+    )
+    audio_out = _modality(usage, "candidates_tokens_details", "AUDIO")
+    image_out = _modality(usage, "candidates_tokens_details", "IMAGE")
+    prompt = tokens(usage, "prompt_token_count") + tokens(usage, "tool_use_prompt_token_count")
     return Usage(
-        input_tokens=prompt - cached,
+        input_tokens=prompt - cached - audio_in,
         cache_read_tokens=cached,
-        output_tokens=tokens(usage, "candidates_token_count"),
+        input_audio_tokens=audio_in,
+        output_tokens=tokens(usage, "candidates_token_count") - audio_out - image_out,
+        output_audio_tokens=audio_out,
+        output_image_tokens=image_out,
         reasoning_tokens=tokens(usage, "thoughts_token_count"),
     )
+
+
+def _modality(usage: Mapping[str, Any], details: str, modality: str) -> int:
+    """The tokens of one modality in a list of `{modality, token_count}` details."""
+    entries = usage.get(details) or []
+    if not isinstance(entries, list):
+        raise UnreadableUsage(f"{details!r} is not a list")
+    total = 0
+    for entry in entries:
+        kind = entry.get("modality") if isinstance(entry, Mapping) else None
+        if str(getattr(kind, "value", kind)).upper() == modality:
+            total += tokens(entry, "token_count")
+    return total
 
 
 class ResponseReader:
@@ -42,6 +69,9 @@ class ResponseReader:
         self._calls: list[dict[str, Any]] = []
         self._finish: str | None = None
         self._usage: dict[str, Any] = {}
+        self._searches = 0
+        """Google Search queries the answer was grounded on (billed per query, or per grounded
+        prompt on older models: both counts are reported, the catalog prices the one that applies)."""
 
     def read(self, response: types.GenerateContentResponse) -> list[tuple[dict[str, Any], str | None]]:
         """Note one response; returns the deltas it adds (streams send them on)."""
@@ -61,6 +91,9 @@ class ResponseReader:
                 self._finish = wire.CONTENT_FILTER
                 yield {}, self._finish
             return
+        grounding = candidate.grounding_metadata
+        if grounding is not None and grounding.web_search_queries:
+            self._searches = max(self._searches, len(grounding.web_search_queries))
         yield from self._read_parts(candidate.content.parts if candidate.content else None)
         if candidate.finish_reason is not None:
             self._finish = self._finish_reason(str(candidate.finish_reason.value))
@@ -96,7 +129,11 @@ class ResponseReader:
 
     def usage(self) -> Usage | None:
         """The usage reported so far; None when none was, or it was unreadable."""
-        return read_usage(usage_from_gemini, self._usage) if self._usage else None
+        usage = read_usage(usage_from_gemini, self._usage) if self._usage else None
+        if usage is None or not self._searches:
+            return usage
+        searches = tool_calls(google_search=self._searches, google_search_prompt=1)
+        return replace(usage, tool_calls=searches)
 
     def chunk(self, delta: dict[str, Any], finish: str | None = None) -> Chunk:
         usage_so_far = self.usage()
