@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
+from calcifer.domain.cache_policy import CachePolicy, CacheScope
 from calcifer.domain.chat import ChatRequest
 
 __all__ = [
@@ -43,31 +42,6 @@ IGNORED_FIELDS = frozenset(
 )
 """Body fields that never change the answer, so never part of the key. `model` is replaced
 by the served model's name (after alias resolution)."""
-
-
-class CacheScope(StrEnum):
-    """Who may be answered from an entry."""
-
-    KEY = "key"
-    """Only requests made with the same virtual key (the default)."""
-    TEAM = "team"
-    """Any key of the same team (a key without a team: that key alone)."""
-    GLOBAL = "global"
-    """Every client of the gateway."""
-
-
-@dataclass(frozen=True, slots=True)
-class CachePolicy:
-    """How one model is cached: the gateway's `cache:` section, overridden per model."""
-
-    enabled: bool = False
-    ttl_seconds: float = 300.0
-    scope: CacheScope = CacheScope.KEY
-    sampled: bool = False
-    """Cache answers sampled with `temperature > 0` (or left at the provider's default, which
-    is above 0 in every dialect); off by default, since the client asked for variety."""
-    multiple_choices: bool = False
-    """Cache answers with `n > 1`."""
 
 
 def refusal_reason(chat: ChatRequest, policy: CachePolicy) -> str | None:
