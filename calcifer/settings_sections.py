@@ -201,5 +201,8 @@ class CacheSettings:
     """Answers larger than this are not cached."""
     hit_cost_fraction: Decimal = Decimal(0)
     """What a hit costs the client, as a fraction of the original answer's cost."""
+    hits_count_as_spend: bool = False
+    """Count a hit against the key's and team's budgets at the original answer's whole cost
+    (else at what the hit is billed: `hit_cost_fraction` of it, 0 by default)."""
     replay_pacing: bool = False
     """Replay a cached stream at the pace it first arrived (else at full speed)."""

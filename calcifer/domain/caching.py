@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from enum import StrEnum
 
@@ -42,6 +42,9 @@ class CacheDirective:
     """`Cache-Control: no-store`: neither look up nor store."""
     ttl_seconds: float | None = None
     """`X-Calcifer-Cache-Ttl`: how long to keep this answer, instead of the policy's TTL."""
+    sampled: bool = False
+    """`X-Calcifer-Cache-Sampled: true`: cache this request even though it is sampled
+    (`temperature > 0` or unset), as a model's `sampled: true` would."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,12 +76,14 @@ class ResponseCaching:
         per_model: Mapping[str, CachePolicy] | None = None,
         hit_cost_fraction: Decimal = Decimal(0),
         replay_pacing: bool = False,
+        hits_count_as_spend: bool = False,
     ) -> None:
         self.backend = backend
         self._default = default
         self._per_model = dict(per_model or {})
         self.hit_cost_fraction = hit_cost_fraction
         self.replay_pacing = replay_pacing
+        self.hits_count_as_spend = hits_count_as_spend
         self._writes: set[asyncio.Task[None]] = set()
 
     def policy(self, model: ModelSpec) -> CachePolicy:
@@ -90,6 +95,8 @@ class ResponseCaching:
         policy = self.policy(model)
         if not policy.enabled:
             return _OFF
+        if directive.sampled and not policy.sampled:
+            policy = replace(policy, sampled=True)
         if directive.no_store or refusal_reason(chat, policy) is not None:
             return _BYPASS
         scope = scope_id(policy.scope, principal.key_id, principal.team_id)
@@ -142,3 +149,8 @@ class ResponseCaching:
     def hit_cost(self, answer: CachedAnswer) -> Decimal:
         """What a hit costs the client: a fraction of the original answer (0 by default)."""
         return answer.cost * self.hit_cost_fraction
+
+    def unbilled_spend(self, saved: Decimal) -> Decimal:
+        """What budgets count of a hit beyond what it is billed: the saving, when
+        `hits_count_as_spend` says a hit weighs on budgets as the original did; else nothing."""
+        return saved if self.hits_count_as_spend else Decimal(0)

@@ -98,6 +98,13 @@ class RequestScope:
     """Answered from the response cache."""
     saved_usd: Decimal = Decimal(0)
     """On a cache hit: the original answer's cost less what the hit is billed."""
+    unbilled_spend: Decimal = Decimal(0)
+    """Spend counted against budgets beyond `cost`: a hit's saving with `cache.hits_count_as_spend`."""
+
+    def answered_from_cache(self, saved: Decimal) -> None:
+        """The answer came from the response cache, saving `saved` USD of the original's cost."""
+        self.cache_hit, self.saved_usd, self.cache_result = True, saved, "hit"
+        self.unbilled_spend = self.serving.caching.unbilled_spend(saved)
 
     @property
     def serving(self) -> ServingCatalog:

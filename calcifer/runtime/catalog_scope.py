@@ -98,7 +98,12 @@ def response_caching(process: ProcessScope, catalog: Catalog) -> ResponseCaching
     models = catalog.models.items()
     per_model = {name: model.cache.applied_to(default) for name, model in models if model.cache is not None}
     return ResponseCaching(
-        process.response_cache, default, per_model, settings.hit_cost_fraction, settings.replay_pacing
+        process.response_cache,
+        default,
+        per_model,
+        settings.hit_cost_fraction,
+        settings.replay_pacing,
+        settings.hits_count_as_spend,
     )
 
 

@@ -10,23 +10,35 @@ from calcifer.domain.cached_stream import CachedStream
 from calcifer.domain.caching import CacheDirective, CachePlan, CacheResult
 from calcifer.errors import InvalidRequest
 
-__all__ = ["CACHE_HEADER", "ORIGIN_HEADER", "TTL_HEADER", "directive_of", "hit_headers", "plan_headers"]
+__all__ = [
+    "CACHE_HEADER",
+    "ORIGIN_HEADER",
+    "SAMPLED_HEADER",
+    "TTL_HEADER",
+    "directive_of",
+    "hit_headers",
+    "plan_headers",
+]
 
 CACHE_HEADER = "X-Calcifer-Cache"
 TTL_HEADER = "X-Calcifer-Cache-Ttl"
+SAMPLED_HEADER = "X-Calcifer-Cache-Sampled"
+"""`true`: the client accepts a cached answer to a sampled request (and lets its answer be kept)."""
 ORIGIN_HEADER = "X-Calcifer-Cache-Request-Id"
 """On a hit: the gateway's id of the request whose answer this is."""
 _LONGEST_TTL = 30 * 86_400.0
 
 
 def directive_of(headers: Mapping[str, str]) -> CacheDirective:
-    """What the request's headers ask of the cache; a bad TTL is the client's error (400)."""
+    """What the request's headers ask of the cache; a bad TTL or opt-in is the client's error (400)."""
     control = headers.get("cache-control")
     ttl_header = headers.get(TTL_HEADER)
-    if control is None and ttl_header is None:
+    sampled_header = headers.get(SAMPLED_HEADER)
+    if control is None and ttl_header is None and sampled_header is None:
         return _NONE
     directives = {part.strip().lower() for part in (control or "").split(",")}
-    return CacheDirective("no-cache" in directives, "no-store" in directives, _ttl(ttl_header))
+    no_cache, no_store = "no-cache" in directives, "no-store" in directives
+    return CacheDirective(no_cache, no_store, _ttl(ttl_header), _sampled(sampled_header))
 
 
 def plan_headers(plan: CachePlan) -> dict[str, str]:
@@ -47,6 +59,15 @@ def _ttl(header: str | None) -> float | None:
     if not 0 < seconds <= _LONGEST_TTL:
         raise InvalidRequest(f"{TTL_HEADER} must be a number of seconds, at most 30 days", param=TTL_HEADER)
     return seconds
+
+
+def _sampled(header: str | None) -> bool:
+    if header is None:
+        return False
+    value = header.strip().lower()
+    if value not in {"true", "false"}:
+        raise InvalidRequest(f"{SAMPLED_HEADER} must be true or false", param=SAMPLED_HEADER)
+    return value == "true"
 
 
 _NONE = CacheDirective()

@@ -72,7 +72,7 @@ async def serve_chat(
     answer = await caching.lookup(plan)
     if answer is not None:
         priced = PricedCompletion(answer.replayed(), model, caching.hit_cost(answer), attempts=0)
-        scope.cache_hit, scope.saved_usd, scope.cache_result = True, answer.cost - priced.cost, "hit"
+        scope.answered_from_cache(answer.cost - priced.cost)
         headers = scope.served_by(answer.model, answer.provider_id, 0) | hit_headers(answer)
     else:
         priced = await gateway.complete(chat, deadline, scope.principal)
@@ -120,8 +120,7 @@ async def _serve_stream(
         await stream.aclose()  # a no-op once the stream was read to its end
         scope.priced(stream.usage, stream.cost, stream.upstream_seconds, stream.pricer)
     if cached is not None:
-        scope.cache_hit, scope.saved_usd = True, cached.cost - (stream.cost or Decimal(0))
-        scope.cache_result = "hit"
+        scope.answered_from_cache(cached.cost - (stream.cost or Decimal(0)))
     if sink.failure is not None:
         scope.error = http_error(sink.failure)[1]["error"]["code"]
     elif recorder is not None:

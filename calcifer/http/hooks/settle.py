@@ -45,7 +45,7 @@ class Settle:
         if scope.hold is not None:
             tokens = scope.usage.total_tokens if scope.usage is not None else 0
             task = asyncio.get_running_loop().create_task(
-                self._settle(scope.hold, scope.cost or Decimal(0), tokens)
+                self._settle(scope.hold, (scope.cost or Decimal(0)) + scope.unbilled_spend, tokens)
             )
             self._running.add(task)
             task.add_done_callback(self._running.discard)
