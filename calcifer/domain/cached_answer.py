@@ -3,13 +3,13 @@ served it and what it cost, and the request it was first the answer to."""
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from calcifer.domain import cache_json
 from calcifer.domain.chat import Completion
 from calcifer.domain.usage import usage_document, usage_from_document
 
@@ -47,13 +47,13 @@ class CachedAnswer:
             "request_id": self.request_id,
             "stored_at": self.stored_at,
         }
-        return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
+        return cache_json.dumps(document)
 
     @classmethod
     def decode(cls, value: bytes) -> CachedAnswer | None:
         """The answer kept in `value`; None for anything else (another format's entry)."""
         try:
-            document: dict[str, Any] = json.loads(value)
+            document: dict[str, Any] = cache_json.loads(value)
             if document.get("f") != _FORMAT:
                 return None
             completion = Completion(

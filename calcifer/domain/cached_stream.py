@@ -4,13 +4,13 @@ a paced replay), and a replay of them as a `PricedStream` the dialect renderers 
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
+from calcifer.domain import cache_json
 from calcifer.domain.cached_answer import fresh_id
 from calcifer.domain.chat import Chunk
 from calcifer.domain.models import ModelSpec
@@ -77,14 +77,16 @@ class CachedStream:
     def decode(cls, value: bytes, fresh: bool = True) -> CachedStream | None:
         try:
             head, _, body = value.partition(b"\n")
-            header: dict[str, Any] = json.loads(head)
+            header: dict[str, Any] = cache_json.loads(head)
             if header.get("f") != _FORMAT:
                 return None
             old_id = header["response_id"]
             new_id = fresh_id(old_id) if fresh and isinstance(old_id, str) and old_id else old_id
             if new_id != old_id:
                 body = body.replace(old_id.encode(), new_id.encode())
-            chunks = tuple((float(offset), _chunk_of(document)) for offset, document in json.loads(body))
+            chunks = tuple(
+                (float(offset), _chunk_of(document)) for offset, document in cache_json.loads(body)
+            )
             cost = Decimal(header["cost"])
             return cls(
                 chunks, header["model"], header["provider"], cost, header["request_id"],
@@ -143,5 +145,4 @@ def _chunk_of(document: dict[str, Any]) -> Chunk:
     )
 
 
-def _dumps(value: Any) -> bytes:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+_dumps = cache_json.dumps

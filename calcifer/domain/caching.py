@@ -142,6 +142,8 @@ class ResponseCaching:
         except (TypeError, ValueError):
             logger.exception("response cache: an answer could not be encoded; it is not kept")
             return
+        if self.backend.put_now(plan.key, value, plan.ttl_seconds):
+            return  # in process: cheaper than a task
         task = asyncio.get_running_loop().create_task(self.backend.put(plan.key, value, plan.ttl_seconds))
         self._writes.add(task)  # a task nobody holds may be collected before it runs
         task.add_done_callback(self._writes.discard)

@@ -370,4 +370,9 @@ class ResponseCache(Protocol):
 
     async def put(self, key: str, value: bytes, ttl_seconds: float) -> None: ...
 
+    def put_now(self, key: str, value: bytes, ttl_seconds: float) -> bool:
+        """`put` without I/O, when the backend can (in process): True once done. False: the
+        caller must `put` (a backend across the network)."""
+        ...
+
     async def aclose(self) -> None: ...

@@ -8,9 +8,9 @@ that may share it. See docs/cache.md for the list and the defaults.
 from __future__ import annotations
 
 import hashlib
-import json
 from typing import Any
 
+from calcifer.domain import cache_json
 from calcifer.domain.cache_policy import CachePolicy, CacheScope
 from calcifer.domain.chat import ChatRequest
 
@@ -23,7 +23,7 @@ __all__ = [
     "scope_id",
 ]
 
-KEY_VERSION = "v1"
+KEY_VERSION = "v2"
 """Part of every key: a change to the canonical form changes it, so old entries are never read."""
 
 IGNORED_FIELDS = frozenset(
@@ -81,8 +81,7 @@ def cache_key(chat: ChatRequest, served_model: str, scope: str) -> str:
         "headers": dict(chat.native.headers) if chat.native is not None else {},  # anthropic-beta
         "body": {name: value for name, value in body.items() if name not in _NOT_KEYED},
     }
-    text = json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()
+    return hashlib.sha256(cache_json.dumps(canonical, sorted_keys=True, default=str)).hexdigest()
 
 
 _NOT_KEYED = IGNORED_FIELDS | {"model"}

@@ -40,14 +40,19 @@ class LocalResponseCache:
         return value
 
     async def put(self, key: str, value: bytes, ttl_seconds: float) -> None:
+        self.put_now(key, value, ttl_seconds)
+
+    def put_now(self, key: str, value: bytes, ttl_seconds: float) -> bool:
+        """In a dict: done at once (no task, no await on the serving path)."""
         if key in self._entries:
             self._drop(key)
         if len(value) > self._max_value_bytes or ttl_seconds <= 0:
-            return
+            return True
         while self._bytes + len(value) > self._max_bytes:
             self._drop(next(iter(self._entries)))
         self._entries[key] = (self._clock() + ttl_seconds, value)
         self._bytes += len(value)
+        return True
 
     async def aclose(self) -> None:
         self._entries.clear()

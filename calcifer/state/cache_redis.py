@@ -46,6 +46,9 @@ class RedisResponseCache:
         except _FAULTS as fault:
             self._warn("store", fault)
 
+    def put_now(self, key: str, value: bytes, ttl_seconds: float) -> bool:
+        return False  # a round trip: never on the serving path
+
     async def aclose(self) -> None:
         await self._client.aclose()
 

@@ -86,3 +86,11 @@ def test_sampled_and_multiple_choice_requests_are_cached_only_when_opted_in() ->
     assert refusal_reason(ChatRequest("m", BODY | {"n": 2}), on) == "n>1"
     two = ChatRequest("m", BODY | {"n": 2})
     assert refusal_reason(two, CachePolicy(True, multiple_choices=True)) is None
+
+
+def test_nested_field_order_does_not_change_the_key_and_huge_integers_are_keyed() -> None:
+    tool = {"type": "function", "function": {"name": "f", "parameters": {"b": 1, "a": 2}}}
+    reordered = {"function": {"parameters": {"a": 2, "b": 1}, "name": "f"}, "type": "function"}
+    assert _key(BODY | {"tools": [tool]}) == _key(BODY | {"tools": [reordered]})
+    huge = 2**70  # beyond what orjson writes: the standard library keys it
+    assert _key(BODY | {"seed": huge}) != _key(BODY | {"seed": huge + 1})

@@ -94,3 +94,10 @@ def test_a_redis_that_is_gone_is_a_miss_not_an_error() -> None:
         await cache.aclose()
 
     asyncio.run(scenario())
+
+
+def test_the_in_process_cache_stores_at_once_and_redis_never_does() -> None:
+    local = LocalResponseCache(1 << 20)
+    assert local.put_now("k", b"answer", 60) is True
+    assert asyncio.run(local.get("k")) == b"answer"
+    assert RedisResponseCache("redis://127.0.0.1:1/0", 1 << 20).put_now("k", b"answer", 60) is False
