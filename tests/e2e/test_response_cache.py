@@ -7,7 +7,6 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import anthropic
@@ -16,7 +15,8 @@ import openai
 import pytest
 
 from tests.conftest import UPSTREAM_KEY
-from tests.e2e.access_setup import ADMIN, MASTER, admin, new_key
+from tests.e2e.access_setup import ADMIN, admin, new_key
+from tests.e2e.cache_setup import cache_gateway
 from tests.fakes.anthropic_upstream import FakeAnthropic
 from tests.fakes.openai_upstream import FakeOpenAI
 from tests.fakes.upstream import Behaviour
@@ -43,15 +43,7 @@ models:
   gpt-4o: {{provider: openai, aliases: [four], pricing: {{input: 2.50, output: 10.00}}}}
   gpt-4o-mini: {{provider: openai, pricing: {{input: 0.15, output: 0.60}}}}
 """
-    env = {"KEY": UPSTREAM_KEY, "CALCIFER_MASTER_KEY": MASTER}
-    workers = 1  # the in-process cache is per worker: one, so that every request meets it
-    if request.param == "redis":
-        env["CALCIFER_REDIS_URL"] = request.getfixturevalue("redis_url")
-        workers = 2
-    workdir: Path = tmp_path_factory.mktemp(f"cache-{request.param}")
-    process = GatewayProcess(
-        workdir, catalog, env=env, workers=workers, config_extra=CACHE_CONFIG, auth_required=True
-    ).start()
+    process = cache_gateway(request, tmp_path_factory, catalog, CACHE_CONFIG)
     yield process
     process.stop()
 

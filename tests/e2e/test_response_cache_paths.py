@@ -9,7 +9,6 @@ import itertools
 import time
 from collections.abc import Iterator
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -17,8 +16,8 @@ import openai
 import orjson
 import pytest
 
-from tests.conftest import UPSTREAM_KEY
-from tests.e2e.access_setup import MASTER, admin, new_key
+from tests.e2e.access_setup import admin, new_key
+from tests.e2e.cache_setup import cache_gateway
 from tests.fakes.openai_upstream import FakeOpenAI
 from tests.fakes.upstream import Behaviour
 from tests.gateway_process import GatewayProcess
@@ -52,15 +51,7 @@ models:
   gpt-4o-many: {{provider: openai, upstream_model: gpt-4o, pricing: {{input: 2.5, output: 10}},
                  cache: {{multiple_choices: true}}}}
 """
-    env = {"KEY": UPSTREAM_KEY, "CALCIFER_MASTER_KEY": MASTER}
-    workers = 1  # the in-process cache is per worker
-    if request.param == "redis":
-        env["CALCIFER_REDIS_URL"] = request.getfixturevalue("redis_url")
-        workers = 2
-    workdir: Path = tmp_path_factory.mktemp(f"cache-paths-{request.param}")
-    process = GatewayProcess(
-        workdir, catalog, env=env, workers=workers, config_extra=CONFIG, auth_required=True
-    ).start()
+    process = cache_gateway(request, tmp_path_factory, catalog, CONFIG)
     yield process
     process.stop()
 
