@@ -65,8 +65,10 @@ class CalciferVariant:
     access: str | None = None  # keys required, one issued and sent; the store: "embedded" or "pg-redis"
     default: bool = True  # in a run without --column
     env: tuple[tuple[str, str], ...] = ()  # set for the gateway: a setting changed from the shipped one
+    headers: tuple[tuple[str, str], ...] = ()  # sent with every request of the load
 
 
+_CACHE_ON = (("CALCIFER_CACHE_ENABLED", "true"), ("CALCIFER_CACHE_SAMPLED", "true"))
 CALCIFER_VARIANTS = [
     CalciferVariant("calcifer-1w"),
     CalciferVariant("calcifer-1w-aiohttp", transport="aiohttp"),
@@ -86,6 +88,17 @@ CALCIFER_VARIANTS = [
         beside="calcifer-1w",
         default=False,
         env=(("CALCIFER_METRICS_ENABLED", "false"),),
+    ),
+    # Issue 15: the response cache on (the bench body has no temperature: `sampled` too). Every
+    # request after the first is a hit; with a TTL of 1 µs every one is a miss (a lookup that
+    # finds its entry expired, then a store), beside the shipped gateway (cache off).
+    CalciferVariant(
+        "calcifer-1w-cache-hit", only=frozenset({"non-stream c=1"}), beside="calcifer-1w",
+        default=False, env=_CACHE_ON,
+    ),
+    CalciferVariant(
+        "calcifer-1w-cache-miss", only=frozenset({"non-stream c=1"}), beside="calcifer-1w",
+        default=False, env=_CACHE_ON, headers=(("X-Calcifer-Cache-Ttl", "0.000001"),),
     ),
 ]
 COLUMN_NAMES = ["direct", "floor", *(v.name for v in CALCIFER_VARIANTS)]
@@ -157,6 +170,7 @@ def calcifer_column(variant: CalciferVariant, workdir: Path, port: int) -> Colum
         config.setdefault("logging", {})["level"] = variant.log_level
         changes.append(f"logging.level {variant.log_level} (shipped {shipped_level})")
     changes += [f"{name}={value}" for name, value in variant.env]
+    changes += [f"header {name}: {value}" for name, value in variant.headers]
     if catalog_changed:
         config.setdefault("catalog", {})["path"] = catalog_path
         changes.append(f"catalog.path {catalog_path} (shipped: an absolute path)")
@@ -178,6 +192,7 @@ def calcifer_column(variant: CalciferVariant, workdir: Path, port: int) -> Colum
         starter,
         setup="; ".join(changes),
         only=variant.only,
+        headers=dict(variant.headers),
         beside=variant.beside,
     )
     return _with_keys(column, starter, variant, home) if variant.access else column

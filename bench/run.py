@@ -196,15 +196,18 @@ def columns_in_turn(columns: list[Column], round_number: int) -> list[Column]:
     """Direct first (the others' added latency is against it); the rest in an order that turns each
     round, so no column always follows the same neighbour. A column measured `beside` another runs
     right after it in odd rounds and right before it in even ones."""
-    paired = {column.beside: column for column in columns if column.beside}
+    paired: dict[str, list[Column]] = {}
+    for column in columns:
+        if column.beside:
+            paired.setdefault(column.beside, []).append(column)
     rest = [column for column in columns[1:] if not column.beside]
     shift = (round_number - 1) % len(rest) if rest else 0
     order = [columns[0]]
     for column in rest[shift:] + rest[:shift]:
-        partner = paired.pop(column.name, None)
-        pair = [column, partner] if partner else [column]
+        pair = [column, *paired.pop(column.name, [])]
         order += pair if round_number % 2 else pair[::-1]
-    return order + list(paired.values())  # a partner left out by --column: its twin still runs
+    # a partner left out by --column: its twins still run
+    return order + [column for twins in paired.values() for column in twins]
 
 
 def _started(column: Column, boots: dict[str, list[float]], idle: dict[str, float]) -> Target:

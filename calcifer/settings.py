@@ -19,6 +19,7 @@ from calcifer.errors import ConfigurationError
 from calcifer.settings_sections import (
     AccessSettings,
     AuthSettings,
+    CacheSettings,
     ConsoleSettings,
     CorsSettings,
     GatewaySettings,
@@ -33,6 +34,7 @@ from calcifer.settings_values import build_section, coerce_env, override, reject
 __all__ = [
     "AccessSettings",
     "AuthSettings",
+    "CacheSettings",
     "ConsoleSettings",
     "CorsSettings",
     "GatewaySettings",
@@ -65,6 +67,7 @@ class Settings:
     ledger: LedgerSettings = field(default_factory=LedgerSettings)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     console: ConsoleSettings = field(default_factory=ConsoleSettings)
+    cache: CacheSettings = field(default_factory=CacheSettings)
     data_dir: Path = Path("data")
     """The access section's data directory, resolved (absolute when the config file's is)."""
     catalog_path: Path = Path("catalog")
@@ -121,6 +124,7 @@ def load_settings(
         "ledger": LedgerSettings,
         "metrics": MetricsSettings,
         "console": ConsoleSettings,
+        "cache": CacheSettings,
     }
     reject_unknown(document, {*sections, "catalog"}, str(path))
     built: dict[str, Any] = {
@@ -144,6 +148,7 @@ def load_settings(
         ledger=built["ledger"],
         metrics=override(built["metrics"], env, _METRICS_ENV, coerce_env),
         console=built["console"],
+        cache=override(built["cache"], env, _CACHE_ENV, coerce_env),
         data_dir=_data_dir(path, access, env),
         catalog_path=catalog_path,
         catalog_watch_seconds=float(str(catalog_section.get("watch_seconds", 5.0))),
@@ -155,6 +160,7 @@ def load_settings(
     return settings
 
 
+_CACHE_ENV = {"CALCIFER_CACHE_ENABLED": "enabled", "CALCIFER_CACHE_SAMPLED": "sampled"}
 _METRICS_ENV = {"CALCIFER_METRICS_ENABLED": "enabled", "CALCIFER_METRICS_PUBLIC": "public"}
 
 
@@ -291,6 +297,7 @@ def _check(settings: Settings) -> None:
     if settings.logging.level.upper() not in {"TRACE", "DEBUG", "INFO", "WARNING", "ERROR"}:
         raise ConfigurationError("logging.level: must be DEBUG, INFO, WARNING or ERROR")
     _check_auth(settings)
+    _check_cache(settings.cache)
     _check_access(settings.access, settings.ledger)
     path = settings.metrics.path
     if not path.startswith("/") or path.startswith(("/v1/", "/admin/")) or path in {"/", "/health"}:
@@ -333,3 +340,12 @@ def _check_access(access: AccessSettings, ledger: LedgerSettings) -> None:
         raise ConfigurationError("ledger: batch_size ≥ 1, flush_seconds > 0, queue_limit ≥ batch_size")
     if ledger.spool_max_mb < 1 or min(ledger.retention_days, ledger.responses_retention_days) < 0:
         raise ConfigurationError("ledger: spool_max_mb ≥ 1, retention_days and responses_retention_days ≥ 0")
+
+
+def _check_cache(cache: CacheSettings) -> None:
+    if cache.scope not in {"key", "team", "global"}:
+        raise ConfigurationError(f"cache.scope: {cache.scope!r} is not key, team or global")
+    if cache.ttl_seconds <= 0 or cache.max_mb < 1 or cache.max_value_kb < 1:
+        raise ConfigurationError("cache: ttl_seconds > 0, max_mb ≥ 1 and max_value_kb ≥ 1")
+    if not 0 <= cache.hit_cost_fraction <= 1:
+        raise ConfigurationError("cache.hit_cost_fraction: between 0 and 1")

@@ -179,3 +179,30 @@ class ConsoleSettings:
     secure_cookies: bool = False
     """Mark the session cookie `Secure` even over plain HTTP: behind a proxy that terminates TLS.
     Over HTTPS served by the gateway itself it always is."""
+
+
+@dataclass(frozen=True, slots=True)
+class CacheSettings:
+    """The response cache (docs/cache.md); a model's catalog `cache:` overrides the first five."""
+
+    enabled: bool = False
+    """Answer identical requests from the cache (off by default; env CALCIFER_CACHE_ENABLED)."""
+    ttl_seconds: float = 300.0
+    scope: str = "key"
+    """Who shares an entry: `key` (the same virtual key), `team` or `global`."""
+    sampled: bool = False
+    """Also cache requests with `temperature > 0` or left at the provider's default (env
+    CALCIFER_CACHE_SAMPLED)."""
+    multiple_choices: bool = False
+    """Also cache requests with `n > 1`."""
+    max_mb: int = 64
+    """Size of the in-process cache of each worker (Redis: its own `maxmemory`)."""
+    max_value_kb: int = 1024
+    """Answers larger than this are not cached."""
+    hit_cost_fraction: Decimal = Decimal(0)
+    """What a hit costs the client, as a fraction of the original answer's cost."""
+    hits_count_as_spend: bool = False
+    """Count a hit against the key's and team's budgets at the original answer's whole cost
+    (else at what the hit is billed: `hit_cost_fraction` of it, 0 by default)."""
+    replay_pacing: bool = False
+    """Replay a cached stream at the pace it first arrived (else at full speed)."""

@@ -59,6 +59,9 @@ def test_calcifer_config_variable_names_the_file(tmp_path: Path) -> None:
         ("logging:\n  format: xml\n", {}, "logging.format"),
         ("", {"SERVER_PORT": "http"}, "SERVER_PORT"),
         ("", {"SERVER_MAX_CONNECTIONS": "0"}, "server.max_connections"),
+        ("cache:\n  scope: world\n", {}, "cache.scope"),
+        ("cache:\n  hit_cost_fraction: 2\n", {}, "cache.hit_cost_fraction"),
+        ("cache:\n  ttl_seconds: 0\n", {}, "cache: ttl_seconds"),
         # the second of two keys would silently win: the operator edited one and runs the other
         ("gateway:\n  request_deadline_seconds: 5\n  request_deadline_seconds: 50\n", {}, "line 3"),
         ("server: {}\nserver:\n  port: 1\n", {}, "duplicate key 'server'"),
@@ -76,3 +79,10 @@ def test_bad_settings_stop_with_a_message(
 def test_environment_snapshot_is_not_in_repr() -> None:
     settings = load_settings(ROOT / "config.yaml", environ={"OPENAI_API_KEY": "sk-do-not-print"})
     assert "sk-do-not-print" not in repr(settings)
+
+
+def test_the_cache_is_off_as_shipped_and_turned_on_by_the_environment() -> None:
+    shipped = Path(__file__).resolve().parent.parent / "config.yaml"
+    assert load_settings(shipped, environ={}).cache.enabled is False
+    on = load_settings(shipped, environ={"CALCIFER_CACHE_ENABLED": "true", "CALCIFER_CACHE_SAMPLED": "1"})
+    assert on.cache.enabled and on.cache.sampled

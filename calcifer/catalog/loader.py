@@ -24,6 +24,7 @@ from calcifer.catalog.prices import build_pricing, schedule_problems
 from calcifer.catalog.schema_problems import SECTIONS, broken_entry, problems_of
 from calcifer.catalog.yaml_source import JsonPath, SourceDocument, read_document
 from calcifer.domain.breaker import BreakerSettings
+from calcifer.domain.cache_policy import CacheOverride, CacheScope
 from calcifer.domain.models import Deployment, ModelSpec
 from calcifer.errors import CatalogError, Problem
 
@@ -134,6 +135,20 @@ def _model_references(raw: Any) -> Iterator[tuple[str, int | None, object]]:
             yield from ((field_name, index, target) for index, target in enumerate(targets))
     if isinstance(raw.get("replacement"), str):
         yield "replacement", None, raw["replacement"]
+
+
+def _cache_override(raw: dict[str, Any] | None) -> CacheOverride | None:
+    """A model's `cache:` section (validated by the schema); None when it has none."""
+    if raw is None:
+        return None
+    ttl, scope = raw.get("ttl_seconds"), raw.get("scope")
+    return CacheOverride(
+        enabled=raw.get("enabled"),
+        ttl_seconds=None if ttl is None else float(ttl),
+        scope=None if scope is None else CacheScope(scope),
+        sampled=raw.get("sampled"),
+        multiple_choices=raw.get("multiple_choices"),
+    )
 
 
 def _day(value: object) -> date | None:
@@ -309,6 +324,7 @@ class _Builder:
             deprecated_on=_day(raw.get("deprecated_on")),
             retires_on=_day(raw.get("retires_on")),
             replacement=raw.get("replacement"),
+            cache=_cache_override(raw.get("cache")),
         )
 
     def _deployments(self, document: SourceDocument, name: str, raw: dict[str, Any]) -> list[Deployment]:

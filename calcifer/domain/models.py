@@ -6,6 +6,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from enum import StrEnum
 
+from calcifer.domain.cache_policy import CacheOverride
 from calcifer.domain.price_schedule import PriceSchedule
 from calcifer.domain.pricing import Price
 
@@ -65,6 +66,8 @@ class ModelSpec:
     """From this day (UTC) the provider no longer serves the model."""
     replacement: str | None = None
     """The model the provider names as the successor."""
+    cache: CacheOverride | None = None
+    """The catalog's `cache:` section of the model: overrides the gateway's for this model."""
 
     def __post_init__(self) -> None:
         if not self.deployments:

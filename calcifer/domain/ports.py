@@ -31,6 +31,7 @@ __all__ = [
     "LedgerStore",
     "RequestPage",
     "RequestQuery",
+    "ResponseCache",
     "ResponseStore",
     "ScopeUsage",
     "SpendQuery",
@@ -219,6 +220,10 @@ class LedgerRecord:
     overhead_ms: float = 0.0
     service_tier: str | None = None
     """The service tier whose prices priced the request; None for the list price."""
+    cache_hit: bool = False
+    """Answered from the response cache (the provider was not called)."""
+    saved_usd: Decimal = Decimal(0)
+    """On a cache hit: what the original answer cost, less what the hit was billed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -352,3 +357,22 @@ class ResponseStore(Protocol):
 
     async def expire(self, keep_days: int, now: datetime) -> int:
         """Delete the responses made more than `keep_days` ago; how many."""
+
+
+class ResponseCache(Protocol):
+    """Finished answers by cache key (`calcifer.domain.response_cache`), each with its own TTL.
+
+    A backend that cannot answer (Redis down, a value too large) behaves as a miss: `get`
+    returns None and `put` drops the value; it never raises for that.
+    """
+
+    async def get(self, key: str) -> bytes | None: ...
+
+    async def put(self, key: str, value: bytes, ttl_seconds: float) -> None: ...
+
+    def put_now(self, key: str, value: bytes, ttl_seconds: float) -> bool:
+        """`put` without I/O, when the backend can (in process): True once done. False: the
+        caller must `put` (a backend across the network)."""
+        ...
+
+    async def aclose(self) -> None: ...

@@ -88,6 +88,7 @@ class PricedStream:
         self._on_finish = on_finish
         self._finished = False
         self._idle = _IdleWatch(limits.idle_timeout) if limits.idle_timeout else None
+        self._tap: Callable[[Chunk], None] | None = None
 
     async def start(self) -> None:
         """Wait for the first chunk: a provider that fails to start fails here, before any byte
@@ -107,6 +108,12 @@ class PricedStream:
             raise
         self.time_to_first_chunk = self.upstream_seconds
         self._record.first_chunk()
+
+    def tap(self, watcher: Callable[[Chunk], None]) -> None:
+        """Show `watcher` every chunk from the first on (the response cache records with it)."""
+        self._tap = watcher
+        if self._first is not None:
+            watcher(self._first)
 
     async def chunks(self) -> AsyncGenerator[Chunk, None]:
         """Every chunk, the first included. Close this generator to cancel the upstream."""
@@ -194,6 +201,8 @@ class PricedStream:
             self.cost = self.pricer.cost(self.usage)
 
     def _observe(self, chunk: Chunk) -> Chunk:
+        if self._tap is not None:
+            self._tap(chunk)
         result = self.result
         if result.response_id is None:
             result.response_id, result.response_model = chunk.response_id, chunk.response_model

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
 from types import MappingProxyType
+from typing import Any
 
 from calcifer.domain.usage import Usage
 
@@ -118,6 +119,32 @@ class Price:
             name = _FALLBACK[name]
             value = getattr(self, name)
         return value
+
+    def scaled(self, fraction: Decimal) -> Price:
+        """This list with every bucket, fee and tier list times `fraction` (a response-cache hit
+        is billed at a fraction of the answer it replays)."""
+
+        def times(value: Decimal | None) -> Decimal | None:
+            return None if value is None else value * fraction
+
+        buckets: dict[str, Any] = {name: times(getattr(self, name)) for name in TOKEN_BUCKETS}
+        long_context = self.long_context
+        if long_context is not None:
+            long_context = LongContextPrice(
+                long_context.above_prompt_tokens, long_context.price.scaled(fraction)
+            )
+        tiers = {
+            name: tier if tier.price is None else TierPrice(tier.multiplier, tier.price.scaled(fraction))
+            for name, tier in self.service_tiers.items()
+        }
+        return replace(
+            self,
+            **buckets,
+            long_context=long_context,
+            per_request=self.per_request * fraction,
+            tool_calls=MappingProxyType({tool: fee * fraction for tool, fee in self.tool_calls.items()}),
+            service_tiers=MappingProxyType(tiers),
+        )
 
     def _list_cost(self, usage: Usage) -> Decimal:
         tier = self.long_context

@@ -8,10 +8,11 @@ disjoint buckets; nothing above the adapters needs to know the provider's conven
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from types import MappingProxyType
+from typing import Any
 
-__all__ = ["Usage"]
+__all__ = ["Usage", "usage_document", "usage_from_document"]
 
 _NO_CALLS: Mapping[str, int] = MappingProxyType({})
 
@@ -70,3 +71,20 @@ class Usage:
     @property
     def total_tokens(self) -> int:
         return self.prompt_tokens + self.completion_tokens
+
+
+def usage_document(usage: Usage) -> dict[str, Any]:
+    """The usage as plain JSON values (a stored cache entry keeps it so)."""
+    document = {name: getattr(usage, name) for name in _FIELD_NAMES}
+    document["tool_calls"] = dict(usage.tool_calls)
+    return document
+
+
+_FIELD_NAMES = tuple(item.name for item in fields(Usage))
+"""Read once: `fields()` on every cache store was a third of an entry's encoding."""
+
+
+def usage_from_document(document: dict[str, Any]) -> Usage:
+    """The usage `usage_document` wrote; fields it did not write keep their defaults."""
+    calls = document.get("tool_calls") or {}
+    return Usage(**{**document, "tool_calls": MappingProxyType(dict(calls)) if calls else _NO_CALLS})

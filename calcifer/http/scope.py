@@ -12,6 +12,7 @@ from opentelemetry.trace import Span
 from calcifer.domain.access import ANONYMOUS, Principal
 from calcifer.domain.admission import Admission
 from calcifer.domain.billing import Pricer
+from calcifer.domain.caching import ResponseCaching
 from calcifer.domain.chat import ChatRequest
 from calcifer.domain.gateway import Gateway
 from calcifer.domain.models import ModelSpec
@@ -40,6 +41,9 @@ class ServingCatalog(Protocol):
 
     @property
     def listing(self) -> ModelListing: ...
+
+    @property
+    def caching(self) -> ResponseCaching: ...
 
     def enter(self) -> None: ...
 
@@ -88,6 +92,19 @@ class RequestScope:
     refused_scope: str | None = None
     """The key or team (`key:<id>`, `team:<id>`) whose limit or budget refused the request."""
     counted_in_flight: bool = False
+    cache_result: str | None = None
+    """What the response cache did (`hit`, `miss`, `bypass`); None when it is off for the model."""
+    cache_hit: bool = False
+    """Answered from the response cache."""
+    saved_usd: Decimal = Decimal(0)
+    """On a cache hit: the original answer's cost less what the hit is billed."""
+    unbilled_spend: Decimal = Decimal(0)
+    """Spend counted against budgets beyond `cost`: a hit's saving with `cache.hits_count_as_spend`."""
+
+    def answered_from_cache(self, saved: Decimal) -> None:
+        """The answer came from the response cache, saving `saved` USD of the original's cost."""
+        self.cache_hit, self.saved_usd, self.cache_result = True, saved, "hit"
+        self.unbilled_spend = self.serving.caching.unbilled_spend(saved)
 
     @property
     def serving(self) -> ServingCatalog:

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 from calcifer.catalog import Catalog
 from calcifer.domain.balancing import Balancer
+from calcifer.domain.caching import ResponseCaching
 from calcifer.domain.gateway import Gateway
 from calcifer.domain.lifecycle import Lifecycle
 from calcifer.domain.models import Deployment
@@ -59,6 +60,7 @@ class CatalogScope:
             balancer,
             process.settings.gateway.request_deadline_seconds,
         )
+        self.caching = response_caching(process, catalog)
         self._in_flight = 0
         self._idle = asyncio.Event()
         self._idle.set()
@@ -87,6 +89,22 @@ class CatalogScope:
         """Hand the adapters back (once); those no newer catalog uses are closed."""
         adapters, self._adapters = self._adapters, {}
         await self._process.adapters.give_back(adapters)
+
+
+def response_caching(process: ProcessScope, catalog: Catalog) -> ResponseCaching:
+    """The process's cache backend with this catalog's policies: a model's `cache:` section
+    over the gateway's."""
+    default, settings = process.cache_policy, process.settings.cache
+    models = catalog.models.items()
+    per_model = {name: model.cache.applied_to(default) for name, model in models if model.cache is not None}
+    return ResponseCaching(
+        process.response_cache,
+        default,
+        per_model,
+        settings.hit_cost_fraction,
+        settings.replay_pacing,
+        settings.hits_count_as_spend,
+    )
 
 
 def deployment_identity(catalog: Catalog, deployment: Deployment) -> str:

@@ -21,10 +21,14 @@ from calcifer.catalog.model import ProviderConfig
 from calcifer.domain.breaker import BreakerState
 from calcifer.domain.health import DeploymentHealth
 from calcifer.domain.models import Deployment
+from calcifer.domain.ports import ResponseCache
 from calcifer.domain.provider import Provider
+from calcifer.domain.response_cache import CachePolicy, CacheScope
 from calcifer.providers.registry import build_adapter
 from calcifer.runtime.adapters import AdapterPool
-from calcifer.settings import Settings
+from calcifer.settings import CacheSettings, Settings
+from calcifer.state.cache_local import LocalResponseCache
+from calcifer.state.cache_redis import RedisResponseCache
 from calcifer.state.machine import MachineState
 from calcifer.telemetry.genai_metrics import build_meter_provider
 from calcifer.telemetry.metrics import GatewayMetrics
@@ -76,6 +80,8 @@ class ProcessScope:
     """The worker's Prometheus families (`metrics.enabled`), shared by every catalog."""
     meter_provider: MeterProvider | None
     """OpenTelemetry metrics, when an exporter is configured (`OTEL_METRICS_EXPORTER`)."""
+    response_cache: ResponseCache
+    """The worker's in-process cache, or Redis shared by every replica (`CALCIFER_REDIS_URL`)."""
 
     @classmethod
     def build(
@@ -98,14 +104,30 @@ class ProcessScope:
             catalog_signal=machine.catalog_signal() if machine is not None else LocalCatalogSignal(),
             metrics=GatewayMetrics(settings.metrics.per_key) if settings.metrics.enabled else None,
             meter_provider=build_meter_provider(settings.telemetry),
+            response_cache=_response_cache(settings.cache, settings.access.redis_url),
+        )
+
+    @property
+    def cache_policy(self) -> CachePolicy:
+        """The gateway's `cache:` section, for the models whose catalog entry says nothing."""
+        cache = self.settings.cache
+        return CachePolicy(
+            cache.enabled, cache.ttl_seconds, CacheScope(cache.scope), cache.sampled, cache.multiple_choices
         )
 
     async def aclose(self) -> None:
         await self.adapters.aclose()
+        await self.response_cache.aclose()
         await self.transports.aclose()
         self.tracer_provider.shutdown()
         if self.meter_provider is not None:
             self.meter_provider.shutdown()  # the last readings exported
+
+
+def _response_cache(cache: CacheSettings, redis_url: str) -> ResponseCache:
+    if redis_url:
+        return RedisResponseCache(redis_url, cache.max_value_kb * 1024)
+    return LocalResponseCache(cache.max_mb * 1024 * 1024, cache.max_value_kb * 1024)
 
 
 def _log_breaker(deployment: Deployment, old: BreakerState, new: BreakerState) -> None:

@@ -10,11 +10,6 @@ from collections.abc import Awaitable, Sequence
 from decimal import Decimal
 from typing import Any, TypeVar, cast
 
-import redis.asyncio as redis
-from redis.asyncio.connection import BlockingConnectionPool
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
-from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from calcifer.domain import limits
@@ -29,6 +24,7 @@ from calcifer.state.counters_common import (
     retry_in_background,
 )
 from calcifer.state.counters_lua import ADMIT, SETTLE, USAGE
+from calcifer.state.redis_client import POOL_CONNECTIONS, redis_client
 
 __all__ = ["POOL_CONNECTIONS", "SOCKET_TIMEOUT_SECONDS", "RedisCounters"]
 
@@ -36,8 +32,6 @@ SOCKET_TIMEOUT_SECONDS = 1.0
 """How long one Redis call may take (connect, wait for a pooled connection, answer). Long
 enough that a busy worker's own event-loop delays do not fail calls (0.25 s did under load),
 short enough that a Redis that hangs is answered 503 well within a client's patience."""
-POOL_CONNECTIONS = 64
-"""Connections one worker keeps to Redis; calls beyond them wait for one."""
 """A Redis that does not answer in this long counts as unreachable (`LimitsUnavailable`)."""
 _PREFIX = "calcifer:ctr:"
 _SEED_ROUNDS = 3
@@ -61,20 +55,7 @@ class RedisCounters:
         lease_seconds: float = 900.0,
         timeout: float = SOCKET_TIMEOUT_SECONDS,
     ) -> None:
-        # More calls at once than connections queue for one (up to the timeout) instead of
-        # failing: redis-py's default pool raises "Too many connections" at once, which at
-        # c=64 (an admission and a settlement per request) answered valid requests with 503.
-        pool = BlockingConnectionPool.from_url(
-            url,
-            max_connections=POOL_CONNECTIONS,
-            timeout=timeout,
-            socket_timeout=timeout,
-            socket_connect_timeout=timeout,
-            # once at once on a dropped connection (a restarted Redis leaves every pooled
-            # connection dead), never on a timeout: a Redis that hangs must fail fast
-            retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
-        )
-        self._client = redis.Redis(connection_pool=pool)
+        self._client = redis_client(url, timeout)
         self._admit = self._client.register_script(ADMIT)
         self._settle = self._client.register_script(SETTLE)
         self._usage = self._client.register_script(USAGE)

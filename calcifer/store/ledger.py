@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from calcifer.domain.ports import LedgerRecord, RequestQuery
@@ -27,7 +28,7 @@ RECORD_COLUMNS = (
     "request_id, started_at, route, status, key_id, team_id, user_name, requested_model, "
     "served_model, provider, attempts, error_code, stream, input_tokens, cached_input_tokens, "
     "cache_write_tokens, reasoning_tokens, output_tokens, cost_usd, cost_estimated, price_version, "
-    "latency_ms, ttft_ms, overhead_ms, service_tier"
+    "latency_ms, ttft_ms, overhead_ms, service_tier, cache_hit, saved_usd"
 )
 
 EXPIRY_LOCK = 7_311_011
@@ -51,7 +52,9 @@ def _record_params(record: LedgerRecord, codec: Codec) -> tuple[Any, ...]:
         record.cached_input_tokens, record.cache_write_tokens, record.reasoning_tokens,
         record.output_tokens, codec.money_in(record.cost_usd), codec.flag_in(record.cost_estimated),
         record.price_version, record.latency_ms, record.ttft_ms, record.overhead_ms,
-        record.service_tier, started.astimezone(UTC).date().isoformat(),
+        record.service_tier, codec.flag_in(record.cache_hit),
+        codec.money_in(record.saved_usd) if record.cache_hit else None,
+        started.astimezone(UTC).date().isoformat(),
     )  # fmt: skip
     return (*params, pico(record.cost_usd)) if codec.sqlite else params
 
@@ -59,7 +62,8 @@ def _record_params(record: LedgerRecord, codec: Codec) -> tuple[Any, ...]:
 def record_from_row(row: Sequence[Any], codec: Codec) -> LedgerRecord:
     (request_id, started, route, status, key_id, team_id, user, requested_model, served_model,
      provider, attempts, error_code, stream, input_tokens, cached, cache_write, reasoning, output,
-     cost, estimated, price_version, latency, ttft, overhead, service_tier) = row  # fmt: skip
+     cost, estimated, price_version, latency, ttft, overhead, service_tier, cache_hit,
+     saved) = row  # fmt: skip
     started_at = codec.time_out(started)
     cost_usd = codec.money_out(cost)
     assert started_at is not None and cost_usd is not None
@@ -70,7 +74,8 @@ def record_from_row(row: Sequence[Any], codec: Codec) -> LedgerRecord:
         input_tokens=input_tokens, cached_input_tokens=cached, cache_write_tokens=cache_write,
         reasoning_tokens=reasoning, output_tokens=output, cost_usd=cost_usd,
         cost_estimated=bool(estimated), price_version=price_version, latency_ms=latency,
-        ttft_ms=ttft, overhead_ms=overhead, service_tier=service_tier,
+        ttft_ms=ttft, overhead_ms=overhead, service_tier=service_tier, cache_hit=bool(cache_hit),
+        saved_usd=codec.money_out(saved) or Decimal(0),
     )  # fmt: skip
 
 

@@ -173,5 +173,17 @@ _SERVICE_TIER = Migration(
     ("ALTER TABLE ledger ADD COLUMN service_tier TEXT",),
 )
 
-MIGRATIONS: tuple[Migration, ...] = (_ACCESS, _LEDGER, _SECRETS, _SPEND_INDEXES, _RESPONSES, _SERVICE_TIER)
+_CACHE_HITS = Migration(
+    7,
+    "response cache hits in the ledger",
+    (
+        # FALSE is a keyword in both (SQLite stores 0); saved_usd is NULL on every other request.
+        "ALTER TABLE ledger ADD COLUMN cache_hit {flag} NOT NULL DEFAULT FALSE",
+        "ALTER TABLE ledger ADD COLUMN saved_usd {money}",
+    ),
+)
+
+MIGRATIONS: tuple[Migration, ...] = (
+    _ACCESS, _LEDGER, _SECRETS, _SPEND_INDEXES, _RESPONSES, _SERVICE_TIER, _CACHE_HITS,
+)  # fmt: skip
 """In order; a version once released is never edited, only followed by a new one."""

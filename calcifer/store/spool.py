@@ -175,4 +175,5 @@ def record_from_json(line: bytes | str) -> LedgerRecord:
     document = json.loads(line)
     document["started_at"] = datetime.fromisoformat(document["started_at"])
     document["cost_usd"] = Decimal(document["cost_usd"])
+    document["saved_usd"] = Decimal(document.get("saved_usd", "0"))  # spooled before the cache
     return LedgerRecord(**document)

@@ -66,6 +66,8 @@ class RequestSample:
     refused_scope: str | None = None
     """`key` or `team`: whose limit refused it."""
     key_id: str | None = None
+    cache_result: str | None = None
+    """`hit`, `miss` or `bypass` when the response cache was on for the request's model."""
 
 
 class GatewayMetrics:
@@ -136,6 +138,9 @@ class GatewayMetrics:
             ("scope",),
             registry=made,
         )
+        self._cache = Counter(
+            "calcifer_cache_requests", "Requests by what the response cache did", ("result",), registry=made
+        )
 
     def _define_state_families(self, made: CollectorRegistry | None) -> None:
         """Gauges of what a worker holds now (summed over the live workers)."""
@@ -191,6 +196,8 @@ class GatewayMetrics:
             self._child(self._cost, cost_labels).inc(float(sample.cost))
         if sample.retried_attempts and provider:
             self._child(self._attempts, (provider, "retried")).inc(sample.retried_attempts)
+        if sample.cache_result is not None:
+            self._child(self._cache, (sample.cache_result,)).inc()
         if sample.refused_by is not None:
             family = self._rate_limited if sample.refused_by == "rate_limited" else self._budget_exceeded
             self._child(family, (sample.refused_scope or "key",)).inc()

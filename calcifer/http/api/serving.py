@@ -12,12 +12,16 @@ from typing import Any
 from sanic import Request
 from sanic.response import HTTPResponse, raw
 
+from calcifer.domain.cached_stream import StreamRecorder
+from calcifer.domain.caching import CachePlan
 from calcifer.domain.chat import ChatRequest, PricedCompletion
 from calcifer.domain.lifecycle import lifecycle_headers
+from calcifer.domain.models import ModelSpec
 from calcifer.domain.priced_stream import PricedStream
 from calcifer.domain.pricing import format_usd
 from calcifer.domain.usage import Usage
 from calcifer.errors import InvalidRequest
+from calcifer.http.api.cache_serving import directive_of, hit_headers, plan_headers
 from calcifer.http.errors import http_error
 from calcifer.http.jsonio import dumps, loads_object, require_json
 from calcifer.http.scope import RequestScope
@@ -56,32 +60,71 @@ async def serve_chat(
     deadline = deadline_of(request.headers.get(DEADLINE_HEADER))
     scope.stream, scope.metadata = chat.stream, chat.metadata
     gateway = scope.serving.gateway
-    routed = gateway.route(chat)
-    await scope.admit(chat, routed, request.headers.get(USER_HEADER))
-    notices = lifecycle_headers(routed, datetime.now(UTC).date())
+    model = gateway.route(chat)
+    await scope.admit(chat, model, request.headers.get(USER_HEADER))
+    notices = lifecycle_headers(model, datetime.now(UTC).date())
+    caching = scope.serving.caching
+    plan = caching.plan(chat, model, scope.principal, directive_of(request.headers))
+    scope.cache_result = plan.result
     if chat.stream:
-        stream = await gateway.stream(chat, deadline, scope.principal)
-        scope.first_byte_seconds = time.perf_counter() - scope.started
-        headers = scope.served_by(stream.model.name, stream.model.provider_id, stream.attempts) | notices
-        scope.upstream_seconds = stream.upstream_seconds
-        try:
-            sink = await SseSink.open(request, headers | scope.overhead_header(), scope.request_id)
-            await send_stream(sink, stream, chat)
-        finally:
-            await stream.aclose()  # a no-op once the stream was read to its end
-            scope.priced(stream.usage, stream.cost, stream.upstream_seconds, stream.pricer)
-        if sink.failure is not None:
-            scope.error = http_error(sink.failure)[1]["error"]["code"]
+        await _serve_stream(request, scope, chat, deadline, send_stream, (model, plan, notices))
         return None
-    priced = await gateway.complete(chat, deadline, scope.principal)
-    headers = scope.served_by(priced.model.name, priced.model.provider_id, priced.attempts) | notices
+    answer = await caching.lookup(plan)
+    if answer is not None:
+        priced = PricedCompletion(answer.replayed(), model, caching.hit_cost(answer), attempts=0)
+        scope.answered_from_cache(answer.cost - priced.cost)
+        headers = scope.served_by(answer.model, answer.provider_id, 0) | hit_headers(answer)
+    else:
+        priced = await gateway.complete(chat, deadline, scope.principal)
+        headers = scope.served_by(priced.model.name, priced.model.provider_id, priced.attempts)
+        headers |= plan_headers(plan)
     scope.priced(priced.completion.usage, priced.cost, priced.upstream_seconds, priced.pricer)
-    headers |= cost_headers(priced.cost, priced.completion.usage)
+    headers |= notices | cost_headers(priced.cost, priced.completion.usage)
     body = body_of(priced)
     if inspect.isawaitable(body):
         body = await body
     encoded = dumps(body)  # before measuring: encoding is the gateway's time too
+    if answer is None and plan.stores:
+        caching.store_later(plan, priced, scope.request_id)
     return raw(encoded, headers=headers | scope.overhead_header(), content_type="application/json")
+
+
+async def _serve_stream(
+    request: Request,
+    scope: RequestScope,
+    chat: ChatRequest,
+    deadline: float | None,
+    send_stream: SendStream,
+    cache: tuple[ModelSpec, CachePlan, dict[str, str]],
+) -> None:
+    """A live stream (recorded for the cache as it passes, when it may be kept), or a replay."""
+    (model, plan, notices), caching = cache, scope.serving.caching
+    cached = await caching.lookup_stream(plan)
+    recorder: StreamRecorder | None = None
+    if cached is not None:
+        stream = await cached.replay(model, caching.hit_cost_fraction, caching.replay_pacing)
+        headers = scope.served_by(cached.model, cached.provider_id, 0) | hit_headers(cached)
+    else:
+        stream = await scope.serving.gateway.stream(chat, deadline, scope.principal)
+        headers = scope.served_by(stream.model.name, stream.model.provider_id, stream.attempts)
+        headers |= plan_headers(plan)
+        if plan.stores:
+            stream.tap(recorder := StreamRecorder())
+    headers |= notices
+    scope.first_byte_seconds = time.perf_counter() - scope.started
+    scope.upstream_seconds = stream.upstream_seconds
+    try:
+        sink = await SseSink.open(request, headers | scope.overhead_header(), scope.request_id)
+        await send_stream(sink, stream, chat)
+    finally:
+        await stream.aclose()  # a no-op once the stream was read to its end
+        scope.priced(stream.usage, stream.cost, stream.upstream_seconds, stream.pricer)
+    if cached is not None:
+        scope.answered_from_cache(cached.cost - (stream.cost or Decimal(0)))
+    if sink.failure is not None:
+        scope.error = http_error(sink.failure)[1]["error"]["code"]
+    elif recorder is not None:
+        caching.store_stream_later(plan, recorder, stream, scope.request_id)
 
 
 def cost_headers(cost: Decimal, usage: Usage) -> dict[str, str]:

@@ -61,6 +61,7 @@ class Metrics:
             refused_by=refused_by,
             refused_scope=refused_scope,
             key_id=scope.principal.key_id,
+            cache_result=scope.cache_result,
         )
         if self._prometheus is not None:
             self._prometheus.record(sample)

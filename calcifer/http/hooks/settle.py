@@ -45,7 +45,7 @@ class Settle:
         if scope.hold is not None:
             tokens = scope.usage.total_tokens if scope.usage is not None else 0
             task = asyncio.get_running_loop().create_task(
-                self._settle(scope.hold, scope.cost or Decimal(0), tokens)
+                self._settle(scope.hold, (scope.cost or Decimal(0)) + scope.unbilled_spend, tokens)
             )
             self._running.add(task)
             task.add_done_callback(self._running.discard)
@@ -109,4 +109,6 @@ def ledger_record(scope: RequestScope) -> LedgerRecord:
         latency_ms=round(scope.latency_ms(), 3),
         ttft_ms=None if scope.first_byte_seconds is None else round(scope.first_byte_seconds * 1000, 3),
         overhead_ms=round(scope.overhead_ms(), 3),
+        cache_hit=scope.cache_hit,
+        saved_usd=scope.saved_usd,
     )
