@@ -39,6 +39,7 @@ from calcifer.runtime import Runtime
 from calcifer.runtime.access import AccessRuntime
 from calcifer.runtime.process_scope import ProcessScope
 from calcifer.settings import Settings
+from calcifer.state.cache_local import LocalResponseCache
 from calcifer.state.machine import MachineState
 from calcifer.telemetry.genai_metrics import GenAiMetrics
 from calcifer.telemetry.logging import configure_logging
@@ -82,6 +83,9 @@ class _Wiring:
         container.register(Metrics, instance=Metrics(metrics, genai))
         if metrics is not None:
             metrics.watch_breakers(self._breakers)
+            cache = self.process.response_cache
+            if isinstance(cache, LocalResponseCache):  # Redis is not measured (docs/observability.md)
+                metrics.watch_cache_bytes(lambda: cache.bytes_held)
         self.hooks: list[Hook] = [container.resolve(hook) for hook in order]
 
     def _provider_name(self, provider_id: str) -> str:
@@ -145,7 +149,7 @@ def _start_and_stop_services(
         # logs each as cut short; this one ends by itself once told to.
         watch = wiring.runtime.watch(settings.catalog_watch_seconds)
         app.ctx.catalog_watch = asyncio.get_running_loop().create_task(watch)
-        app.ctx.ledger_gauges = asyncio.get_running_loop().create_task(_sample_ledger(wiring.process, access))
+        app.ctx.ledger_gauges = asyncio.get_running_loop().create_task(_sample_gauges(wiring.process, access))
         # Everything built so far lives as long as the worker: keep it out of the garbage
         # collector's full scans, which otherwise stall a request for tens of milliseconds.
         gc.collect()
@@ -180,14 +184,15 @@ def _start_and_stop_services(
         await app.ctx.process.aclose()
 
 
-async def _sample_ledger(process: ProcessScope, access: AccessRuntime) -> None:
-    """The ledger's gauges, once a second: each worker reports its own writer."""
+async def _sample_gauges(process: ProcessScope, access: AccessRuntime) -> None:
+    """The ledger's gauges and the cache's size, once a second: each worker reports its own."""
     metrics = process.metrics
     if metrics is None:
         return
     while True:
         metrics.ledger_queue.set(access.writer.queue_depth)
         metrics.ledger_spooled.set(access.writer.spooled_records)
+        metrics.sample_cache_bytes()
         await asyncio.sleep(1.0)
 
 
