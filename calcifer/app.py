@@ -12,7 +12,7 @@ import asyncio
 import gc
 import os
 import signal
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import punq
@@ -81,11 +81,11 @@ class _Wiring:
         if metrics is None and genai is None:
             order = tuple(hook for hook in order if hook is not Metrics)
         container.register(Metrics, instance=Metrics(metrics, genai))
+        self.worker_cache_bytes = _size_reader(self.process.response_cache)
         if metrics is not None:
             metrics.watch_breakers(self._breakers)
-            cache = self.process.response_cache
-            if isinstance(cache, LocalResponseCache):  # Redis is not measured (docs/observability.md)
-                metrics.watch_cache_bytes(lambda: cache.bytes_held)
+            if self.worker_cache_bytes is not None:
+                metrics.watch_cache_bytes(self.worker_cache_bytes)
         self.hooks: list[Hook] = [container.resolve(hook) for hook in order]
 
     def _provider_name(self, provider_id: str) -> str:
@@ -95,6 +95,15 @@ class _Wiring:
         for state in self.runtime.current.gateway.balancer.all_states():
             deployment, closed = state.deployment, state.breaker.state is BreakerState.CLOSED
             yield deployment.provider_id, deployment.upstream_model, not closed
+
+
+def _size_reader(cache: object) -> Callable[[], int] | None:
+    """The in-process cache's size in bytes; None for Redis, which the gateway does not measure
+    (docs/observability.md)."""
+    if isinstance(cache, LocalResponseCache):
+        local = cache
+        return lambda: local.bytes_held
+    return None
 
 
 def create_app(settings: Settings, catalog: Catalog | None = None) -> Sanic[Any, Any]:
@@ -140,6 +149,7 @@ def _start_and_stop_services(
         if settings.master_key:  # the console's sessions; no master key, no console
             app.ctx.console_signer = SessionSigner(access.hashing_secret, settings.master_key)
         app.ctx.metrics = wiring.process.metrics
+        app.ctx.worker_cache_bytes = wiring.worker_cache_bytes
         pipeline.install(wiring.hooks)
         # Before the socket answers anything: a SIGHUP that arrives as soon as the gateway is
         # seen healthy must reload, not end the process (SIGHUP's default).

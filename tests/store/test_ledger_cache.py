@@ -69,8 +69,8 @@ def test_spend_reports_hits_and_saved_usd_and_retention_keeps_them(database_url:
         assert total["cost_usd"] == TINY * (len(records) - hits)
         assert (total["cache_hits"], total["saved_usd"]) == (hits, SAVED * hits)
         by_key_day = before[1].rows
-        assert sum(row["cache_hits"] for row in by_key_day) == hits  # type: ignore[misc]
-        assert all(row["saved_usd"] == SAVED * row["cache_hits"] for row in by_key_day)  # type: ignore[operator]
+        assert sum(row["cache_hits"] for row in by_key_day) == hits
+        assert all(row["saved_usd"] == SAVED * row["cache_hits"] for row in by_key_day)
         assert await store.expire(1, DAY_ONE + timedelta(days=3)) > 2000
         assert [await store.spend(query) for query in queries] == before
 
