@@ -46,9 +46,8 @@ def shared(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator
 def ask(gateway: GatewayProcess, prompt: str, **headers: str) -> httpx.Response:
     """One cacheable chat request (temperature 0), on a new connection: any worker may take it."""
     body = {"model": "echo4", "messages": [{"role": "user", "content": prompt}], "temperature": 0}
-    response = httpx.post(
-        gateway.url + "/v1/chat/completions", json=body, headers={"Connection": "close", **headers}, timeout=10
-    )
+    url, headers = gateway.url + "/v1/chat/completions", {"Connection": "close", **headers}
+    response = httpx.post(url, json=body, headers=headers, timeout=10)
     assert response.status_code == 200, response.text
     time.sleep(0.1)  # a miss is stored after its answer was sent
     return response
