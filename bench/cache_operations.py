@@ -1,0 +1,110 @@
+"""What operating the response cache costs: writing ledger records (now with `cache_result` and,
+on SQLite, `saved_pico`), sampling the `calcifer_cache_bytes` gauge, and reading it summed over
+workers for the console.
+
+    .venv/bin/python -m bench.cache_operations
+    PYTHONPATH=<a checkout before issue 15's ops> .venv/bin/python -m bench.cache_operations --ledger-only
+
+Prints one line per measurement: the median of `--repeat` runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import os
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+from calcifer.domain.ports import LedgerRecord
+from calcifer.store import apply_migrations, open_store
+
+START = datetime(2026, 11, 1, tzinfo=UTC)
+_HAS_RESULT = any(field.name == "cache_result" for field in dataclasses.fields(LedgerRecord))
+
+
+def _record(n: int) -> LedgerRecord:
+    hit = n % 3 == 0
+    fields: dict[str, object] = dict(
+        request_id=f"req_{n:08d}", started_at=START + timedelta(milliseconds=n), route="chat", status=200,
+        key_id=f"key_{n % 20}", team_id="team_1", requested_model="gpt-4o", served_model="gpt-4o",
+        provider="openai", attempts=1, input_tokens=120, output_tokens=40,
+        cost_usd=Decimal(0) if hit else Decimal("0.00071"), price_version="2026-11-01",
+        latency_ms=120.0, overhead_ms=0.4, cache_hit=hit, saved_usd=Decimal("0.00071") if hit else Decimal(0),
+    )  # fmt: skip
+    if _HAS_RESULT:
+        fields["cache_result"] = "hit" if hit else "miss"
+    return LedgerRecord(**fields)  # type: ignore[arg-type]
+
+
+async def _append_seconds(records: list[LedgerRecord], batch: int) -> float:
+    with tempfile.TemporaryDirectory() as directory:
+        url = f"sqlite:///{Path(directory) / 'bench.db'}"
+        await apply_migrations(url)
+        store = await open_store(url)
+        try:
+            started = time.perf_counter()
+            for first in range(0, len(records), batch):
+                await store.append(records[first : first + batch])
+            return time.perf_counter() - started
+        finally:
+            await store.aclose()
+
+
+def _per_call_us(call: Callable[[], object], times: int) -> float:
+    started = time.perf_counter()
+    for _ in range(times):
+        call()
+    return (time.perf_counter() - started) / times * 1e6
+
+
+def _gauge_costs(repeat: int) -> tuple[float, float]:
+    """µs to sample the gauge, µs to read it summed (two workers' files), multiprocess mode."""
+    with tempfile.TemporaryDirectory() as directory:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+        try:
+            from calcifer.telemetry.metrics import GatewayMetrics
+
+            metrics = GatewayMetrics()
+            metrics.watch_cache_bytes(lambda: 123_456)
+            metrics.sample_cache_bytes()
+            # A second worker's live gauge file, as another process would have written it.
+            own = next(Path(directory).glob("gauge_livesum_*.db"))
+            (Path(directory) / "gauge_livesum_999999.db").write_bytes(own.read_bytes())
+            assert metrics.cache_bytes() == 2 * 123_456
+            sampled = (_per_call_us(metrics.sample_cache_bytes, 10_000) for _ in range(repeat))
+            sample = statistics.median(sampled)
+            read = statistics.median(_per_call_us(metrics.cache_bytes, 1_000) for _ in range(repeat))
+            return sample, read
+        finally:
+            del os.environ["PROMETHEUS_MULTIPROC_DIR"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--records", type=int, default=50_000)
+    parser.add_argument("--batch", type=int, default=100, help="records per append (the writer's batches)")
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--ledger-only", action="store_true", help="for a checkout without the gauge")
+    args = parser.parse_args()
+    records = [_record(n) for n in range(args.records)]
+    runs = [asyncio.run(_append_seconds(records, args.batch)) for _ in range(args.repeat)]
+    per_record = statistics.median(runs) / args.records * 1e6
+    print(f"ledger append, SQLite, batches of {args.batch}: {per_record:.2f} µs per record "
+          f"(cache_result column: {'yes' if _HAS_RESULT else 'no'})")  # fmt: skip
+    if not args.ledger_only:
+        sample, read = _gauge_costs(args.repeat)
+        print(f"calcifer_cache_bytes: sample {sample:.2f} µs (once a second per worker); "
+              f"summed read for the console {read:.1f} µs (two workers)")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
