@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -17,6 +17,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.e2e.access_setup import ADMIN, ECHO_CATALOG, MASTER, admin
+from tests.e2e.test_console_browser import eventually
 from tests.gateway_process import GatewayProcess
 
 CACHE_CONFIG = "cache:\n  enabled: true\n  ttl_seconds: 600\n"
@@ -66,15 +67,6 @@ def scrape(gateway: GatewayProcess) -> dict[tuple[str, tuple[tuple[str, str], ..
         for family in text_string_to_metric_families(response.text)
         for sample in family.samples
     }
-
-
-def eventually(check: Callable[[], Any], seconds: float = 10.0) -> Any:
-    deadline = time.monotonic() + seconds
-    while True:
-        value = check()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(0.2)
 
 
 def test_ledger_admin_api_and_metrics_agree_on_hits_misses_and_savings(shared: GatewayProcess) -> None:
