@@ -1,6 +1,6 @@
 """What operating the response cache costs: writing ledger records (now with `cache_result` and,
-on SQLite, `saved_pico`), sampling the `calcifer_cache_bytes` gauge, and reading it summed over
-workers for the console.
+on SQLite, `saved_pico`), summing hits and savings beside the cost in the spend and overview
+queries, sampling the `calcifer_cache_bytes` gauge, and reading it summed over workers.
 
     .venv/bin/python -m bench.cache_operations
     PYTHONPATH=<a checkout before issue 15's ops> .venv/bin/python -m bench.cache_operations --ledger-only
@@ -14,6 +14,7 @@ import argparse
 import asyncio
 import dataclasses
 import os
+import sqlite3
 import statistics
 import tempfile
 import time
@@ -24,6 +25,7 @@ from pathlib import Path
 
 from calcifer.domain.ports import LedgerRecord
 from calcifer.store import apply_migrations, open_store
+from calcifer.store.ledger import HITS
 
 START = datetime(2026, 11, 1, tzinfo=UTC)
 _HAS_RESULT = any(field.name == "cache_result" for field in dataclasses.fields(LedgerRecord))
@@ -55,6 +57,30 @@ async def _append_seconds(records: list[LedgerRecord], batch: int) -> float:
             return time.perf_counter() - started
         finally:
             await store.aclose()
+
+
+async def _aggregate_ms(records: list[LedgerRecord], repeat: int) -> tuple[float, float]:
+    """ms to sum `records` by day and model (the spend report's raw query) on SQLite: the
+    totals before issue 15's ops, then with the cache hits and saved USD added."""
+    before = "COUNT(*), SUM(input_tokens), SUM(output_tokens), SUM(cost_pico)"
+    after = f"{before}, {HITS}, SUM(saved_pico)"
+    with tempfile.TemporaryDirectory() as directory:
+        url = f"sqlite:///{Path(directory) / 'bench.db'}"
+        await apply_migrations(url)
+        store = await open_store(url)
+        for first in range(0, len(records), 5000):
+            await store.append(records[first : first + 5000])
+        await store.aclose()
+        connection = sqlite3.connect(Path(directory) / "bench.db")
+        timings: dict[str, list[float]] = {before: [], after: []}
+        for _ in range(repeat):
+            for totals in (before, after):  # side by side, so that load hits both alike
+                started = time.perf_counter()
+                sql = f"SELECT day, served_model, {totals} FROM ledger GROUP BY day, served_model"
+                connection.execute(sql).fetchall()
+                timings[totals].append((time.perf_counter() - started) * 1000)
+        connection.close()
+        return statistics.median(timings[before]), statistics.median(timings[after])
 
 
 def _per_call_us(call: Callable[[], object], times: int) -> float:
@@ -101,6 +127,10 @@ def main() -> None:
     print(f"ledger append, SQLite, batches of {args.batch}: {per_record:.2f} µs per record "
           f"(cache_result column: {'yes' if _HAS_RESULT else 'no'})")  # fmt: skip
     if not args.ledger_only:
+        before, after = asyncio.run(_aggregate_ms(records, args.repeat))
+        change = (after / before - 1) * 100
+        print(f"spend by day and model over {args.records:,} raw records: {before:.1f} ms without the "
+              f"cache columns, {after:.1f} ms with hits and saved USD ({change:+.0f} %)")  # fmt: skip
         sample, read = _gauge_costs(args.repeat)
         print(f"calcifer_cache_bytes: sample {sample:.2f} µs (once a second per worker); "
               f"summed read for the console {read:.1f} µs (two workers)")  # fmt: skip

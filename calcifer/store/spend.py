@@ -68,7 +68,7 @@ def _raw_statement(query: SpendQuery, codec: Codec) -> Statement:
     totals = (
         f"COUNT(*), COALESCE(SUM(input_tokens + cached_input_tokens + cache_write_tokens), 0), "
         f"COALESCE(SUM(output_tokens + reasoning_tokens), 0), {codec.cost_sum()}, "
-        f"COALESCE({HITS}, 0), {codec.money_sum('saved')}"
+        f"{HITS}, {codec.money_sum('saved')}"
     )
     return Statement(_grouped("ledger", groups, totals, where), params)
 
