@@ -25,7 +25,6 @@ from pathlib import Path
 
 from calcifer.domain.ports import LedgerRecord
 from calcifer.store import apply_migrations, open_store
-from calcifer.store.ledger import HITS
 
 START = datetime(2026, 11, 1, tzinfo=UTC)
 _HAS_RESULT = any(field.name == "cache_result" for field in dataclasses.fields(LedgerRecord))
@@ -62,6 +61,8 @@ async def _append_seconds(records: list[LedgerRecord], batch: int) -> float:
 async def _aggregate_ms(records: list[LedgerRecord], repeat: int) -> tuple[float, float]:
     """ms to sum `records` by day and model (the spend report's raw query) on SQLite: the
     totals before issue 15's ops, then with the cache hits and saved USD added."""
+    from calcifer.store.ledger import HITS  # here: a checkout before it has none (--ledger-only)
+
     before = "COUNT(*), SUM(input_tokens), SUM(output_tokens), SUM(cost_pico)"
     after = f"{before}, {HITS}, SUM(saved_pico)"
     with tempfile.TemporaryDirectory() as directory:
