@@ -58,13 +58,28 @@ async def _append_seconds(records: list[LedgerRecord], batch: int) -> float:
             await store.aclose()
 
 
-async def _aggregate_ms(records: list[LedgerRecord], repeat: int) -> tuple[float, float]:
-    """ms to sum `records` by day and model (the spend report's raw query) on SQLite: the
-    totals before issue 15's ops, then with the cache hits and saved USD added."""
-    from calcifer.store.ledger import HITS  # here: a checkout before it has none (--ledger-only)
+def _queries() -> dict[str, tuple[str, str]]:
+    """Each raw-record scan the cache columns were added to: (before, after) as SQL."""
+    from calcifer.store.ledger import HITS, MISSES  # here: an older checkout has none (--ledger-only)
 
-    before = "COUNT(*), SUM(input_tokens), SUM(output_tokens), SUM(cost_pico)"
-    after = f"{before}, {HITS}, SUM(saved_pico)"
+    spend = "COUNT(*), SUM(input_tokens), SUM(output_tokens), SUM(cost_pico)"
+    overview = "COUNT(*), SUM(CASE WHEN status >= 400 THEN 1 ELSE 0 END), SUM(cost_pico)"
+    scans = {
+        # name: (groups, totals before, totals added)
+        "spend by day and model": ("day, served_model", spend, f"{HITS}, SUM(saved_pico)"),
+        "overview totals per 10 s bucket": ("started_at / 10000000", overview,
+                                            f"{HITS}, {MISSES}, SUM(saved_pico)"),
+    }  # fmt: skip
+    sql = "SELECT {0}, {1} FROM ledger GROUP BY {0}"
+    return {
+        name: (sql.format(groups, before), sql.format(groups, f"{before}, {added}"))
+        for name, (groups, before, added) in scans.items()
+    }
+
+
+async def _aggregate_ms(records: list[LedgerRecord], repeat: int) -> dict[str, tuple[float, float]]:
+    """ms of each scan of `records` on SQLite, before and after the cache columns, timed side
+    by side (so that the machine's load hits both alike)."""
     with tempfile.TemporaryDirectory() as directory:
         url = f"sqlite:///{Path(directory) / 'bench.db'}"
         await apply_migrations(url)
@@ -73,15 +88,17 @@ async def _aggregate_ms(records: list[LedgerRecord], repeat: int) -> tuple[float
             await store.append(records[first : first + 5000])
         await store.aclose()
         connection = sqlite3.connect(Path(directory) / "bench.db")
-        timings: dict[str, list[float]] = {before: [], after: []}
-        for _ in range(repeat):
-            for totals in (before, after):  # side by side, so that load hits both alike
-                started = time.perf_counter()
-                sql = f"SELECT day, served_model, {totals} FROM ledger GROUP BY day, served_model"
-                connection.execute(sql).fetchall()
-                timings[totals].append((time.perf_counter() - started) * 1000)
+        medians = {}
+        for name, pair in _queries().items():
+            timings: list[list[float]] = [[], []]
+            for _ in range(repeat):
+                for side, sql in enumerate(pair):
+                    started = time.perf_counter()
+                    connection.execute(sql).fetchall()
+                    timings[side].append((time.perf_counter() - started) * 1000)
+            medians[name] = (statistics.median(timings[0]), statistics.median(timings[1]))
         connection.close()
-        return statistics.median(timings[before]), statistics.median(timings[after])
+        return medians
 
 
 def _per_call_us(call: Callable[[], object], times: int) -> float:
@@ -128,10 +145,10 @@ def main() -> None:
     print(f"ledger append, SQLite, batches of {args.batch}: {per_record:.2f} µs per record "
           f"(cache_result column: {'yes' if _HAS_RESULT else 'no'})")  # fmt: skip
     if not args.ledger_only:
-        before, after = asyncio.run(_aggregate_ms(records, args.repeat))
-        change = (after / before - 1) * 100
-        print(f"spend by day and model over {args.records:,} raw records: {before:.1f} ms without the "
-              f"cache columns, {after:.1f} ms with hits and saved USD ({change:+.0f} %)")  # fmt: skip
+        for name, (before, after) in asyncio.run(_aggregate_ms(records, args.repeat)).items():
+            change = (after / before - 1) * 100
+            print(f"{name}, {args.records:,} raw records: {before:.1f} ms without the cache columns, "
+                  f"{after:.1f} ms with them ({change:+.0f} %)")  # fmt: skip
         sample, read = _gauge_costs(args.repeat)
         print(f"calcifer_cache_bytes: sample {sample:.2f} µs (once a second per worker); "
               f"summed read for the console {read:.1f} µs (two workers)")  # fmt: skip
