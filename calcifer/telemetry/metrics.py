@@ -77,7 +77,8 @@ class GatewayMetrics:
 
     def __init__(self, per_key: bool = False) -> None:
         self._per_key = per_key
-        self._multiprocess = MULTIPROCESS_DIR_ENV in os.environ
+        self._samples_dir = os.environ.get(MULTIPROCESS_DIR_ENV)
+        self._multiprocess = self._samples_dir is not None
         # Metrics live in a registry of their own (never the library's global one), so that
         # several gateways in one process (tests) do not collide.
         self._registry = CollectorRegistry(auto_describe=False)
@@ -187,11 +188,11 @@ class GatewayMetrics:
         (None without an in-process cache). Reads only the live gauges' files."""
         if self._read_cache_bytes is None:
             return None
-        if not self._multiprocess:
+        if self._samples_dir is None:
             return self._read_cache_bytes()  # one worker: its own cache, read now
         from prometheus_client.multiprocess import MultiProcessCollector
 
-        files = glob.glob(os.path.join(os.environ[MULTIPROCESS_DIR_ENV], "gauge_livesum_*.db"))
+        files = glob.glob(os.path.join(self._samples_dir, "gauge_livesum_*.db"))
         families = MultiProcessCollector.merge(files, accumulate=False)  # type: ignore[no-untyped-call]
         samples = [s.value for f in families if f.name == _CACHE_BYTES for s in f.samples]
         return int(sum(samples))
