@@ -12,7 +12,7 @@ import asyncio
 import gc
 import os
 import signal
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import punq
@@ -39,6 +39,7 @@ from calcifer.runtime import Runtime
 from calcifer.runtime.access import AccessRuntime
 from calcifer.runtime.process_scope import ProcessScope
 from calcifer.settings import Settings
+from calcifer.state.cache_local import LocalResponseCache
 from calcifer.state.machine import MachineState
 from calcifer.telemetry.genai_metrics import GenAiMetrics
 from calcifer.telemetry.logging import configure_logging
@@ -80,8 +81,11 @@ class _Wiring:
         if metrics is None and genai is None:
             order = tuple(hook for hook in order if hook is not Metrics)
         container.register(Metrics, instance=Metrics(metrics, genai))
+        self.worker_cache_bytes = _size_reader(self.process.response_cache)
         if metrics is not None:
             metrics.watch_breakers(self._breakers)
+            if self.worker_cache_bytes is not None:
+                metrics.watch_cache_bytes(self.worker_cache_bytes)
         self.hooks: list[Hook] = [container.resolve(hook) for hook in order]
 
     def _provider_name(self, provider_id: str) -> str:
@@ -91,6 +95,15 @@ class _Wiring:
         for state in self.runtime.current.gateway.balancer.all_states():
             deployment, closed = state.deployment, state.breaker.state is BreakerState.CLOSED
             yield deployment.provider_id, deployment.upstream_model, not closed
+
+
+def _size_reader(cache: object) -> Callable[[], int] | None:
+    """The in-process cache's size in bytes; None for Redis, which the gateway does not measure
+    (docs/observability.md)."""
+    if isinstance(cache, LocalResponseCache):
+        local = cache
+        return lambda: local.bytes_held
+    return None
 
 
 def create_app(settings: Settings, catalog: Catalog | None = None) -> Sanic[Any, Any]:
@@ -134,6 +147,7 @@ def _start_services(app: Sanic[Any, Any], settings: Settings, catalog: Catalog, 
         if settings.master_key:  # the console's sessions; no master key, no console
             app.ctx.console_signer = SessionSigner(access.hashing_secret, settings.master_key)
         app.ctx.metrics = wiring.process.metrics
+        app.ctx.worker_cache_bytes = wiring.worker_cache_bytes
         pipeline.install(wiring.hooks)
         # Before the socket answers anything: a SIGHUP that arrives as soon as the gateway is
         # seen healthy must reload, not end the process (SIGHUP's default).
@@ -143,7 +157,7 @@ def _start_services(app: Sanic[Any, Any], settings: Settings, catalog: Catalog, 
         # logs each as cut short; this one ends by itself once told to.
         watch = wiring.runtime.watch(settings.catalog_watch_seconds)
         app.ctx.catalog_watch = asyncio.get_running_loop().create_task(watch)
-        app.ctx.ledger_gauges = asyncio.get_running_loop().create_task(_sample_ledger(wiring.process, access))
+        app.ctx.ledger_gauges = asyncio.get_running_loop().create_task(_sample_gauges(wiring.process, access))
         # Everything built so far lives as long as the worker: keep it out of the garbage
         # collector's full scans, which otherwise stall a request for tens of milliseconds.
         gc.collect()
@@ -183,14 +197,15 @@ def _stop_services(app: Sanic[Any, Any], settings: Settings) -> None:
         await app.ctx.process.aclose()
 
 
-async def _sample_ledger(process: ProcessScope, access: AccessRuntime) -> None:
-    """The ledger's gauges, once a second: each worker reports its own writer."""
+async def _sample_gauges(process: ProcessScope, access: AccessRuntime) -> None:
+    """The ledger's gauges and the cache's size, once a second: each worker reports its own."""
     metrics = process.metrics
     if metrics is None:
         return
     while True:
         metrics.ledger_queue.set(access.writer.queue_depth)
         metrics.ledger_spooled.set(access.writer.spooled_records)
+        metrics.sample_cache_bytes()
         await asyncio.sleep(1.0)
 
 

@@ -57,6 +57,8 @@ def test_a_key_made_on_the_command_line_is_served_by_the_gateway_and_its_spend_i
             "input_tokens": usage["prompt_tokens"],
             "output_tokens": usage["completion_tokens"],
             "cost_usd": cost,
+            "cache_hits": 0,
+            "saved_usd": "0",
         }
     ]
     listed = calcifer(config, "keys", "list")

@@ -224,6 +224,8 @@ class LedgerRecord:
     """Answered from the response cache (the provider was not called)."""
     saved_usd: Decimal = Decimal(0)
     """On a cache hit: what the original answer cost, less what the hit was billed."""
+    cache_result: str | None = None
+    """`hit`, `miss` or `bypass` when the response cache was on for the model; else None."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,7 +241,8 @@ class SpendQuery:
 @dataclass(frozen=True, slots=True)
 class SpendReport:
     rows: list[dict[str, object]]
-    """Group fields, then `requests`, `input_tokens`, `output_tokens`, `cost_usd` (Decimal)."""
+    """Group fields, then `requests`, `input_tokens`, `output_tokens`, `cost_usd` (Decimal),
+    `cache_hits` and `saved_usd` (Decimal)."""
     total: dict[str, object]
 
 
@@ -285,6 +288,12 @@ class StatsBucket:
     ttft_p50_ms: float | None = None
     ttft_p99_ms: float | None = None
     """Percentiles of answered requests (status below 400); time to first token: streams only."""
+    cache_hits: int = 0
+    cache_misses: int = 0
+    """Requests the response cache answered, and those it looked up in vain (bypasses are
+    neither: the cache was not asked)."""
+    saved_usd: Decimal = Decimal(0)
+    """What the hits would have cost, less what they were billed."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -72,7 +72,11 @@ class Codec:
 
     def cost_sum(self, prefix: str = "") -> str:
         """The SQL that sums a table's cost exactly."""
-        column = f"{prefix}cost_pico" if self.sqlite else f"{prefix}cost_usd"
+        return self.money_sum("cost", prefix)
+
+    def money_sum(self, name: str, prefix: str = "") -> str:
+        """The SQL that sums a money column (`cost`, `saved`) exactly."""
+        column = f"{prefix}{name}_pico" if self.sqlite else f"{prefix}{name}_usd"
         return f"COALESCE(SUM({column}), 0)"
 
     def summed_cost(self, value: Any) -> Decimal:

@@ -15,6 +15,8 @@ from calcifer.store.database import Codec, Statement, from_micros, pico, to_micr
 from calcifer.store.schema import PICO_PER_USD
 
 __all__ = [
+    "HITS",
+    "MISSES",
     "RECORD_COLUMNS",
     "append_statement",
     "decode_cursor",
@@ -28,7 +30,7 @@ RECORD_COLUMNS = (
     "request_id, started_at, route, status, key_id, team_id, user_name, requested_model, "
     "served_model, provider, attempts, error_code, stream, input_tokens, cached_input_tokens, "
     "cache_write_tokens, reasoning_tokens, output_tokens, cost_usd, cost_estimated, price_version, "
-    "latency_ms, ttft_ms, overhead_ms, service_tier, cache_hit, saved_usd"
+    "latency_ms, ttft_ms, overhead_ms, service_tier, cache_hit, saved_usd, cache_result"
 )
 
 EXPIRY_LOCK = 7_311_011
@@ -37,7 +39,7 @@ record twice (SQLite's BEGIN IMMEDIATE serialises them already)."""
 
 
 def append_statement(records: Sequence[LedgerRecord], codec: Codec) -> Statement:
-    columns = f"{RECORD_COLUMNS}, day" + (", cost_pico" if codec.sqlite else "")
+    columns = f"{RECORD_COLUMNS}, day" + (", cost_pico, saved_pico" if codec.sqlite else "")
     placeholders = ", ".join("?" for _ in columns.split(","))
     sql = f"INSERT INTO ledger ({columns}) VALUES ({placeholders}) ON CONFLICT (request_id) DO NOTHING"
     return Statement(sql, [_record_params(record, codec) for record in records], many=True)
@@ -53,17 +55,19 @@ def _record_params(record: LedgerRecord, codec: Codec) -> tuple[Any, ...]:
         record.output_tokens, codec.money_in(record.cost_usd), codec.flag_in(record.cost_estimated),
         record.price_version, record.latency_ms, record.ttft_ms, record.overhead_ms,
         record.service_tier, codec.flag_in(record.cache_hit),
-        codec.money_in(record.saved_usd) if record.cache_hit else None,
+        codec.money_in(record.saved_usd) if record.cache_hit else None, record.cache_result,
         started.astimezone(UTC).date().isoformat(),
     )  # fmt: skip
-    return (*params, pico(record.cost_usd)) if codec.sqlite else params
+    if not codec.sqlite:
+        return params
+    return (*params, pico(record.cost_usd), pico(record.saved_usd) if record.cache_hit else 0)
 
 
 def record_from_row(row: Sequence[Any], codec: Codec) -> LedgerRecord:
     (request_id, started, route, status, key_id, team_id, user, requested_model, served_model,
      provider, attempts, error_code, stream, input_tokens, cached, cache_write, reasoning, output,
      cost, estimated, price_version, latency, ttft, overhead, service_tier, cache_hit,
-     saved) = row  # fmt: skip
+     saved, cache_result) = row  # fmt: skip
     started_at = codec.time_out(started)
     cost_usd = codec.money_out(cost)
     assert started_at is not None and cost_usd is not None
@@ -75,7 +79,7 @@ def record_from_row(row: Sequence[Any], codec: Codec) -> LedgerRecord:
         reasoning_tokens=reasoning, output_tokens=output, cost_usd=cost_usd,
         cost_estimated=bool(estimated), price_version=price_version, latency_ms=latency,
         ttft_ms=ttft, overhead_ms=overhead, service_tier=service_tier, cache_hit=bool(cache_hit),
-        saved_usd=codec.money_out(saved) or Decimal(0),
+        saved_usd=codec.money_out(saved) or Decimal(0), cache_result=cache_result,
     )  # fmt: skip
 
 
@@ -136,27 +140,9 @@ def expire_statements(keep_days: int, now: datetime, codec: Codec) -> tuple[date
         hour=0, minute=0, second=0, microsecond=0
     )
     before = codec.time_in(cutoff)
-    pico_column = ", cost_pico" if codec.sqlite else ""
-    pico_sum = ", SUM(cost_pico)" if codec.sqlite else ""
-    pico_update = ", cost_pico = ledger_daily.cost_pico + excluded.cost_pico" if codec.sqlite else ""
-    # SQLite keeps a rollup's decimal text for people reading the table; sums use cost_pico.
-    cost_sum = _pico_text("SUM(cost_pico)") if codec.sqlite else "SUM(cost_usd)"
-    rollup = (
-        f"INSERT INTO ledger_daily (day, key_id, team_id, user_name, model, provider, requests, "
-        f"input_tokens, output_tokens, cost_usd{pico_column}) "
-        f"SELECT {_ROLLUP_DIMENSIONS}, COUNT(*), "
-        f"SUM(input_tokens + cached_input_tokens + cache_write_tokens), "
-        f"SUM(output_tokens + reasoning_tokens), {cost_sum}{pico_sum} "
-        f"FROM ledger WHERE started_at < ? GROUP BY {_ROLLUP_DIMENSIONS} "
-        f"ON CONFLICT (day, key_id, team_id, user_name, model, provider) DO UPDATE SET "
-        f"requests = ledger_daily.requests + excluded.requests, "
-        f"input_tokens = ledger_daily.input_tokens + excluded.input_tokens, "
-        f"output_tokens = ledger_daily.output_tokens + excluded.output_tokens, "
-        f"cost_usd = {_money_add(codec)}{pico_update}"
-    )
     statements = [
         Statement("SELECT COUNT(*) FROM ledger WHERE started_at < ?", (before,)),
-        Statement(rollup, (before,)),
+        Statement(_rollup_sql(codec), (before,)),
         Statement("DELETE FROM ledger WHERE started_at < ?", (before,)),
     ]
     if not codec.sqlite:
@@ -164,10 +150,45 @@ def expire_statements(keep_days: int, now: datetime, codec: Codec) -> tuple[date
     return cutoff, statements
 
 
-def _money_add(codec: Codec) -> str:
+HITS = "COUNT(*) FILTER (WHERE cache_hit)"
+MISSES = "COUNT(*) FILTER (WHERE cache_result = 'miss')"
+"""Hits and misses of the response cache among raw records (`cache_result` NULL: the cache was
+off). Hits are read from the flag, which migration 8 made agree with `cache_result`: testing an
+integer is cheaper on SQLite than comparing text, for the spend report's scan of every record."""
+
+
+def _rollup_sql(codec: Codec) -> str:
+    # SQLite keeps a rollup's decimal text for people reading the table; sums use the picos.
+    money = ("cost", "saved")
     if codec.sqlite:
-        return _pico_text("(ledger_daily.cost_pico + excluded.cost_pico)")
-    return "ledger_daily.cost_usd + excluded.cost_usd"
+        columns = "cost_usd, saved_usd, cost_pico, saved_pico"
+        sums = ", ".join([_pico_text(f"SUM({m}_pico)") for m in money] + [f"SUM({m}_pico)" for m in money])
+        updates = [f"{m}_usd = {_money_add(codec, m)}, {m}_pico = ledger_daily.{m}_pico + excluded.{m}_pico"
+                   for m in money]  # fmt: skip
+    else:
+        columns = "cost_usd, saved_usd"
+        sums = "SUM(cost_usd), COALESCE(SUM(saved_usd), 0)"
+        updates = [f"{m}_usd = {_money_add(codec, m)}" for m in money]
+    added = ", ".join(
+        f"{c} = ledger_daily.{c} + excluded.{c}"
+        for c in ("requests", "input_tokens", "output_tokens", "cache_hits", "cache_misses")
+    )
+    return (
+        f"INSERT INTO ledger_daily (day, key_id, team_id, user_name, model, provider, requests, "
+        f"input_tokens, output_tokens, cache_hits, cache_misses, {columns}) "
+        f"SELECT {_ROLLUP_DIMENSIONS}, COUNT(*), "
+        f"SUM(input_tokens + cached_input_tokens + cache_write_tokens), "
+        f"SUM(output_tokens + reasoning_tokens), {HITS}, {MISSES}, {sums} "
+        f"FROM ledger WHERE started_at < ? GROUP BY {_ROLLUP_DIMENSIONS} "
+        f"ON CONFLICT (day, key_id, team_id, user_name, model, provider) DO UPDATE SET "
+        f"{added}, {', '.join(updates)}"
+    )
+
+
+def _money_add(codec: Codec, name: str) -> str:
+    if codec.sqlite:
+        return _pico_text(f"(ledger_daily.{name}_pico + excluded.{name}_pico)")
+    return f"ledger_daily.{name}_usd + excluded.{name}_usd"
 
 
 def _pico_text(expression: str) -> str:

@@ -33,10 +33,13 @@ class Migration:
     version: int
     name: str
     statements: tuple[str, ...]
+    sqlite_only: tuple[str, ...] = ()
+    """Run after `statements` on SQLite alone: its integer twins of money columns."""
 
     def sql(self, dialect: Dialect) -> list[str]:
         types = DIALECT_TYPES[dialect]
-        return [_render(statement, types) for statement in self.statements]
+        extra = self.sqlite_only if dialect == "sqlite" else ()
+        return [_render(statement, types) for statement in (*self.statements, *extra)]
 
 
 def _render(statement: str, types: dict[str, str]) -> str:
@@ -183,7 +186,30 @@ _CACHE_HITS = Migration(
     ),
 )
 
+_CACHE_RESULTS = Migration(
+    8,
+    "what the response cache did, in the ledger and its daily rollups",
+    (
+        # NULL: the cache was off for the request's model; else 'hit', 'miss' or 'bypass'.
+        # A hit ratio needs the misses, which `cache_hit` alone cannot tell from "cache off".
+        "ALTER TABLE ledger ADD COLUMN cache_result TEXT",
+        "UPDATE ledger SET cache_result = 'hit' WHERE cache_hit",
+        "ALTER TABLE ledger_daily ADD COLUMN cache_hits {bigint} NOT NULL DEFAULT 0",
+        "ALTER TABLE ledger_daily ADD COLUMN cache_misses {bigint} NOT NULL DEFAULT 0",
+        "ALTER TABLE ledger_daily ADD COLUMN saved_usd {money} NOT NULL DEFAULT 0",
+    ),
+    sqlite_only=(
+        # Saved USD summed exactly, as the cost is (see PICO_PER_USD). Records of migration 7
+        # are converted through a double: exact to the 1e-12 USD below $1,000 saved per request.
+        "ALTER TABLE ledger ADD COLUMN saved_pico INTEGER NOT NULL DEFAULT 0",
+        "UPDATE ledger SET saved_pico = CAST(ROUND(CAST(saved_usd AS REAL) * 1e12) AS INTEGER) "
+        "WHERE saved_usd IS NOT NULL",
+        "ALTER TABLE ledger_daily ADD COLUMN saved_pico INTEGER NOT NULL DEFAULT 0",
+    ),
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     _ACCESS, _LEDGER, _SECRETS, _SPEND_INDEXES, _RESPONSES, _SERVICE_TIER, _CACHE_HITS,
+    _CACHE_RESULTS,
 )  # fmt: skip
 """In order; a version once released is never edited, only followed by a new one."""

@@ -11,6 +11,7 @@ from typing import Any
 from calcifer.domain.access import AccessScope, ScopeKind
 from calcifer.domain.ports import SpendQuery, SpendReport
 from calcifer.store.database import Codec, Result, Statement
+from calcifer.store.ledger import HITS
 
 __all__ = ["GROUPS", "merge_spend", "spend_statements", "spent_statements", "spent_total"]
 
@@ -66,7 +67,8 @@ def _raw_statement(query: SpendQuery, codec: Codec) -> Statement:
     groups = [GROUPS[name][1] for name in query.group_by]
     totals = (
         f"COUNT(*), COALESCE(SUM(input_tokens + cached_input_tokens + cache_write_tokens), 0), "
-        f"COALESCE(SUM(output_tokens + reasoning_tokens), 0), {codec.cost_sum()}"
+        f"COALESCE(SUM(output_tokens + reasoning_tokens), 0), {codec.cost_sum()}, "
+        f"{HITS}, {codec.money_sum('saved')}"
     )
     return Statement(_grouped("ledger", groups, totals, where), params)
 
@@ -82,7 +84,8 @@ def _rollup_statement(query: SpendQuery, codec: Codec) -> Statement:
     groups = [GROUPS[name][2] for name in query.group_by]
     totals = (
         f"COALESCE(SUM(requests), 0), COALESCE(SUM(input_tokens), 0), "
-        f"COALESCE(SUM(output_tokens), 0), {codec.cost_sum()}"
+        f"COALESCE(SUM(output_tokens), 0), {codec.cost_sum()}, "
+        f"COALESCE(SUM(cache_hits), 0), {codec.money_sum('saved')}"
     )
     return Statement(_grouped("ledger_daily", groups, totals, where), params)
 
@@ -112,23 +115,28 @@ def merge_spend(query: SpendQuery, results: Sequence[Result], codec: Codec) -> S
         for row in result.rows:
             # Rollups store a missing dimension as ''; raw records as NULL: both mean "none".
             group = tuple(value or None for value in row[:width])
-            requests, input_tokens, output_tokens, cost = row[width:]
+            requests, input_tokens, output_tokens, cost, hits, saved = row[width:]
             if not group and not requests:
                 continue
-            sums = merged.setdefault(group, [0, 0, 0, Decimal(0)])
+            sums = merged.setdefault(group, [0, 0, 0, Decimal(0), 0, Decimal(0)])
             sums[0] += int(requests)
             sums[1] += int(input_tokens)
             sums[2] += int(output_tokens)
             sums[3] += codec.summed_cost(cost)
+            sums[4] += int(hits)
+            sums[5] += codec.summed_cost(saved)
     fields = [GROUPS[name][0] for name in query.group_by]
     rows = [
         {**dict(zip(fields, group, strict=True)), **_totals(sums)}
         for group, sums in sorted(merged.items(), key=lambda item: tuple(v or "" for v in item[0]))
     ]
-    grand = [sum(row[i] for row in merged.values()) for i in range(3)]
-    total_cost = sum((row[3] for row in merged.values()), Decimal(0))
-    return SpendReport(rows=rows, total=_totals([*grand, total_cost]))
+    zero: list[Any] = [0, 0, 0, Decimal(0), 0, Decimal(0)]
+    grand = [sum((row[i] for row in merged.values()), start) for i, start in enumerate(zero)]
+    return SpendReport(rows=rows, total=_totals(grand))
 
 
 def _totals(sums: list[Any]) -> dict[str, object]:
-    return {"requests": sums[0], "input_tokens": sums[1], "output_tokens": sums[2], "cost_usd": sums[3]}
+    """A hit is a request and its cost (0 unless `cache.hit_cost_fraction`) is spend; what it
+    saved is apart."""
+    names = ("requests", "input_tokens", "output_tokens", "cost_usd", "cache_hits", "saved_usd")
+    return dict(zip(names, sums, strict=True))

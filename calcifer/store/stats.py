@@ -1,5 +1,6 @@
-"""The console's overview: requests, errors, cost and latency percentiles per time bucket, and
-each deployment's error rate, read from raw ledger records with a bound on the rows fetched.
+"""The console's overview: requests, errors, cost, cache hits and latency percentiles per time
+bucket, and each deployment's error rate, read from raw ledger records with a bound on the rows
+fetched.
 
 Counts and cost are summed by the database over every record of the window (one indexed range
 scan, nothing fetched but one row per bucket). Percentiles need the values themselves: each
@@ -16,6 +17,7 @@ from decimal import Decimal
 
 from calcifer.domain.ports import DeploymentStats, StatsBucket, StatsQuery, StatsReport
 from calcifer.store.database import Codec, Result, Statement
+from calcifer.store.ledger import HITS, MISSES
 
 __all__ = ["percentile", "stats_report", "stats_statements"]
 
@@ -28,7 +30,8 @@ def stats_statements(query: StatsQuery, codec: Codec) -> list[Statement]:
     until = codec.time_in(_bucket_start(query, query.buckets))
     bucket = _bucket_expression(query, codec)
     totals = Statement(
-        f"SELECT {bucket} AS bucket, COUNT(*), SUM({_ERROR}), {codec.cost_sum()} FROM ledger "
+        f"SELECT {bucket} AS bucket, COUNT(*), SUM({_ERROR}), {codec.cost_sum()}, {HITS}, {MISSES}, "
+        f"{codec.money_sum('saved')} FROM ledger "
         "WHERE started_at >= ? AND started_at < ? GROUP BY bucket",
         (since, since, until),
     )
@@ -65,7 +68,7 @@ def stats_report(query: StatsQuery, results: Sequence[Result], codec: Codec) -> 
     counted = {int(row[0]): row[1:] for row in totals.rows}
     buckets = []
     for index, sample in enumerate(samples):
-        requests, errors, cost = counted.get(index, (0, 0, 0))
+        requests, errors, cost, hits, misses, saved = counted.get(index, (0, 0, 0, 0, 0, 0))
         latencies = sorted(float(row[0]) for row in sample.rows)
         ttfts = sorted(float(row[1]) for row in sample.rows if row[1] is not None)
         buckets.append(
@@ -78,6 +81,9 @@ def stats_report(query: StatsQuery, results: Sequence[Result], codec: Codec) -> 
                 latency_p99_ms=percentile(latencies, 0.99),
                 ttft_p50_ms=percentile(ttfts, 0.50),
                 ttft_p99_ms=percentile(ttfts, 0.99),
+                cache_hits=int(hits or 0),
+                cache_misses=int(misses or 0),
+                saved_usd=codec.summed_cost(saved) if requests else Decimal(0),
             )
         )
     return StatsReport(buckets, [_deployment(row) for row in deployments.rows])

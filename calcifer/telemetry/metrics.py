@@ -10,6 +10,7 @@ except `key` (only with `metrics.per_key`).
 
 from __future__ import annotations
 
+import glob
 import os
 import shutil
 import tempfile
@@ -43,6 +44,7 @@ _OURS_MARKER = ".calcifer-metrics"
 _DURATION_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300)
 _OVERHEAD_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1)
 _TOKEN_TYPES = ("input", "cached_input", "cache_write", "reasoning", "output")
+_CACHE_BYTES = "calcifer_cache_bytes"
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +77,8 @@ class GatewayMetrics:
 
     def __init__(self, per_key: bool = False) -> None:
         self._per_key = per_key
-        self._multiprocess = MULTIPROCESS_DIR_ENV in os.environ
+        self._samples_dir = os.environ.get(MULTIPROCESS_DIR_ENV)
+        self._multiprocess = self._samples_dir is not None
         # Metrics live in a registry of their own (never the library's global one), so that
         # several gateways in one process (tests) do not collide.
         self._registry = CollectorRegistry(auto_describe=False)
@@ -84,6 +87,8 @@ class GatewayMetrics:
         self._define_state_families(made)
         self._children: dict[tuple[Any, ...], Any] = {}
         self._scraped = self._scrape_registry()
+        self._cache_bytes: Gauge | None = None
+        self._read_cache_bytes: Callable[[], int] | None = None
 
     def _define_request_families(self, made: CollectorRegistry | None, key: tuple[str, ...]) -> None:
         """What each finished request adds to (`record`)."""
@@ -160,6 +165,37 @@ class GatewayMetrics:
             "calcifer_ledger_spooled_records", "Ledger records kept on disk while the database is away",
             registry=made, multiprocess_mode="livesum",
         )  # fmt: skip
+
+    def watch_cache_bytes(self, read: Callable[[], int]) -> None:
+        """Report the in-process response cache's size (`read`: this worker's bytes), set by
+        `sample_cache_bytes`. Not called for Redis: the gateway does not measure Redis, and a
+        gauge that said 0 would be a lie (see docs/observability.md)."""
+        self._read_cache_bytes = read
+        self._cache_bytes = Gauge(
+            _CACHE_BYTES,
+            "Bytes of answers the in-process response cache holds, summed over live workers",
+            registry=None if self._multiprocess else self._registry,
+            multiprocess_mode="livesum",
+        )
+
+    def sample_cache_bytes(self) -> None:
+        """This worker's cache size into the gauge (the gateway does it once a second)."""
+        if self._cache_bytes is not None and self._read_cache_bytes is not None:
+            self._cache_bytes.set(self._read_cache_bytes())
+
+    def cache_bytes(self) -> int | None:
+        """What a scrape would say `calcifer_cache_bytes` is now: the sum over live workers
+        (None without an in-process cache). Reads only the live gauges' files."""
+        if self._read_cache_bytes is None:
+            return None
+        if self._samples_dir is None:
+            return self._read_cache_bytes()  # one worker: its own cache, read now
+        from prometheus_client.multiprocess import MultiProcessCollector
+
+        files = glob.glob(os.path.join(self._samples_dir, "gauge_livesum_*.db"))
+        families = MultiProcessCollector.merge(files, accumulate=False)  # type: ignore[no-untyped-call]
+        samples = [s.value for f in families if f.name == _CACHE_BYTES for s in f.samples]
+        return int(sum(samples))
 
     def watch_breakers(self, read: Callable[[], Iterable[tuple[str, str, bool]]]) -> None:
         """Report breakers at scrape time through `read` (provider, deployment, open)."""

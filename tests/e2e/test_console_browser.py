@@ -185,7 +185,10 @@ def test_an_operator_signs_in_manages_a_key_and_watches_its_spend(
     assert secret not in driver.page_source
     shoot(driver, shots, "04-keys")
 
-    # The other pages show the request.
+    # The other pages show the request, once the ledger has it (the budget above is the
+    # counters', settled before the ledger's batch is written).
+    in_ledger = f"/admin/spend?key_id={key_id}"
+    assert eventually(lambda: admin(gateway, "GET", in_ledger).json()["total"]["requests"] == 1)
     open_page(driver, gateway, "/admin/console/spend?by=key")
     charts_ready(driver)
     assert key_id in driver.find_element(By.TAG_NAME, "table").text and painted(driver, "chart-spend")

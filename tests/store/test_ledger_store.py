@@ -87,13 +87,13 @@ def test_spend_sums_tiny_costs_exactly_in_every_grouping(database_url: str) -> N
             await store.append(records[start : start + 500])
         total = await store.spend(SpendQuery(group_by=()))
         assert total.total == {"requests": 3000, "input_tokens": 39_000, "output_tokens": 24_000,
-                               "cost_usd": Decimal("0.000375")}  # fmt: skip
+                               "cost_usd": Decimal("0.000375"), "cache_hits": 0, "saved_usd": 0}  # fmt: skip
         by_model = await store.spend(SpendQuery(group_by=("model", "provider")))
         assert by_model.rows == [
             {"model": "claude-haiku", "provider": "anthropic", "requests": 1000, "input_tokens": 13_000,
-             "output_tokens": 8_000, "cost_usd": Decimal("0.000125")},
+             "output_tokens": 8_000, "cost_usd": Decimal("0.000125"), "cache_hits": 0, "saved_usd": 0},
             {"model": "gpt-4o-mini", "provider": "openai", "requests": 2000, "input_tokens": 26_000,
-             "output_tokens": 16_000, "cost_usd": Decimal("0.00025")},
+             "output_tokens": 16_000, "cost_usd": Decimal("0.00025"), "cache_hits": 0, "saved_usd": 0},
         ]  # fmt: skip
         by_day = await store.spend(SpendQuery(group_by=("day",), key_id="key_1"))
         assert [(row["day"], row["requests"], row["cost_usd"]) for row in by_day.rows] == [

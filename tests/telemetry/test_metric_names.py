@@ -17,6 +17,7 @@ _SUFFIXES = re.compile(r"_(bucket|count|sum)$")
 def exposed_names() -> set[str]:
     metrics = GatewayMetrics()
     metrics.watch_breakers(lambda: [("p", "d", False)])
+    metrics.watch_cache_bytes(lambda: 0)  # an in-process cache (none with Redis)
     families = text_string_to_metric_families(metrics.exposition().decode())
     return {family.name + ("_total" if family.type == "counter" else "") for family in families}
 

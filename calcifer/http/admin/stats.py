@@ -1,5 +1,6 @@
-"""`GET /admin/stats?window=hour|day|week`: requests, errors, cost and latency percentiles per
-time bucket, and each deployment's error rate, from the ledger's raw records."""
+"""`GET /admin/stats?window=hour|day|week`: requests, errors, cost, response cache hits and
+latency percentiles per time bucket, and each deployment's error rate, from the ledger's raw
+records (so every worker and replica counts); plus the bytes the in-process cache holds."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from calcifer.http.admin.views import iso
 from calcifer.http.jsonio import text_money_response
 from calcifer.http.scope import RequestScope
 
-__all__ = ["WINDOWS", "admin_stats", "stats", "stats_query"]
+__all__ = ["WINDOWS", "admin_stats", "cache_size", "stats", "stats_query"]
 
 WINDOWS: dict[str, tuple[int, int]] = {
     # window: (buckets, seconds per bucket)
@@ -30,7 +31,23 @@ WINDOWS: dict[str, tuple[int, int]] = {
 async def admin_stats(request: Request, scope: RequestScope) -> HTTPResponse:
     services = admin_services(request)
     window = request.args.get("window", "hour")
-    return text_money_response(await stats(services, window, datetime.now(UTC)))
+    figures = await stats(services, window, datetime.now(UTC))
+    figures["cache"].update(cache_size(request.app.ctx))
+    return text_money_response(figures)
+
+
+def cache_size(ctx: Any) -> dict[str, Any]:
+    """The bytes the response cache holds and whose they are: every live worker of this
+    machine (read from the metrics' shared samples, at most a second old); this worker alone
+    when metrics are off; none for Redis, which the gateway does not measure."""
+    metrics = getattr(ctx, "metrics", None)
+    held = metrics.cache_bytes() if metrics is not None else None
+    if held is not None:
+        return {"bytes_held": held, "bytes_of": "all workers"}
+    worker_bytes = getattr(ctx, "worker_cache_bytes", None)  # set by the composition root
+    if worker_bytes is not None:
+        return {"bytes_held": worker_bytes(), "bytes_of": "this worker"}
+    return {"bytes_held": None, "bytes_of": "not measured (Redis)"}
 
 
 def stats_query(window: str, now: datetime) -> StatsQuery:
@@ -61,6 +78,9 @@ def view(window: str, query: StatsQuery, report: StatsReport) -> dict[str, Any]:
             "latency_p99_ms": bucket.latency_p99_ms,
             "ttft_p50_ms": bucket.ttft_p50_ms,
             "ttft_p99_ms": bucket.ttft_p99_ms,
+            "cache_hits": bucket.cache_hits,
+            "cache_misses": bucket.cache_misses,
+            "saved_usd": bucket.saved_usd,
         }
         for bucket in report.buckets
     ]
@@ -80,6 +100,13 @@ def view(window: str, query: StatsQuery, report: StatsReport) -> dict[str, Any]:
         "errors": sum(b.errors for b in report.buckets),
         "cost_usd": sum((b.cost_usd for b in report.buckets), Decimal(0)),
     }
+    hits, misses = sum(b.cache_hits for b in report.buckets), sum(b.cache_misses for b in report.buckets)
+    cache = {
+        "hits": hits,
+        "misses": misses,
+        "hit_ratio": round(hits / (hits + misses), 4) if hits + misses else None,
+        "saved_usd": sum((b.saved_usd for b in report.buckets), Decimal(0)),
+    }
     return {
         "object": "stats",
         "window": window,
@@ -87,6 +114,7 @@ def view(window: str, query: StatsQuery, report: StatsReport) -> dict[str, Any]:
         "bucket_seconds": query.bucket_seconds,
         "sample_per_bucket": query.sample_per_bucket,
         "totals": totals,
+        "cache": cache,
         "buckets": buckets,
         "deployments": deployments,
     }

@@ -1,5 +1,6 @@
 """Overview: requests, errors, cost, p50/p99 latency and time to first token over the last hour,
-day or week. The page is a frame; `console.js` fills it from `GET /admin/stats`."""
+day or week, and the response cache (hit ratio, saved USD, bytes held). The page is a frame;
+`console.js` fills it from `GET /admin/stats`."""
 
 from __future__ import annotations
 
@@ -17,8 +18,14 @@ _CHARTS = (
     ("chart-cost", "Cost (USD)"),
     ("chart-latency", "Latency p50 / p99 (ms)"),
     ("chart-ttft", "Time to first token p50 / p99 (ms, streams)"),
+    ("chart-cache", "Response cache: hits and misses"),
 )
 _TOTALS = (("total-requests", "Requests"), ("total-errors", "Errors"), ("total-cost", "Cost (USD)"))
+_CACHE_TOTALS = (
+    ("cache-hit-ratio", "Cache hit ratio", "hits / (hits + misses), every worker and replica"),
+    ("cache-saved", "Saved by the cache (USD)", "the hits' first cost, less what they were billed"),
+    ("cache-bytes", "Cache bytes held", ""),
+)
 
 
 async def overview(request: Request, session: Session) -> HTTPResponse:
@@ -28,10 +35,8 @@ async def overview(request: Request, session: Session) -> HTTPResponse:
         f'<a href="/admin/?window={name}"{" class=current" if name == window else ""}>Last {name}</a>'
         for name in WINDOWS
     )
-    totals = "".join(
-        f'<div class="stat"><span class="label">{esc(label)}</span>'
-        f'<span class="value" id="{ident}">…</span></div>'
-        for ident, label in _TOTALS
+    totals = "".join(_stat(ident, label) for ident, label in _TOTALS) + "".join(
+        _stat(ident, label, note) for ident, label, note in _CACHE_TOTALS
     )
     charts = "".join(
         f'<figure class="chart"><figcaption>{esc(caption)}</figcaption>'
@@ -45,3 +50,12 @@ async def overview(request: Request, session: Session) -> HTTPResponse:
         f'<section class="charts">{charts}</section>'
     )
     return html_page(page("Overview", body, session, active="overview"))
+
+
+def _stat(ident: str, label: str, note: str = "") -> str:
+    """One figure; its note (`<ident>-note`) says what it counts and may be filled by the script."""
+    return (
+        f'<div class="stat"><span class="label">{esc(label)}</span>'
+        f'<span class="value" id="{ident}">…</span>'
+        f'<span class="note small" id="{ident}-note">{esc(note)}</span></div>'
+    )

@@ -46,7 +46,8 @@ async def requests_page(request: Request, session: Session) -> HTTPResponse:
     body = (
         _filter_form(args)
         + table(
-            ("Time", "Status", "Key", "Model", "Provider", "Tokens in / out", "Cost (USD)", "Latency (ms)"),
+            ("Time", "Status", "Key", "Model", "Provider", "Cache", "Tokens in / out", "Cost (USD)",
+             "Latency (ms)"),
             rows,
             css="requests",
         )
@@ -93,10 +94,19 @@ def _row(record: LedgerRecord) -> list[str]:
         esc(record.key_id or "—"),
         esc(record.served_model or record.requested_model or "—"),
         esc(record.provider or "—"),
+        _cache_cell(record),
         f"{inputs} / {outputs}",
         money(record.cost_usd) + estimated,
         esc(round(record.latency_ms, 1)),
     ]
+
+
+def _cache_cell(record: LedgerRecord) -> str:
+    """What the response cache did: a hit stands out (its cost is the hit's, not the answer's)."""
+    if record.cache_hit:
+        saved = f"saved {money(record.saved_usd)} USD"
+        return f'<span class="cache-hit" title="answered from the response cache; {saved}">hit</span>'
+    return esc(record.cache_result or "—")
 
 
 def _filter_form(args: dict[str, str]) -> str:

@@ -60,12 +60,13 @@ async def spend_page(request: Request, session: Session) -> HTTPResponse:
     field = _FIELDS[dimension]
     rows = [
         (esc(row["day"]), esc(row.get(field) or "—"), esc(row["requests"]), esc(row["input_tokens"]),
-         esc(row["output_tokens"]), money(row["cost_usd"]))
+         esc(row["output_tokens"]), money(row["cost_usd"]), esc(row["cache_hits"]), money(row["saved_usd"]))
         for row in report["data"]
     ]  # fmt: skip
     total = report["total"]
     rows.append(("<b>Total</b>", "", esc(total["requests"]), esc(total["input_tokens"]),
-                 esc(total["output_tokens"]), f"<b>{money(total['cost_usd'])}</b>"))  # fmt: skip
+                 esc(total["output_tokens"]), f"<b>{money(total['cost_usd'])}</b>",
+                 esc(total["cache_hits"]), money(total["saved_usd"])))  # fmt: skip
     chart = [
         {"day": row["day"], "group": row.get(field) or "(none)", "cost_usd": format_usd(row["cost_usd"])}
         for row in report["data"]
@@ -81,7 +82,9 @@ async def spend_page(request: Request, session: Session) -> HTTPResponse:
         + '<div class="canvas-box"><canvas id="chart-spend"></canvas></div></figure>'
         + f'<script type="application/json" id="spend-data">{_json_for_html(chart)}</script>'
         + table(
-            ("Day", dimension.capitalize(), "Requests", "Input tokens", "Output tokens", "Cost (USD)"), rows
+            ("Day", dimension.capitalize(), "Requests", "Input tokens", "Output tokens", "Cost (USD)",
+             "Cache hits", "Saved (USD)"),
+            rows,
         )
     )
     return html_page(page("Spend", body, session, active="spend"))
@@ -92,11 +95,13 @@ async def spend_csv(request: Request, session: Session) -> HTTPResponse:
     report = await spend_rows(console_services(request), first, last, dimension)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["day", dimension, "requests", "input_tokens", "output_tokens", "cost_usd"])
+    writer.writerow(["day", dimension, "requests", "input_tokens", "output_tokens", "cost_usd", "cache_hits",
+                     "saved_usd"])  # fmt: skip
     field = _FIELDS[dimension]
     for row in report["data"]:
         writer.writerow([row["day"], row.get(field) or "", row["requests"], row["input_tokens"],
-                         row["output_tokens"], format_usd(row["cost_usd"])])  # fmt: skip
+                         row["output_tokens"], format_usd(row["cost_usd"]), row["cache_hits"],
+                         format_usd(row["saved_usd"])])  # fmt: skip
     name = f"calcifer-spend-{dimension}-{first.isoformat()}-{last.isoformat()}.csv"
     return HTTPResponse(
         out.getvalue(),

@@ -111,4 +111,5 @@ def ledger_record(scope: RequestScope) -> LedgerRecord:
         overhead_ms=round(scope.overhead_ms(), 3),
         cache_hit=scope.cache_hit,
         saved_usd=scope.saved_usd,
+        cache_result=scope.cache_result,
     )

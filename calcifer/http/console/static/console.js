@@ -55,12 +55,36 @@
                                                line("p99", pick("latency_p99_ms"), palette[3])]);
       chart("chart-ttft", "line", labels, [line("p50", pick("ttft_p50_ms"), palette[5]),
                                             line("p99", pick("ttft_p99_ms"), palette[4])]);
+      cacheFigures(stats.cache);
+      chart("chart-cache", "bar", labels, [
+        { label: "hits", data: pick("cache_hits"), backgroundColor: palette[2] },
+        { label: "misses", data: pick("cache_misses"), backgroundColor: palette[9] },
+      ], { scales: { x: { stacked: true }, y: { stacked: true } } });
       status.textContent = "Since " + stats.since + " (UTC), " + stats.buckets.length + " buckets of " +
         (stats.bucket_seconds / 60) + " min.";
       document.body.dataset.chartsReady = "true";
     } catch (error) {
       status.textContent = "Could not load the figures: " + error.message;
     }
+  }
+
+  function bytes(count) {
+    const units = ["bytes", "KiB", "MiB", "GiB"];
+    let value = count, unit = 0;
+    while (value >= 1024 && unit < units.length - 1) { value /= 1024; unit += 1; }
+    return (unit === 0 ? String(value) : value.toFixed(1)) + " " + units[unit];
+  }
+
+  // The response cache: hit ratio and savings from the ledger, bytes held from the gateway.
+  function cacheFigures(cache) {
+    const text = (id, value) => { document.getElementById(id).textContent = value; };
+    text("cache-hit-ratio", cache.hit_ratio === null ? "—" : (cache.hit_ratio * 100).toFixed(1) + " %");
+    text("cache-hit-ratio-note", cache.hits + " hits, " + cache.misses + " misses (every worker and replica)");
+    text("cache-saved", cache.saved_usd);
+    const held = document.getElementById("cache-bytes");
+    held.dataset.bytes = cache.bytes_held === null ? "" : String(cache.bytes_held);
+    held.textContent = cache.bytes_held === null ? "—" : bytes(cache.bytes_held);
+    text("cache-bytes-note", cache.bytes_of);
   }
 
   function spend() {
