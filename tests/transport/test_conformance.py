@@ -393,14 +393,17 @@ def test_connections_to_an_origin_are_capped_and_waiting_requests_go_in_order(ma
         ):
 
             async def numbered(n: int) -> tuple[int, bytes]:
-                await asyncio.sleep(n * 0.002)  # they arrive in this order
+                await asyncio.sleep(n * 0.005)  # they arrive in this order
                 return await post(transport, server.url(), b'{"n":%d}' % n)
 
             answers = await asyncio.gather(*(numbered(n) for n in range(12)))
         assert answers == [(200, b"ok")] * 12
         assert (server.connections, server.peak) == (2, 2)
         order = [int(request.rsplit(b'{"n":', 1)[1].rstrip(b"}")) for request in server.requests]
-        assert order == list(range(12))
+        # The first two each open a connection of their own at once: which of those two sockets
+        # the server reads first is the machine's business. Every later one waited, and went in turn.
+        assert sorted(order[:2]) == [0, 1]
+        assert order[2:] == list(range(2, 12))
 
     run(scenario)
 
