@@ -14,6 +14,7 @@ import pytest
 
 from tests.e2e.access_setup import admin, new_key
 from tests.e2e.cache_setup import cache_gateway
+from tests.e2e.test_console_security import signed_in
 from tests.e2e.test_response_cache_paths import cache_header, ledger_rows
 from tests.fakes.openai_upstream import FakeOpenAI
 from tests.gateway_process import GatewayProcess
@@ -118,6 +119,17 @@ def test_the_admin_api_shows_the_permission_and_refuses_a_wrong_type(gateway: Ga
         assert refused.status_code == 400, refused.text
         assert refused.json()["error"]["param"] == "cache"
     assert admin(gateway, "GET", f"/admin/keys/{created['id']}").json()["cache"] is False
+
+
+def test_the_console_shows_which_keys_and_teams_forbid_the_cache(gateway: GatewayProcess) -> None:
+    team = admin(
+        gateway, "POST", "/admin/teams", {"name": f"console {time.time_ns()}", "cache": False}
+    ).json()
+    private, default = new_key(gateway, cache=False)["id"], new_key(gateway)["id"]
+    client, _ = signed_in(gateway)
+    page = client.get("/admin/console/keys").text
+    assert f'id="no-cache-{private}"' in page and f'id="no-cache-{team["id"]}"' in page
+    assert f'id="no-cache-{default}"' not in page
 
 
 def test_a_key_over_its_budget_is_refused_even_when_its_answer_is_cached(
