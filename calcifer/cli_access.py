@@ -84,6 +84,8 @@ def _scope_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rpm", type=int)
     parser.add_argument("--tpm", type=int)
     parser.add_argument("--max-parallel", type=int)
+    never = "never answer from nor keep in the response cache (zero data retention)"
+    parser.add_argument("--no-cache", dest="cache", action="store_false", help=never)
 
 
 def run_access_command(args: argparse.Namespace) -> int:
@@ -167,6 +169,8 @@ def _scope_body(args: argparse.Namespace) -> dict[str, Any]:
     limits = {"rpm": args.rpm, "tpm": args.tpm, "max_parallel": args.max_parallel}
     if any(v is not None for v in limits.values()):
         body["limits"] = {k: v for k, v in limits.items() if v is not None}
+    if not args.cache:
+        body["cache"] = False
     return body
 
 

@@ -76,3 +76,14 @@ def test_a_bad_value_is_refused_with_the_field_named(tmp_path: Path) -> None:
     )  # fmt: skip
     assert result.returncode == 1
     assert "limits.rpm" in result.stderr
+
+
+def test_a_key_and_a_team_made_with_no_cache_forbid_the_response_cache(tmp_path: Path) -> None:
+    GatewayProcess(tmp_path, CATALOG)  # writes the config and catalog
+    config = tmp_path / "config.yaml"
+    team = calcifer(config, "teams", "create", "--name", "zero retention", "--no-cache")
+    key = calcifer(config, "keys", "create", "--name", "zdr", "--no-cache")
+    default = calcifer(config, "keys", "create", "--name", "default")
+    assert (team["cache"], key["cache"], default["cache"]) == (False, False, True)
+    assert calcifer(config, "keys", "show", key["id"])["cache"] is False
+    assert calcifer(config, "teams", "show", team["id"])["cache"] is False

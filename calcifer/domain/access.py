@@ -82,6 +82,8 @@ class Team:
     limits: RateLimit = NO_LIMITS
     metadata: dict[str, str] = field(default_factory=dict)
     created_at: datetime | None = None
+    cache: bool = True
+    """False: the response cache never sees its keys' requests (see `Principal.may_cache`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +108,8 @@ class VirtualKey:
     created_at: datetime | None = None
     expires_at: datetime | None = None
     revoked_at: datetime | None = None
+    cache: bool = True
+    """False: its requests are never answered from the response cache nor kept in it."""
 
     def usable_at(self, now: datetime) -> bool:
         return self.revoked_at is None and (self.expires_at is None or now < self.expires_at)
@@ -150,6 +154,9 @@ class Principal:
     """Key first, then team; only those with a budget or a limit."""
     models: tuple[str, ...] = ()
     """Model names or aliases the key may call; empty: every model."""
+    may_cache: bool = True
+    """False when the key or its team forbids the response cache (a zero-data-retention
+    tenant): its requests are neither looked up nor stored, whatever the cache's scope."""
 
     def may_call(self, model_names: tuple[str, ...]) -> bool:
         """Whether any of a model's names (its name and aliases) is allowed to this caller."""

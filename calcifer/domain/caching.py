@@ -97,7 +97,7 @@ class ResponseCaching:
             return _OFF
         if directive.sampled and not policy.sampled:
             policy = replace(policy, sampled=True)
-        if directive.no_store or refusal_reason(chat, policy) is not None:
+        if directive.no_store or not principal.may_cache or refusal_reason(chat, policy) is not None:
             return _BYPASS
         scope = scope_id(policy.scope, principal.key_id, principal.team_id)
         ttl = policy.ttl_seconds if directive.ttl_seconds is None else directive.ttl_seconds

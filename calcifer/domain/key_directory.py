@@ -37,6 +37,7 @@ def principal_of(key: VirtualKey, team: Team | None) -> Principal:
         user=key.user,
         scopes=tuple(scope for scope in scopes if scope.restricted),
         models=key.models,
+        may_cache=key.cache and (team is None or team.cache),
     )
 
 

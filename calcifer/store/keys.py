@@ -21,9 +21,11 @@ __all__ = [
 
 KEY_COLUMNS = (
     "id, key_hash, prefix, name, team_id, user_name, budget_usd, budget_period, rpm, tpm, "
-    "max_parallel, models, metadata, created_at, expires_at, revoked_at"
+    "max_parallel, models, metadata, created_at, expires_at, revoked_at, cache_allowed"
 )
-TEAM_COLUMNS = "id, name, budget_usd, budget_period, rpm, tpm, max_parallel, metadata, created_at"
+TEAM_COLUMNS = (
+    "id, name, budget_usd, budget_period, rpm, tpm, max_parallel, metadata, created_at, cache_allowed"
+)
 
 _CURRENT_REVISION = "(SELECT revision FROM store_revision WHERE id = 1)"
 
@@ -54,6 +56,7 @@ def save_key_statement(key: VirtualKey, codec: Codec) -> Statement:
         key.id, key.key_hash, key.prefix, key.name, key.team_id, key.user, budget, period,
         *_limits_in(key.limits), json.dumps(list(key.models)), json.dumps(key.metadata),
         codec.time_in(key.created_at), codec.time_in(key.expires_at), codec.time_in(key.revoked_at),
+        codec.flag_in(key.cache),
     )  # fmt: skip
     return Statement(_SAVE_KEY, params)
 
@@ -62,14 +65,14 @@ def save_team_statement(team: Team, codec: Codec) -> Statement:
     budget, period = _budget_in(team.budget, codec)
     params = (
         team.id, team.name, budget, period, *_limits_in(team.limits), json.dumps(team.metadata),
-        codec.time_in(team.created_at),
+        codec.time_in(team.created_at), codec.flag_in(team.cache),
     )  # fmt: skip
     return Statement(_SAVE_TEAM, params)
 
 
 def key_from_row(row: Sequence[Any], codec: Codec) -> VirtualKey:
     (key_id, key_hash, prefix, name, team_id, user, budget, period, rpm, tpm, parallel,
-     models, metadata, created, expires, revoked) = row  # fmt: skip
+     models, metadata, created, expires, revoked, cache) = row  # fmt: skip
     return VirtualKey(
         id=key_id,
         key_hash=key_hash,
@@ -84,11 +87,12 @@ def key_from_row(row: Sequence[Any], codec: Codec) -> VirtualKey:
         created_at=codec.time_out(created),
         expires_at=codec.time_out(expires),
         revoked_at=codec.time_out(revoked),
+        cache=bool(cache),
     )
 
 
 def team_from_row(row: Sequence[Any], codec: Codec) -> Team:
-    team_id, name, budget, period, rpm, tpm, parallel, metadata, created = row
+    team_id, name, budget, period, rpm, tpm, parallel, metadata, created, cache = row
     return Team(
         id=team_id,
         name=name,
@@ -96,6 +100,7 @@ def team_from_row(row: Sequence[Any], codec: Codec) -> Team:
         limits=_limits_out(rpm, tpm, parallel),
         metadata=json.loads(metadata),
         created_at=codec.time_out(created),
+        cache=bool(cache),
     )
 
 

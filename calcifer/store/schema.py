@@ -208,8 +208,19 @@ _CACHE_RESULTS = Migration(
     ),
 )
 
+_CACHE_PERMISSION = Migration(
+    9,
+    "keys and teams that forbid the response cache",
+    (
+        # TRUE: the model's cache policy applies (every existing key and team); FALSE: the
+        # key's requests (or the team's keys') are never looked up nor kept in the cache.
+        "ALTER TABLE keys ADD COLUMN cache_allowed {flag} NOT NULL DEFAULT TRUE",
+        "ALTER TABLE teams ADD COLUMN cache_allowed {flag} NOT NULL DEFAULT TRUE",
+    ),
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     _ACCESS, _LEDGER, _SECRETS, _SPEND_INDEXES, _RESPONSES, _SERVICE_TIER, _CACHE_HITS,
-    _CACHE_RESULTS,
+    _CACHE_RESULTS, _CACHE_PERMISSION,
 )  # fmt: skip
 """In order; a version once released is never edited, only followed by a new one."""

@@ -15,6 +15,7 @@ __all__ = [
     "KEY_FIELDS",
     "TEAM_FIELDS",
     "budget_of",
+    "cache_of",
     "check_fields",
     "limits_of",
     "metadata_of",
@@ -24,8 +25,8 @@ __all__ = [
     "time_of",
 ]
 
-KEY_FIELDS = {"name", "team_id", "user", "models", "budget", "limits", "expires_at", "metadata"}
-TEAM_FIELDS = {"name", "budget", "limits", "metadata"}
+KEY_FIELDS = {"name", "team_id", "user", "models", "budget", "limits", "expires_at", "metadata", "cache"}
+TEAM_FIELDS = {"name", "budget", "limits", "metadata", "cache"}
 _LIMIT_FIELDS = {"rpm": "requests_per_minute", "tpm": "tokens_per_minute", "max_parallel": "max_parallel"}
 _LONGEST_TEXT = 200
 
@@ -95,6 +96,13 @@ def limits_of(value: object) -> RateLimit:
             )
         chosen[attribute] = limit
     return RateLimit(**chosen)
+
+
+def cache_of(value: object) -> bool:
+    """`false` forbids the response cache to a key or team; `true` lets the model's policy apply."""
+    if not isinstance(value, bool):
+        raise InvalidRequest("'cache' must be true or false", param="cache")
+    return value
 
 
 def models_of(value: object, known: set[str]) -> tuple[str, ...]:

@@ -140,6 +140,7 @@ async def key_view(services: AccessServices, key: VirtualKey, spend: bool = True
         "limits": limits_view(key.limits),
         "usage": None,
         "metadata": key.metadata,
+        "cache": key.cache,
         "created_at": iso(key.created_at),
         "expires_at": iso(key.expires_at),
         "revoked_at": iso(key.revoked_at),
@@ -176,6 +177,8 @@ async def _with_changes(
         changes["expires_at"] = forms.time_of(body["expires_at"], "expires_at")
     if "metadata" in body:
         changes["metadata"] = forms.metadata_of(body["metadata"])
+    if "cache" in body:
+        changes["cache"] = forms.cache_of(body["cache"])
     return dataclasses.replace(key, **changes) if changes else key
 
 

@@ -116,6 +116,7 @@ async def team_view(services: AccessServices, team: Team, spend: bool = True) ->
         "limits": limits_view(team.limits),
         "usage": None,
         "metadata": team.metadata,
+        "cache": team.cache,
         "created_at": iso(team.created_at),
     }
     if not spend:
@@ -137,6 +138,8 @@ def _with_changes(team: Team, body: dict[str, Any]) -> Team:
         changes["limits"] = forms.limits_of(body["limits"])
     if "metadata" in body:
         changes["metadata"] = forms.metadata_of(body["metadata"])
+    if "cache" in body:
+        changes["cache"] = forms.cache_of(body["cache"])
     return dataclasses.replace(team, **changes) if changes else team
 
 

@@ -133,7 +133,10 @@ def _spend_bar(view: dict[str, Any], month: Decimal | None) -> str:
 def _limits(view: dict[str, Any]) -> str:
     limits = view.get("limits") or {}
     parts = [f"{name} {limits[name]}" for name in ("rpm", "tpm", "max_parallel") if limits.get(name)]
-    return esc(", ".join(parts) or "none")
+    text = esc(", ".join(parts) or "none")
+    if view.get("cache") is False:  # a zero-data-retention tenant: say so where its limits are
+        text += f'<br><span class="no-cache" id="no-cache-{esc(view["id"])}">response cache off</span>'
+    return text
 
 
 def _key_row(session: Session, view: dict[str, Any], month: Decimal | None) -> list[str]:
