@@ -104,7 +104,7 @@ def test_a_killed_worker_is_logged_and_replaced_and_open_breakers_stay_open(
         assert {one_connection.post("/v1/chat/completions", json=body).status_code for _ in range(2)} == {502}
     victim = min(workers)
     os.kill(victim, signal.SIGKILL)
-    serving = answering_workers(gateway, {victim}, within=15)
+    serving = answering_workers(gateway, {victim}, within=45)  # a new worker starts slowly on a busy machine
     assert len(serving) == WORKERS, serving  # two workers again, neither of them the dead one
     died = [line for line in gateway.log().splitlines() if f"pid {victim}" in line]
     assert died and "SIGKILL" in died[0], gateway.log()
