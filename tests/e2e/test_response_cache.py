@@ -219,13 +219,17 @@ def test_an_anthropic_answer_is_replayed_in_anthropics_shape(
     client = anthropic.Anthropic(base_url=gateway.url, api_key=key, max_retries=0, timeout=10)
     # This SDK has no `temperature` parameter any more; without one an answer is sampled.
     ask: Any = {"model": "claude", "max_tokens": 50, "messages": HELLO, "extra_body": {"temperature": 0}}
-    messages = []
+    messages, costs = [], []
     for _ in range(2):
         if streamed:
             with client.messages.stream(**ask) as stream:
+                # the cost rides on the stream's message_delta (the SDK's final message drops it)
+                usages = [event.usage for event in stream if event.type == "message_delta"]
                 messages.append(stream.get_final_message())
+            costs.append(Decimal(str((usages[-1].model_extra or {})["cost"])))
         else:
-            messages.append(client.messages.create(**ask))
+            messages.append(message := client.messages.create(**ask))
+            costs.append(Decimal(str((message.usage.model_extra or {})["cost"])))
         time.sleep(0.1)
     first, second = messages
     assert second.content == first.content
@@ -233,6 +237,9 @@ def test_an_anthropic_answer_is_replayed_in_anthropics_shape(
     assert tokens(second) == tokens(first)
     assert second.id != first.id and second.id.startswith("msg_")
     assert len(fake_anthropic.received) == 1
+    # the cost each answer reports is what it was billed: the live one its price, the hit nothing
+    assert costs[0] > 0
+    assert costs[1] == 0
 
 
 def test_a_miss_on_one_replica_is_a_hit_on_another_sharing_redis(
